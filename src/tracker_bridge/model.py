@@ -1,0 +1,331 @@
+"""The common model: what every adapter produces and what the planner returns.
+
+A ``Snapshot`` is a tracker project read into tracker-neutral types; it is also a public
+file format (``tracker-bridge schema snapshot``) that people write by hand or export.
+A ``Plan`` is the planner's answer for one snapshot (``tracker-bridge schema plan``).
+
+Nothing here knows a tracker client library, the network, files or the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Key = Annotated[str, Field(min_length=1, description="Unique key, e.g. 'redmine:42'")]
+
+
+class _Strict(BaseModel):
+    """Base for file-format types: unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DependencyType(StrEnum):
+    """Relation types of the precedence diagramming method."""
+
+    FS = "FS"  # successor starts after predecessor finishes
+    SS = "SS"  # successor starts after predecessor starts
+    FF = "FF"  # successor finishes after predecessor finishes
+    SF = "SF"  # successor finishes after predecessor starts
+
+
+class EstimateRange(_Strict):
+    """A three-point estimate in hours (optimistic <= likely <= pessimistic)."""
+
+    optimistic: float = Field(ge=0)
+    likely: float = Field(ge=0)
+    pessimistic: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EstimateRange:
+        if not self.optimistic <= self.likely <= self.pessimistic:
+            raise ValueError(
+                "estimate_range must satisfy optimistic <= likely <= pessimistic, got "
+                f"{self.optimistic} / {self.likely} / {self.pessimistic}"
+            )
+        return self
+
+
+class Project(_Strict):
+    name: str
+    start: dt.date
+
+
+class WorkItem(_Strict):
+    """One issue of a tracker, the unit the planner schedules."""
+
+    key: Key
+    title: str = ""
+    status: Status = Status.OPEN
+    estimate_hours: float | None = Field(default=None, ge=0)
+    start: dt.date | None = Field(default=None, description="Start no earlier than this date")
+    due: dt.date | None = Field(default=None, description="Deadline: finish on or before")
+    done_ratio: int = Field(default=0, ge=0, le=100)
+    spent_hours: float = Field(default=0, ge=0)
+    milestone: str | None = None
+    assignee: str | None = None
+    closed_on: dt.date | None = None
+    estimate_range: EstimateRange | None = None
+    url: str | None = None
+    parent: str | None = Field(default=None, description="Key of the parent (summary) item")
+    native_id: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    tracker: str | None = Field(default=None, description="Tracker or type name, e.g. 'Bug'")
+    updated_on: dt.datetime | None = None
+    fields: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="Current values of our own custom fields, by logical field name",
+    )
+
+
+class Dependency(_Strict):
+    predecessor: Key
+    successor: Key
+    type: DependencyType = DependencyType.FS
+    lag_days: int = Field(default=0, description="Working days; negative means lead")
+    origin: str | None = Field(default=None, description="Where it came from, e.g. 'precedes'")
+
+    @model_validator(mode="after")
+    def _not_self(self) -> Dependency:
+        if self.predecessor == self.successor:
+            raise ValueError(f"item {self.predecessor!r} cannot depend on itself")
+        return self
+
+
+class Milestone(_Strict):
+    key: Key
+    name: str
+    due: dt.date | None = None
+    status: Literal["open", "locked", "closed"] = "open"
+    native_id: str | None = None
+
+
+class TimeEntry(_Strict):
+    item: str | None = None
+    person: str | None = None
+    activity: str | None = None
+    hours: float = Field(ge=0)
+    date: dt.date
+
+
+class Risk(_Strict):
+    key: Key
+    title: str = ""
+    probability: float = Field(ge=0, le=1, description="Chance it happens, 0..1")
+    impact_days: float = Field(default=0, ge=0)
+    impact_cost: float = Field(default=0, ge=0)
+    threatens: list[str] = Field(default_factory=list)
+    status: Status = Status.OPEN
+
+
+class Source(_Strict):
+    kind: str = "file"
+    base_url: str | None = None
+    project: str | None = None
+
+
+class Snapshot(_Strict):
+    """A tracker project at one moment, in tracker-neutral terms."""
+
+    project: Project
+    items: list[WorkItem] = Field(default_factory=list)
+    dependencies: list[Dependency] = Field(default_factory=list)
+    milestones: list[Milestone] = Field(default_factory=list)
+    time_entries: list[TimeEntry] = Field(default_factory=list)
+    risks: list[Risk] = Field(default_factory=list)
+    source: Source = Field(default_factory=Source)
+    fetched_at: dt.datetime | None = None
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict, description="Catalogue: tracker custom-field name -> id"
+    )
+
+    @model_validator(mode="after")
+    def _keys_consistent(self) -> Snapshot:
+        seen: set[str] = set()
+        for item in self.items:
+            if item.key in seen:
+                raise ValueError(f"duplicate item key {item.key!r}")
+            seen.add(item.key)
+        milestones = {m.key for m in self.milestones}
+        for item in self.items:
+            if item.milestone is not None and item.milestone not in milestones:
+                raise ValueError(
+                    f"item {item.key!r}: milestone {item.milestone!r} is not in 'milestones'"
+                )
+            if item.parent is not None and item.parent not in seen:
+                raise ValueError(f"item {item.key!r}: parent {item.parent!r} is not an item")
+        return self
+
+    def item_map(self) -> dict[str, WorkItem]:
+        return {item.key: item for item in self.items}
+
+
+# ---------------------------------------------------------------------------- plan
+
+
+class ItemSchedule(BaseModel):
+    """The planner's figures for one item. Finish dates are inclusive."""
+
+    key: str
+    early_start: dt.date
+    early_finish: dt.date
+    late_start: dt.date
+    late_finish: dt.date
+    total_float: int = Field(description="Working days; negative against a deadline")
+    free_float: int = Field(description="Working days")
+    critical: bool
+    duration_days: int
+    remaining_days: int
+    state: Literal["planned", "in_progress", "done", "summary"] = "planned"
+    estimate_missing: bool = False
+    deadline: dt.date | None = None
+    # overlays filled by later planner stages
+    risk_score: int | None = None
+    risk_reasons: list[str] = Field(default_factory=list)
+    criticality: float | None = None
+    p80_finish: dt.date | None = None
+    planned_cost: float | None = None
+    planned_value: float | None = None
+    earned_value: float | None = None
+    actual_cost: float | None = None
+    slip_days: int | None = None
+
+
+class MilestoneForecast(BaseModel):
+    key: str
+    name: str
+    due: dt.date | None
+    finish: dt.date | None = Field(description="Deterministic forecast finish (latest item)")
+    total_float: int | None = Field(description="Working days between forecast and due date")
+    items: int = 0
+    p50: dt.date | None = None
+    p80: dt.date | None = None
+    p95: dt.date | None = None
+    probability_on_time: float | None = None
+    slip_days: int | None = None
+
+
+class PlanWarning(BaseModel):
+    code: str
+    message: str
+    keys: list[str] = Field(default_factory=list)
+
+
+class ProjectSchedule(BaseModel):
+    name: str
+    start: dt.date
+    finish: dt.date
+    as_of: dt.date
+    critical_paths: list[list[str]]
+    critical_paths_truncated: bool = False
+    negative_float: bool = Field(description="True when some deadline cannot be met")
+    min_total_float: int
+
+
+class Plan(BaseModel):
+    """Everything the planner computed for one snapshot."""
+
+    project: ProjectSchedule
+    items: dict[str, ItemSchedule]
+    milestones: list[MilestoneForecast] = Field(default_factory=list)
+    warnings: list[PlanWarning] = Field(default_factory=list)
+    overlays: dict[str, Any] = Field(
+        default_factory=dict, description="Risk, budget and baseline results, when computed"
+    )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ------------------------------------------------------------- desired state and changes
+
+FieldValue = bool | int | float | dt.date | str | None
+
+
+class Attachment(BaseModel):
+    """A file to attach to a page (charts as PNG)."""
+
+    filename: str
+    content_type: str = "image/png"
+    data: bytes = Field(repr=False)
+
+
+class DesiredPage(BaseModel):
+    """Our managed block of one page, already rendered in the tracker's markup."""
+
+    title: str
+    body: str = Field(description="Markup that goes between our begin/end markers")
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+class DesiredState(BaseModel):
+    """What the tracker should show after a pass, in tracker-neutral terms."""
+
+    fields: dict[str, dict[str, FieldValue]] = Field(
+        default_factory=dict, description="item key -> logical field name -> value"
+    )
+    pages: list[DesiredPage] = Field(default_factory=list)
+
+
+class FieldChange(BaseModel):
+    """One custom-field value to write: old and new as the tracker stores them."""
+
+    item: str
+    field: str
+    old: str | None
+    new: str
+
+
+class PageChange(BaseModel):
+    """One page to create or update; ``text`` is the whole new page text."""
+
+    title: str
+    action: Literal["create", "update"]
+    lines_changed: int
+    text: str = Field(repr=False)
+    base_version: int | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+class ChangeSet(BaseModel):
+    """The diff ``apply`` consumes and ``--dry-run`` prints."""
+
+    fields: list[FieldChange] = Field(default_factory=list)
+    pages: list[PageChange] = Field(default_factory=list)
+    pages_desired: list[DesiredPage] = Field(default_factory=list, repr=False)
+
+    @property
+    def empty(self) -> bool:
+        return not self.fields and not self.pages
+
+    def items_touched(self) -> int:
+        return len({change.item for change in self.fields})
+
+
+class ApplyReport(BaseModel):
+    """What ``apply`` actually wrote."""
+
+    issues_updated: int = 0
+    fields_written: int = 0
+    pages_written: int = 0
+    attachments_uploaded: int = 0
+    conflicts_retried: int = 0
+    requests: int = 0
+
+
+class Finding(BaseModel):
+    """One ``doctor`` check result; ``id`` is stable for scripts and monitoring."""
+
+    id: str
+    ok: bool
+    message: str
+    fix: str | None = None

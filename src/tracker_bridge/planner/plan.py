@@ -1,0 +1,227 @@
+"""``plan()``: snapshot + settings + status date -> Plan (the schedule overlay)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from tracker_bridge.model import (
+    ItemSchedule,
+    MilestoneForecast,
+    Plan,
+    PlanWarning,
+    ProjectSchedule,
+    Snapshot,
+)
+from tracker_bridge.planner.cpm import Schedule, run_passes
+from tracker_bridge.planner.network import NO_DEADLINE, Network, compile_network
+from tracker_bridge.settings import Settings
+
+
+def critical_paths(
+    net: Network, sched: Schedule, critical: np.ndarray, limit: int
+) -> tuple[list[list[str]], bool]:
+    """Chains of critical items linked by relations that are tight in both passes.
+
+    A relation p -> s is on a critical path when it drives s's early start and p's late
+    start (both items have the same total float). Chains run from a critical item with no
+    such incoming relation to one with no such outgoing relation, ordered by early start.
+    At most ``limit`` chains are listed; the flag says whether more exist.
+    """
+    pred, succ, offset = net.pred, net.succ, net.offset
+    es, ls, tf = sched.early_start, sched.late_start, sched.total_float
+    tight = (
+        critical[pred]
+        & critical[succ]
+        & (es[succ] == es[pred] + offset)
+        & (ls[pred] == ls[succ] - offset)
+        & (tf[pred] == tf[succ])
+    )
+    nexts: dict[int, list[int]] = {}
+    has_incoming: set[int] = set()
+    for p, s in zip(pred[tight].tolist(), succ[tight].tolist(), strict=True):
+        nexts.setdefault(p, []).append(s)
+        has_incoming.add(s)
+    for successors in nexts.values():
+        successors.sort(key=lambda i: (int(es[i]), net.keys[i]))
+    heads = [int(i) for i in np.flatnonzero(critical) if int(i) not in has_incoming]
+    heads.sort(key=lambda i: (int(es[i]), net.keys[i]))
+
+    paths: list[list[str]] = []
+    truncated = False
+    for head in heads:
+        stack: list[list[int]] = [[head]]
+        while stack:
+            chain = stack.pop()
+            following = nexts.get(chain[-1])
+            if not following:
+                if len(paths) == limit:
+                    return paths, True
+                paths.append([net.keys[i] for i in chain])
+                continue
+            stack.extend([*chain, nxt] for nxt in reversed(following))
+    return paths, truncated
+
+
+def _milestone_shift(net: Network, early_start: np.ndarray) -> np.ndarray:
+    """Zero-duration items driven by a predecessor are shown on the predecessor's finish day."""
+    return ((net.work == 0) & (early_start > net.lower_bound)).astype(np.int64)
+
+
+def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
+    """Critical-path schedule of the snapshot at status date ``as_of``."""
+    net = compile_network(snapshot, settings, as_of)
+    sched = run_passes(net)
+    cal = net.calendar
+    threshold = settings.planner.critical_float_days
+    critical = (sched.total_float <= threshold) & ~net.fixed
+
+    # Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
+    shift = _milestone_shift(net, sched.early_start)
+    es_idx = sched.early_start - shift
+    ls_idx = sched.late_start - shift
+    ef_idx = np.maximum(sched.early_finish - 1, es_idx)
+    lf_idx = np.maximum(sched.late_finish - 1, ls_idx)
+    all_idx = np.concatenate([es_idx, ef_idx, ls_idx, lf_idx])
+    all_dates = cal.dates(all_idx)
+    n = len(net.keys)
+    es_d, ef_d = all_dates[:n], all_dates[n : 2 * n]
+    ls_d, lf_d = all_dates[2 * n : 3 * n], all_dates[3 * n :]
+    deadline_dates = [
+        cal.date(int(d) - 1) if d != NO_DEADLINE else None for d in net.deadline.tolist()
+    ]
+
+    tf_list = sched.total_float.tolist()
+    ff_list = sched.free_float.tolist()
+    crit_list = critical.tolist()
+    dur_list = net.duration.tolist()
+    work_list = net.work.tolist()
+    missing_list = net.estimate_missing.tolist()
+    items: dict[str, ItemSchedule] = {}
+    for i, key in enumerate(net.keys):
+        items[key] = ItemSchedule.model_construct(
+            key=key,
+            early_start=es_d[i],
+            early_finish=ef_d[i],
+            late_start=ls_d[i],
+            late_finish=lf_d[i],
+            total_float=tf_list[i],
+            free_float=ff_list[i],
+            critical=crit_list[i],
+            duration_days=dur_list[i],
+            remaining_days=0 if net.state[i] == "done" else work_list[i],
+            state=net.state[i],
+            estimate_missing=missing_list[i],
+            deadline=deadline_dates[i],
+            risk_reasons=[],
+        )
+    _add_summaries(items, net, sched, critical, cal.dates)
+
+    paths, truncated = critical_paths(net, sched, critical, settings.planner.max_critical_paths)
+    live_float = sched.total_float[~net.fixed]
+    min_float = int(live_float.min()) if live_float.size else 0
+    start = snapshot.project.start
+    finish = cal.date(max(sched.project_finish - 1, 0)) if n else start
+
+    warnings: list[PlanWarning] = []
+    missing_keys = [k for k, m in zip(net.keys, missing_list, strict=True) if m]
+    if missing_keys:
+        warnings.append(
+            PlanWarning(
+                code="estimate.missing",
+                message=(
+                    f"{len(missing_keys)} open item(s) have no estimate; planned with "
+                    f"{settings.planner.default_estimate_hours:g} h each"
+                ),
+                keys=missing_keys,
+            )
+        )
+    late_keys = [k for k, f in zip(net.keys, tf_list, strict=True) if f < 0]
+    if late_keys:
+        warnings.append(
+            PlanWarning(
+                code="float.negative",
+                message=(
+                    f"{len(late_keys)} item(s) cannot meet their deadline (negative total "
+                    f"float, worst {min_float} working days)"
+                ),
+                keys=late_keys,
+            )
+        )
+
+    return Plan(
+        project=ProjectSchedule(
+            name=snapshot.project.name,
+            start=start,
+            finish=finish,
+            as_of=as_of,
+            critical_paths=paths,
+            critical_paths_truncated=truncated,
+            negative_float=min_float < 0,
+            min_total_float=min_float,
+        ),
+        items=items,
+        milestones=_milestones(snapshot, net, sched),
+        warnings=warnings,
+    )
+
+
+def _add_summaries(
+    items: dict[str, ItemSchedule],
+    net: Network,
+    sched: Schedule,
+    critical: np.ndarray,
+    to_dates: object,
+) -> None:
+    """A summary item spans its leaves; its float is the smallest of theirs."""
+    cal = net.calendar
+    for key, leaves in net.summaries.items():
+        if not leaves:
+            continue
+        idx = np.array(leaves, dtype=np.int64)
+        first, last = int(sched.early_start[idx].min()), int(sched.early_finish[idx].max())
+        late_first = int(sched.late_start[idx].min())
+        late_last = int(sched.late_finish[idx].max())
+        all_done = bool(net.fixed[idx].all())
+        items[key] = ItemSchedule(
+            key=key,
+            early_start=cal.date(first),
+            early_finish=cal.date(max(last - 1, first)),
+            late_start=cal.date(late_first),
+            late_finish=cal.date(max(late_last - 1, late_first)),
+            total_float=int(sched.total_float[idx][~net.fixed[idx]].min()) if not all_done else 0,
+            free_float=int(sched.free_float[idx].min()),
+            critical=bool(critical[idx].any()),
+            duration_days=last - first,
+            remaining_days=int(net.work[idx][~net.fixed[idx]].sum()) if not all_done else 0,
+            state="summary",
+        )
+
+
+def _milestones(snapshot: Snapshot, net: Network, sched: Schedule) -> list[MilestoneForecast]:
+    cal = net.calendar
+    index = {key: i for i, key in enumerate(net.keys)}
+    members: dict[str, list[int]] = {}
+    for item in snapshot.items:
+        if item.milestone is not None and item.key in index:
+            members.setdefault(item.milestone, []).append(index[item.key])
+    result = []
+    for milestone in snapshot.milestones:
+        idx = members.get(milestone.key, [])
+        finish_idx = int(sched.early_finish[idx].max()) if idx else None
+        finish = cal.date(max(finish_idx - 1, 0)) if finish_idx is not None else None
+        slack = None
+        if finish_idx is not None and milestone.due is not None:
+            slack = cal.finish_bound(milestone.due) - finish_idx
+        result.append(
+            MilestoneForecast(
+                key=milestone.key,
+                name=milestone.name,
+                due=milestone.due,
+                finish=finish,
+                total_float=slack,
+                items=len(idx),
+            )
+        )
+    return result

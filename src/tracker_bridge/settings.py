@@ -1,0 +1,211 @@
+"""Settings from a TOML file, validated with pydantic (unknown keys are errors).
+
+Precedence: command-line flags > environment > config file > defaults. Secrets never live in
+the file: a tracker names the environment variable or the secret file that holds its key.
+Errors name the file and the dotted key, e.g. ``config.toml: calendar.hours_per_day <- ...``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tracker_bridge.errors import ConfigError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SECRET_NAMES = {"api_key", "key", "token", "password", "secret"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in data:
+                if str(name).lower() in _SECRET_NAMES:
+                    raise ValueError(
+                        f"'{name}' must not be written in the config file; put the secret in an "
+                        f"environment variable ('{name}_env') or a secret file ('{name}_file')"
+                    )
+        return data
+
+
+class CalendarSettings(_Section):
+    """The working calendar: which weekdays are worked, holidays, hours per day."""
+
+    workdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    holidays: list[dt.date] = Field(default_factory=list)
+    hours_per_day: float = Field(default=8.0, gt=0, le=24)
+
+    @field_validator("workdays")
+    @classmethod
+    def _known_days(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in value]
+        unknown = [d for d in days if d not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown weekday(s) {unknown}; use {list(WEEKDAYS)}")
+        if not days:
+            raise ValueError("at least one workday is needed")
+        return sorted(set(days), key=WEEKDAYS.index)
+
+    @property
+    def weekmask(self) -> str:
+        """The mask numpy's busday functions take, e.g. '1111100'."""
+        return "".join("1" if d in self.workdays else "0" for d in WEEKDAYS)
+
+
+class PlannerSettings(_Section):
+    """Options of the critical-path planner."""
+
+    default_estimate_hours: float = Field(
+        default=8.0, ge=0, description="Used for items without an estimate (flagged in the plan)"
+    )
+    critical_float_days: int = Field(
+        default=0, description="Items with total float <= this many working days are critical"
+    )
+    max_critical_paths: int = Field(default=20, ge=1)
+
+
+class TrackerSettings(_Section):
+    """One tracker connection. The key comes from ``api_key_env`` or ``api_key_file``."""
+
+    kind: Literal["redmine", "github"]
+    url: str = ""
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    markup: Literal["textile", "markdown", "common_mark"] = "textile"
+    timeout_seconds: float = Field(default=30, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    def secret(self, tracker_name: str) -> SecretStr:
+        """Read the key from the environment or the secret file; never from the config."""
+        env_name = self.api_key_env or f"TRACKER_BRIDGE_{tracker_name.upper()}_KEY"
+        if self.api_key_file is not None:
+            try:
+                text = self.api_key_file.expanduser().read_text(encoding="utf-8").strip()
+            except OSError as e:
+                raise ConfigError(
+                    f"trackers.{tracker_name}.api_key_file: cannot read {self.api_key_file}: "
+                    f"{e.strerror}"
+                ) from None
+            if not text:
+                raise ConfigError(
+                    f"trackers.{tracker_name}.api_key_file: {self.api_key_file} is empty"
+                )
+            return SecretStr(text)
+        value = os.environ.get(env_name, "").strip()
+        if not value:
+            raise ConfigError(
+                f"trackers.{tracker_name}: no API key; set the environment variable {env_name} "
+                "or 'api_key_file' in the tracker's section"
+            )
+        return SecretStr(value)
+
+
+class FieldNames(_Section):
+    """Tracker custom-field names (or numeric ids) for the values we write back."""
+
+    critical: str | int = "Critical"
+    total_float: str | int = "Total float (d)"
+    early_start: str | int = "Early start"
+    early_finish: str | int = "Early finish"
+    late_finish: str | int = "Late finish"
+
+    def logical_names(self) -> list[str]:
+        return list(type(self).model_fields)
+
+
+class ProjectSettings(_Section):
+    """One tracker project to plan."""
+
+    tracker: str = Field(description="Name of a [trackers.NAME] section")
+    project: str = Field(description="The tracker's project identifier, e.g. Redmine 'webshop'")
+    include_subprojects: bool = False
+    wiki_page: str = "Plan"
+    start: dt.date | None = Field(
+        default=None, description="Project start; default: earliest item start or creation"
+    )
+
+    @field_validator("wiki_page")
+    @classmethod
+    def _wiki_title(cls, value: str) -> str:
+        if "." in value or "/" in value:
+            raise ValueError("a wiki page title must not contain '.' or '/' (Redmine routing)")
+        return value
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    trackers: dict[str, TrackerSettings] = Field(default_factory=dict)
+    projects: dict[str, ProjectSettings] = Field(default_factory=dict)
+    fields: FieldNames = Field(default_factory=FieldNames)
+
+    @model_validator(mode="after")
+    def _projects_point_at_trackers(self) -> Settings:
+        for name, project in self.projects.items():
+            if project.tracker not in self.trackers:
+                known = ", ".join(sorted(self.trackers)) or "none defined"
+                raise ValueError(
+                    f"projects.{name}.tracker: {project.tracker!r} is not a [trackers.*] "
+                    f"section ({known})"
+                )
+        return self
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """Render pydantic errors as ``source: dotted.key <- message`` lines."""
+    lines = []
+    for err in error.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the annotated examples in config/)"
+        lines.append(f"{source}: {where} <- {message}")
+    return "\n".join(lines)
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "<config>") -> Settings:
+    """Validate already-parsed config data."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(source, e)) from None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Load settings from a TOML file; ``None`` gives the defaults."""
+    if path is None:
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return settings_from_dict(data, str(path))
