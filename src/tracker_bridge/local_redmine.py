@@ -130,8 +130,17 @@ SERVER_STOP_TIMEOUT_S = 20.0
 
 _SETUP_MARKER = "TB_LOCAL_REDMINE_SETUP:"
 # Variables that would point Rails/Bundler/Redmine somewhere else than we intend.
-_SCRUBBED_ENV = ("DATABASE_URL", "RAILS_ENV", "RACK_ENV", "BUNDLE_GEMFILE", "X_DEBIAN_SITEID",
-                 "REDMINE_INSTANCE", "RAILS_LOG_TO_STDOUT", "BUNDLE_PATH", "BUNDLE_WITHOUT")
+_SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "RAILS_ENV",
+    "RACK_ENV",
+    "BUNDLE_GEMFILE",
+    "X_DEBIAN_SITEID",
+    "REDMINE_INSTANCE",
+    "RAILS_LOG_TO_STDOUT",
+    "BUNDLE_PATH",
+    "BUNDLE_WITHOUT",
+)
 
 
 class LocalRedmineError(RuntimeError):
@@ -150,6 +159,7 @@ def _noop(_message: str) -> None:
 # installation
 # --------------------------------------------------------------------------------------------
 
+
 def ensure_installed(progress: Callable[[str], None] = _noop) -> None:
     """Make sure Debian's Redmine (with SQLite) is installed and can run under WEBrick.
 
@@ -162,8 +172,7 @@ def ensure_installed(progress: Callable[[str], None] = _noop) -> None:
             raise RedmineNotInstalledError(
                 f"Redmine is not installed ({REDMINE_ROOT} is missing) and installing it needs "
                 "root. Run as root, or install it first: sudo apt-get update && "
-                "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                + " ".join(APT_PACKAGES)
+                "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y " + " ".join(APT_PACKAGES)
             )
         if shutil.which("apt-get") is None:
             raise RedmineNotInstalledError(
@@ -201,8 +210,9 @@ def _is_root() -> bool:
 
 def _apt(cmd: list[str]) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise RedmineNotInstalledError(
             f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n"
@@ -213,8 +223,12 @@ def _apt(cmd: list[str]) -> None:
 def _webrick_available() -> bool:
     if shutil.which("ruby") is None:
         return False
-    proc = subprocess.run(["ruby", "-e", "require 'webrick'"], stdin=subprocess.DEVNULL,
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        ["ruby", "-e", "require 'webrick'"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
     return proc.returncode == 0
 
 
@@ -245,6 +259,7 @@ def _ensure_gemfile_local(progress: Callable[[str], None]) -> None:
 # --------------------------------------------------------------------------------------------
 # a running instance
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class LocalRedmine:
@@ -329,8 +344,13 @@ def _rails_runner(ruby: str, db_path: Path, extra_env: dict[str, str] | None = N
     try:
         proc = subprocess.run(
             ["ruby", "bin/rails", "runner", "-e", "production", ruby],
-            cwd=REDMINE_ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, timeout=RUNNER_TIMEOUT_S, check=False,
+            cwd=REDMINE_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=RUNNER_TIMEOUT_S,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise LocalRedmineError(
@@ -451,7 +471,7 @@ def _prepare_database(db_path: Path, custom_fields: Sequence[tuple[str, str]]) -
     stdout = _rails_runner(_SETUP_RUBY, db_path, {"TB_SETUP": json.dumps(params)})
     for line in reversed(stdout.splitlines()):
         if line.startswith(_SETUP_MARKER):
-            result: dict[str, Any] = json.loads(line[len(_SETUP_MARKER):])
+            result: dict[str, Any] = json.loads(line[len(_SETUP_MARKER) :])
             return result
     raise LocalRedmineError("the set-up runner printed no result line:\n" + _tail(stdout, 40))
 
@@ -507,40 +527,81 @@ def start(
     timings["runner"] = time.monotonic() - t0
     timings["runner_setup_body"] = float(setup.get("setup_seconds", 0.0))
 
-    port = port or _free_port()
-    url = f"http://127.0.0.1:{port}"
-    pidfile = workdir / "server.pid"
-    with contextlib.suppress(FileNotFoundError):
-        pidfile.unlink()  # a stale one makes Rails refuse to start
     log_path = workdir / "server.log"
     env = _rails_env(db_path)
     env["RAILS_LOG_TO_STDOUT"] = "1"  # the Rails log goes to server.log, not the shared one
-    cmd = ["ruby", "bin/rails", "server", "-u", "webrick", "-e", "production",
-           "-b", "127.0.0.1", "-p", str(port), "-P", str(pidfile)]
-    progress(f"starting Redmine {setup.get('redmine_version', '')} on {url}")
+    # Ruby block-buffers stdout into a file; unbuffer it so server.log is live (and its tail
+    # in error messages is current).
+    sync_rb = workdir / "sync_stdout.rb"
+    sync_rb.write_text("$stdout.sync = true\n$stderr.sync = true\n")
+
+    # A port picked by binding port 0 can be taken before WEBrick binds it: then try another.
+    attempts = 1 if port else 3
     t0 = time.monotonic()
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=REDMINE_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    instance = LocalRedmine(
-        url=url,
-        admin_key=str(setup["admin_key"]),
-        bot_key=str(setup["bot_key"]),
-        workdir=workdir,
-        custom_field_ids={cf["name"]: int(cf["id"]) for cf in setup["custom_fields"]},
-        timings=timings,
-        _proc=proc,
-    )
-    atexit.register(instance.stop)
-    try:
-        _wait_ready(instance, proc, log_path)
-    except BaseException:
-        instance.stop()
-        raise
+    for attempt in range(1, attempts + 1):
+        chosen = port or _free_port()
+        instance = LocalRedmine(
+            url=f"http://127.0.0.1:{chosen}",
+            admin_key=str(setup["admin_key"]),
+            bot_key=str(setup["bot_key"]),
+            workdir=workdir,
+            custom_field_ids={cf["name"]: int(cf["id"]) for cf in setup["custom_fields"]},
+            timings=timings,
+        )
+        progress(f"starting Redmine {setup.get('redmine_version', '')} on {instance.url}")
+        log_offset = log_path.stat().st_size if log_path.exists() else 0
+        instance._proc = _launch_server(chosen, workdir, env, sync_rb, log_path)
+        atexit.register(instance.stop)
+        try:
+            _wait_ready(instance, instance._proc, log_path)
+        except LocalRedmineError:
+            instance.stop()
+            if attempt < attempts and _port_clash(log_path, log_offset):
+                progress(f"port {chosen} was taken meanwhile; retrying on another")
+                continue
+            raise
+        except BaseException:
+            instance.stop()
+            raise
+        break
     timings["server_start"] = time.monotonic() - t0
-    progress(f"Redmine ready on {url} (runner {timings['runner']:.1f} s, "
-             f"server {timings['server_start']:.1f} s)")
+    progress(
+        f"Redmine ready on {instance.url} (runner {timings['runner']:.1f} s, "
+        f"server {timings['server_start']:.1f} s)"
+    )
     return instance
+
+
+def _launch_server(
+    port: int, workdir: Path, env: dict[str, str], sync_rb: Path, log_path: Path
+) -> subprocess.Popen[bytes]:
+    pidfile = workdir / "server.pid"
+    with contextlib.suppress(FileNotFoundError):
+        pidfile.unlink()  # a stale one makes Rails refuse to start
+    cmd = ["ruby", "-r", str(sync_rb), "bin/rails", "server", "-u", "webrick"]
+    cmd += ["-e", "production", "-b", "127.0.0.1", "-p", str(port), "-P", str(pidfile)]
+    with open(log_path, "ab") as log:
+        log.write(f"\n==> {' '.join(cmd)}\n".encode())
+        log.flush()
+        return subprocess.Popen(
+            cmd,
+            cwd=REDMINE_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _port_clash(log_path: Path, offset: int) -> bool:
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "Address already in use" in text or "EADDRINUSE" in text
 
 
 def _wait_ready(instance: LocalRedmine, proc: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -554,8 +615,11 @@ def _wait_ready(instance: LocalRedmine, proc: subprocess.Popen[bytes], log_path:
                 f"tail of {log_path}:\n{_log_tail(log_path)}"
             )
         try:
-            resp = requests.get(f"{instance.url}/users/current.json",
-                                headers={"X-Redmine-API-Key": instance.admin_key}, timeout=5)
+            resp = requests.get(
+                f"{instance.url}/users/current.json",
+                headers={"X-Redmine-API-Key": instance.admin_key},
+                timeout=5,
+            )
         except requests.RequestException as exc:
             last = f"{type(exc).__name__}"
         else:
@@ -573,6 +637,7 @@ def _wait_ready(instance: LocalRedmine, proc: subprocess.Popen[bytes], log_path:
 # REST helpers
 # --------------------------------------------------------------------------------------------
 
+
 def _admin_request(instance: LocalRedmine, method: str, path: str, **kwargs: Any) -> Any:
     headers = {"X-Redmine-API-Key": instance.admin_key}
     resp = requests.request(method, instance.url + path, headers=headers, timeout=30, **kwargs)
@@ -588,8 +653,9 @@ def add_member(
     role: str = PLANNER_ROLE,
 ) -> None:
     """Make ``login`` a member of the project with ``role`` (REST, as admin). Idempotent."""
-    users = _admin_request(instance, "GET", "/users.json",
-                           params={"name": login, "status": "", "limit": 100})["users"]
+    users = _admin_request(
+        instance, "GET", "/users.json", params={"name": login, "status": "", "limit": 100}
+    )["users"]
     user_id = next((u["id"] for u in users if u.get("login") == login), None)
     if user_id is None:
         raise LocalRedmineError(f"no Redmine user with login {login!r}")
@@ -600,8 +666,12 @@ def add_member(
 
     path = f"/projects/{project_identifier}/memberships.json"
     headers = {"X-Redmine-API-Key": instance.admin_key}
-    resp = requests.post(instance.url + path, headers=headers, timeout=30,
-                         json={"membership": {"user_id": user_id, "role_ids": [role_id]}})
+    resp = requests.post(
+        instance.url + path,
+        headers=headers,
+        timeout=30,
+        json={"membership": {"user_id": user_id, "role_ids": [role_id]}},
+    )
     if resp.status_code == 201:
         return
     if resp.status_code == 422:  # already a member: make sure the role is there
@@ -610,8 +680,12 @@ def add_member(
             if m.get("user", {}).get("id") == user_id:
                 role_ids = {r["id"] for r in m.get("roles", []) if not r.get("inherited")}
                 if role_id not in role_ids:
-                    _admin_request(instance, "PUT", f"/memberships/{m['id']}.json",
-                                   json={"membership": {"role_ids": sorted(role_ids | {role_id})}})
+                    _admin_request(
+                        instance,
+                        "PUT",
+                        f"/memberships/{m['id']}.json",
+                        json={"membership": {"role_ids": sorted(role_ids | {role_id})}},
+                    )
                 return
     raise LocalRedmineError(f"POST {path} -> {resp.status_code}: {resp.text[:500]}")
 
@@ -620,6 +694,7 @@ def add_member(
 # command line
 # --------------------------------------------------------------------------------------------
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tracker_bridge.local_redmine",
@@ -627,8 +702,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p_start = sub.add_parser("start", help="start a fresh instance and keep it running")
-    p_start.add_argument("--dir", type=Path, default=None,
-                         help="work directory (database copy, server.log); default: a temp dir")
+    p_start.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="work directory (database copy, server.log); default: a temp dir",
+    )
     p_start.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     args = parser.parse_args(argv)
 
@@ -642,16 +721,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LocalRedmineError as exc:
         say(f"error: {exc}")
         return 1
-    print(json.dumps({
-        "url": instance.url,
-        "admin_key": instance.admin_key,
-        "admin_login": "admin",
-        "bot_key": instance.bot_key,
-        "bot_login": BOT_LOGIN,
-        "bot_password": BOT_PASSWORD,
-        "workdir": str(instance.workdir),
-        "log": str(instance.log_path),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "url": instance.url,
+                "admin_key": instance.admin_key,
+                "admin_login": "admin",
+                "bot_key": instance.bot_key,
+                "bot_login": BOT_LOGIN,
+                "bot_password": BOT_PASSWORD,
+                "workdir": str(instance.workdir),
+                "log": str(instance.log_path),
+            }
+        ),
+        flush=True,
+    )
     say("running; press Ctrl-C to stop")
     try:
         while instance.running:
