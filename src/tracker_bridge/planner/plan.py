@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,7 +16,13 @@ from tracker_bridge.model import (
     Snapshot,
 )
 from tracker_bridge.planner.cpm import Schedule, run_passes
-from tracker_bridge.planner.network import NO_DEADLINE, Network, compile_network
+from tracker_bridge.planner.network import (
+    NO_DEADLINE,
+    BoolArray,
+    IntArray,
+    Network,
+    compile_network,
+)
 from tracker_bridge.settings import Settings
 
 
@@ -27,24 +34,20 @@ _NO_OVERLAYS: dict[str, None] = dict.fromkeys(
 
 
 def critical_paths(
-    net: Network, sched: Schedule, critical: np.ndarray, limit: int
+    net: Network, sched: Schedule, critical: BoolArray, limit: int
 ) -> tuple[list[list[str]], bool]:
-    """Chains of critical items linked by relations that are tight in both passes.
+    """Chains of critical items linked by driving relations.
 
-    A relation p -> s is on a critical path when it drives s's early start and p's late
-    start (both items have the same total float). Chains run from a critical item with no
-    such incoming relation to one with no such outgoing relation, ordered by early start.
-    At most ``limit`` chains are listed; the flag says whether more exist.
+    A relation p -> s is driving when it sets s's early start (no gap). Without deadlines
+    such a relation between two critical items is also tight in the backward pass, so the
+    chains are the classic critical paths; with deadlines (negative float) they stay whole
+    chains instead of breaking wherever the float changes. Chains run from a critical item
+    with no driving critical predecessor to one with no driving critical successor. At most
+    ``limit`` chains are listed; the flag says whether more exist.
     """
     pred, succ, offset = net.pred, net.succ, net.offset
-    es, ls, tf = sched.early_start, sched.late_start, sched.total_float
-    tight = (
-        critical[pred]
-        & critical[succ]
-        & (es[succ] == es[pred] + offset)
-        & (ls[pred] == ls[succ] - offset)
-        & (tf[pred] == tf[succ])
-    )
+    es = sched.early_start
+    tight = critical[pred] & critical[succ] & (es[succ] == es[pred] + offset)
     nexts: dict[int, list[int]] = {}
     has_incoming: set[int] = set()
     for p, s in zip(pred[tight].tolist(), succ[tight].tolist(), strict=True):
@@ -71,9 +74,10 @@ def critical_paths(
     return paths, truncated
 
 
-def _milestone_shift(net: Network, early_start: np.ndarray) -> np.ndarray:
+def _milestone_shift(net: Network, early_start: IntArray) -> IntArray:
     """Zero-duration items driven by a predecessor are shown on the predecessor's finish day."""
-    return ((net.work == 0) & (early_start > net.lower_bound)).astype(np.int64)
+    shift: IntArray = ((net.work == 0) & (early_start > net.lower_bound)).astype(np.int64)
+    return shift
 
 
 def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
@@ -85,14 +89,22 @@ def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
     critical = (sched.total_float <= threshold) & ~net.fixed
 
     # Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
+    n = len(net.keys)
     shift = _milestone_shift(net, sched.early_start)
     es_idx = sched.early_start - shift
     ls_idx = sched.late_start - shift
     ef_idx = np.maximum(sched.early_finish - 1, es_idx)
     lf_idx = np.maximum(sched.late_finish - 1, ls_idx)
+    # The project finishes on the last day any item is shown on. Late dates never fall after
+    # it, nor after the item's own deadline (both inclusive). This only ever moves
+    # zero-duration items: one sitting at its start floor is shown at the start of its day,
+    # so without the bound its late date could land one day past the finish or deadline.
+    finish_idx = max(int(ef_idx.max()), 0) if n else 0
+    last_allowed = np.minimum(net.deadline - 1, finish_idx)
+    ls_idx = np.minimum(ls_idx, last_allowed)
+    lf_idx = np.minimum(lf_idx, last_allowed)
     all_idx = np.concatenate([es_idx, ef_idx, ls_idx, lf_idx])
     all_dates = cal.dates(all_idx)
-    n = len(net.keys)
     es_d, ef_d = all_dates[:n], all_dates[n : 2 * n]
     ls_d, lf_d = all_dates[2 * n : 3 * n], all_dates[3 * n :]
     deadline_dates = [
@@ -124,13 +136,14 @@ def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
             **_NO_OVERLAYS,
             risk_reasons=[],
         )
-    _add_summaries(items, net, sched, critical, cal.dates)
+    display = _Display(es_idx, ef_idx, ls_idx, lf_idx)
+    _add_summaries(items, net, sched, critical, display)
 
     paths, truncated = critical_paths(net, sched, critical, settings.planner.max_critical_paths)
     live_float = sched.total_float[~net.fixed]
     min_float = int(live_float.min()) if live_float.size else 0
     start = snapshot.project.start
-    finish = cal.date(max(sched.project_finish - 1, 0)) if n else start
+    finish = cal.date(finish_idx) if n else start
 
     warnings: list[PlanWarning] = []
     missing_keys = [k for k, m in zip(net.keys, missing_list, strict=True) if m]
@@ -170,34 +183,42 @@ def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
             min_total_float=min_float,
         ),
         items=items,
-        milestones=_milestones(snapshot, net, sched),
+        milestones=_milestones(snapshot, net, ef_idx),
         warnings=warnings,
     )
+
+
+@dataclass
+class _Display:
+    """Inclusive working-day indices of the dates the plan shows, per leaf."""
+
+    early_start: IntArray
+    early_finish: IntArray
+    late_start: IntArray
+    late_finish: IntArray
 
 
 def _add_summaries(
     items: dict[str, ItemSchedule],
     net: Network,
     sched: Schedule,
-    critical: np.ndarray,
-    to_dates: object,
+    critical: BoolArray,
+    display: _Display,
 ) -> None:
-    """A summary item spans its leaves; its float is the smallest of theirs."""
+    """A summary item spans its leaves (as shown); its float is the smallest of theirs."""
     cal = net.calendar
     for key, leaves in net.summaries.items():
         if not leaves:
             continue
         idx = np.array(leaves, dtype=np.int64)
         first, last = int(sched.early_start[idx].min()), int(sched.early_finish[idx].max())
-        late_first = int(sched.late_start[idx].min())
-        late_last = int(sched.late_finish[idx].max())
         all_done = bool(net.fixed[idx].all())
         items[key] = ItemSchedule(
             key=key,
-            early_start=cal.date(first),
-            early_finish=cal.date(max(last - 1, first)),
-            late_start=cal.date(late_first),
-            late_finish=cal.date(max(late_last - 1, late_first)),
+            early_start=cal.date(int(display.early_start[idx].min())),
+            early_finish=cal.date(int(display.early_finish[idx].max())),
+            late_start=cal.date(int(display.late_start[idx].min())),
+            late_finish=cal.date(int(display.late_finish[idx].max())),
             total_float=int(sched.total_float[idx][~net.fixed[idx]].min()) if not all_done else 0,
             free_float=int(sched.free_float[idx].min()),
             critical=bool(critical[idx].any()),
@@ -207,7 +228,8 @@ def _add_summaries(
         )
 
 
-def _milestones(snapshot: Snapshot, net: Network, sched: Schedule) -> list[MilestoneForecast]:
+def _milestones(snapshot: Snapshot, net: Network, finish_shown: IntArray) -> list[MilestoneForecast]:
+    """Forecast of each milestone: the last day any of its items is shown finishing on."""
     cal = net.calendar
     index = {key: i for i, key in enumerate(net.keys)}
     members: dict[str, list[int]] = {}
@@ -217,11 +239,11 @@ def _milestones(snapshot: Snapshot, net: Network, sched: Schedule) -> list[Miles
     result = []
     for milestone in snapshot.milestones:
         idx = members.get(milestone.key, [])
-        finish_idx = int(sched.early_finish[idx].max()) if idx else None
-        finish = cal.date(max(finish_idx - 1, 0)) if finish_idx is not None else None
+        finish_idx = max(int(finish_shown[idx].max()), 0) if idx else None
+        finish = cal.date(finish_idx) if finish_idx is not None else None
         slack = None
         if finish_idx is not None and milestone.due is not None:
-            slack = cal.finish_bound(milestone.due) - finish_idx
+            slack = cal.finish_bound(milestone.due) - 1 - finish_idx
         result.append(
             MilestoneForecast(
                 key=milestone.key,

@@ -1,0 +1,455 @@
+"""The ``tracker-bridge`` command line: a thin layer over the library.
+
+Only this module prints. Library errors (``TrackerBridgeError``) become one line on stderr and
+exit code 1; usage errors exit with 2 (click's convention); ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tracker_bridge import __version__
+from tracker_bridge.errors import TrackerBridgeError
+from tracker_bridge.model import ChangeSet, Plan, Snapshot
+from tracker_bridge.pipeline import PassResult, open_adapter, run_pass
+from tracker_bridge.planner import plan as make_plan
+from tracker_bridge.settings import Settings, load_settings
+from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONFIG_ENV = "TRACKER_BRIDGE_CONFIG"
+DEFAULT_CONFIG = Path("tracker-bridge.toml")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------- shared options
+
+
+def config_option(fn: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=f"Config TOML (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG} if present).",
+    )(fn)
+
+
+def json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
+
+
+def as_of_option(fn: F) -> F:
+    return click.option(
+        "--as-of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        help="Status date (YYYY-MM-DD); default: today.",
+    )(fn)
+
+
+def dry_run_option(fn: F) -> F:
+    return click.option(
+        "--dry-run", is_flag=True, help="Print exactly what would be written; write nothing."
+    )(fn)
+
+
+def quiet_option(fn: F) -> F:
+    return click.option(
+        "--quiet", "-q", is_flag=True, help="No progress bar (automatic when not on a terminal)."
+    )(fn)
+
+
+def resolve_settings(config_path: Path | None) -> Settings:
+    """Flags > environment > ./tracker-bridge.toml > defaults."""
+    if config_path is None and os.environ.get(CONFIG_ENV):
+        config_path = Path(os.environ[CONFIG_ENV])
+    if config_path is None and DEFAULT_CONFIG.exists():
+        config_path = DEFAULT_CONFIG
+    return load_settings(config_path)
+
+
+def status_date(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else dt.date.today()
+
+
+def dump_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal; nothing under cron, pipes, --json or --quiet."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def handle_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TrackerBridgeError as e:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            first, *rest = str(e).splitlines() or ["error"]
+            err.print(f"tracker-bridge: error: {first}", markup=False)
+            for line in rest:
+                err.print(f"  {line}", markup=False)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(__version__, prog_name="tracker-bridge")
+def main(debug: bool) -> None:
+    """Critical path, risk and budget for Redmine, Planio and GitHub, written back into the
+    tracker as custom-field values and a wiki page."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["snapshot", "plan", "config"]))
+def schema(what: str) -> None:
+    """Print the JSON Schema of the snapshot file, the plan JSON or the config."""
+    model = {"snapshot": Snapshot, "plan": Plan, "config": Settings}[what]
+    dump_json(model.model_json_schema())
+
+
+def _plan_table(plan: Plan, snapshot: Snapshot) -> None:
+    titles = {item.key: item.title for item in snapshot.items}
+    table = Table(title=f"{plan.project.name}: plan as of {plan.project.as_of}")
+    for column in ("item", "title", "early start", "early finish", "late start", "late finish"):
+        table.add_column(column)
+    for column in ("total float", "free float"):
+        table.add_column(column, justify="right")
+    table.add_column("critical")
+    for key, item in sorted(plan.items.items(), key=lambda kv: (kv[1].early_start, kv[0])):
+        table.add_row(
+            key,
+            titles.get(key, "")[:40],
+            str(item.early_start),
+            str(item.early_finish),
+            str(item.late_start),
+            str(item.late_finish),
+            str(item.total_float),
+            str(item.free_float),
+            "yes" if item.critical else ("done" if item.state == "done" else ""),
+        )
+    out.print(table)
+    project = plan.project
+    out.print(f"Project start {project.start}, forecast finish [bold]{project.finish}[/bold].")
+    for i, path in enumerate(project.critical_paths, 1):
+        out.print(f"Critical path {i}: " + " -> ".join(path), markup=False)
+    if project.critical_paths_truncated:
+        out.print("(more critical paths exist; raise planner.max_critical_paths to list them)")
+    for warning in plan.warnings:
+        err.print(f"warning: {warning.message}", markup=False)
+
+
+@main.command("plan")
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Snapshot file (JSON) to plan.",
+)
+@click.option("--project", help="Plan a configured project, fetched live from its tracker.")
+@config_option
+@as_of_option
+@json_option
+@quiet_option
+@handle_errors
+def plan_command(
+    snapshot_path: Path | None,
+    project: str | None,
+    config_path: Path | None,
+    as_of: dt.datetime | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Compute the critical-path plan of a snapshot file or a configured project."""
+    if (snapshot_path is None) == (project is None):
+        raise click.UsageError("give exactly one of --snapshot FILE or --project NAME")
+    settings = resolve_settings(config_path)
+    if snapshot_path is not None:
+        snapshot = load_snapshot(snapshot_path)
+    else:
+        assert project is not None
+        with progress_bar(not (quiet or as_json), "fetching issues") as progress:
+            snapshot = open_adapter(settings, project, progress).fetch()
+    result = make_plan(snapshot, settings, status_date(as_of))
+    if as_json:
+        dump_json(result.to_json_dict())
+    else:
+        _plan_table(result, snapshot)
+
+
+@main.command()
+@click.option("--project", required=True, help="A project from the config.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the snapshot here (default: standard output).",
+)
+@config_option
+@quiet_option
+@handle_errors
+def fetch(project: str, output: Path | None, config_path: Path | None, quiet: bool) -> None:
+    """Fetch a project from its tracker into a snapshot file."""
+    settings = resolve_settings(config_path)
+    with progress_bar(not quiet and output is not None, "fetching issues") as progress:
+        adapter = open_adapter(settings, project, progress)
+        snapshot = adapter.fetch()
+    if output is None:
+        click.echo(snapshot.model_dump_json(indent=2, exclude_none=True))
+    else:
+        save_snapshot(output, snapshot)
+        err.print(
+            f"{project}: {len(snapshot.items)} items, {len(snapshot.dependencies)} dependencies, "
+            f"{len(snapshot.milestones)} milestones, {len(snapshot.time_entries)} time entries "
+            f"-> {output} ({adapter.requests_made} requests)",
+            markup=False,
+        )
+
+
+def _changes_json(changes: ChangeSet | None) -> dict[str, Any] | None:
+    if changes is None:
+        return None
+    return {
+        "fields": [c.model_dump(mode="json") for c in changes.fields],
+        "pages": [
+            {"title": p.title, "action": p.action, "lines_changed": p.lines_changed}
+            for p in changes.pages
+        ],
+    }
+
+
+def _result_json(result: PassResult) -> dict[str, Any]:
+    plan = result.plan
+    return {
+        "project": result.project,
+        "ok": result.ok,
+        "error": result.error,
+        "dry_run": result.dry_run,
+        "items": result.items,
+        "dependencies": result.dependencies,
+        "requests": result.requests,
+        "finish": str(plan.project.finish) if plan else None,
+        "critical_paths": plan.project.critical_paths if plan else None,
+        "changes": _changes_json(result.changes),
+        "written": result.report.model_dump() if result.report else None,
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+
+
+def _print_changes(changes: ChangeSet) -> None:
+    if changes.empty:
+        out.print("  no changes: the tracker already shows this plan")
+        return
+    if changes.fields:
+        table = Table(show_edge=False)
+        for column in ("issue", "field", "old", "new"):
+            table.add_column(column)
+        for change in changes.fields:
+            old = "(unset)" if change.old in (None, "") else change.old
+            table.add_row(change.item, change.field, old, change.new or "(cleared)")
+        out.print(table)
+    for page in changes.pages:
+        verb = "create page" if page.action == "create" else "update page"
+        out.print(f"  {verb} {page.title!r}: block changed, {page.lines_changed} lines", markup=False)
+
+
+def _print_result(result: PassResult) -> None:
+    if not result.ok:
+        err.print(f"{result.project}: FAILED: {result.error}", markup=False)
+        return
+    assert result.plan is not None and result.changes is not None
+    project = result.plan.project
+    out.print(
+        f"[bold]{result.project}[/bold]: {result.items} items, {result.dependencies} "
+        f"dependencies; finish {project.finish}; critical path: "
+        + (" -> ".join(project.critical_paths[0]) if project.critical_paths else "none"),
+    )
+    if result.dry_run:
+        out.print("  dry run: these writes would be made")
+        _print_changes(result.changes)
+    elif result.report is not None:
+        report = result.report
+        if result.changes.empty:
+            out.print("  no changes: the tracker already shows this plan")
+        else:
+            out.print(
+                f"  wrote {report.fields_written} field values on {report.issues_updated} "
+                f"issues, {report.pages_written} wiki page(s)"
+            )
+    out.print(f"  {result.requests} API requests", style="dim")
+
+
+def _run_projects(
+    settings: Settings,
+    names: list[str],
+    as_of: dt.date,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    results = []
+    for name in names:
+        with progress_bar(not (quiet or as_json), f"{name}: fetching issues") as progress:
+            result = run_pass(settings, name, as_of=as_of, dry_run=dry_run, progress=progress)
+        results.append(result)
+        if not as_json:
+            _print_result(result)
+    if as_json:
+        dump_json([_result_json(r) for r in results])
+    failed = [r.project for r in results if not r.ok]
+    if failed:
+        if not as_json:
+            err.print(f"{len(failed)} of {len(results)} project(s) failed: {', '.join(failed)}")
+        sys.exit(1)
+
+
+def _project_names(settings: Settings, projects: tuple[str, ...], all_projects: bool) -> list[str]:
+    if all_projects or not projects:
+        if not settings.projects:
+            raise click.UsageError("no [projects.*] in the config; see config/redmine.toml")
+        if not all_projects and len(settings.projects) > 1:
+            raise click.UsageError("several projects configured: name them with --project or use --all")
+        return list(settings.projects)
+    return list(projects)
+
+
+@main.command()
+@click.option("--project", "projects", multiple=True, help="A configured project (repeatable).")
+@click.option("--all", "all_projects", is_flag=True, help="Every configured project.")
+@config_option
+@as_of_option
+@dry_run_option
+@json_option
+@quiet_option
+@handle_errors
+def run(
+    projects: tuple[str, ...],
+    all_projects: bool,
+    config_path: Path | None,
+    as_of: dt.datetime | None,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Fetch, plan and publish: one full pass per project (safe to run from cron).
+
+    Exit codes: 0 all projects done, 1 some project failed (the others still ran), 2 usage.
+    """
+    settings = resolve_settings(config_path)
+    names = _project_names(settings, projects, all_projects)
+    _run_projects(settings, names, status_date(as_of), dry_run, as_json, quiet)
+
+
+@main.command()
+@click.option("--project", required=True, help="A configured project.")
+@config_option
+@as_of_option
+@dry_run_option
+@json_option
+@quiet_option
+@handle_errors
+def publish(
+    project: str,
+    config_path: Path | None,
+    as_of: dt.datetime | None,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Plan a project and write the plan back (custom fields and the wiki page)."""
+    settings = resolve_settings(config_path)
+    _run_projects(settings, [project], status_date(as_of), dry_run, as_json, quiet)
+
+
+@main.command()
+@click.option("--project", "projects", multiple=True, help="Check only these projects.")
+@config_option
+@json_option
+@handle_errors
+def doctor(projects: tuple[str, ...], config_path: Path | None, as_json: bool) -> None:
+    """Check connectivity, API key, project access, custom fields and wiki for each project.
+
+    Every finding has a stable id and, when something is wrong, the exact fix. Exit code 1
+    when any check fails.
+    """
+    settings = resolve_settings(config_path)
+    names = list(projects) or list(settings.projects)
+    if not names:
+        raise click.UsageError("no [projects.*] in the config; see config/redmine.toml")
+    report: dict[str, list[dict[str, Any]]] = {}
+    failed = False
+    for name in names:
+        try:
+            findings = open_adapter(settings, name).check()
+        except TrackerBridgeError as e:
+            findings = []
+            report[name] = [{"id": "config.invalid", "ok": False, "message": str(e), "fix": None}]
+            failed = True
+            continue
+        report[name] = [f.model_dump() for f in findings]
+        failed = failed or not all(f.ok for f in findings)
+    if as_json:
+        dump_json(report)
+    else:
+        for name, findings_json in report.items():
+            table = Table(title=f"doctor: {name}")
+            for column in ("", "id", "finding", "fix"):
+                table.add_column(column)
+            for f in findings_json:
+                table.add_row(
+                    "ok" if f["ok"] else "[red]FAIL[/red]", f["id"], f["message"], f["fix"] or ""
+                )
+            out.print(table)
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
