@@ -1,0 +1,223 @@
+"""The demo: a local Redmine seeded with the MedCo example, planned and published.
+
+``tracker-bridge demo`` starts Debian's Redmine on 127.0.0.1 (installing it when missing),
+loads ``config/medco-snapshot.json`` into a public project (team members, versions as
+milestones, issues with estimates, precedes/blocks relations, time logged), writes a config
+that points at it, runs ``tracker-bridge run`` and prints where to look.
+
+The example's dates are shifted by whole weeks so that its status date falls in the current
+week: the demo always shows a project in its build phase, whatever day it runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tracker_bridge.local_redmine import LocalRedmine, add_member
+from tracker_bridge.model import Snapshot, Status
+from tracker_bridge.snapshot_file import load_snapshot
+
+REFERENCE_AS_OF = dt.date(2026, 11, 26)  # the status date the example was written for
+PROJECT_IDENTIFIER = "medco"
+# Relations that do not drive the schedule, seeded to show that they are read and ignored.
+EXTRA_RELATIONS = [("medco:15", "medco:27", "relates"), ("medco:23", "medco:25", "relates")]
+
+
+def example_snapshot_path() -> Path:
+    """The MedCo example shipped with the package (falls back to the checkout's config/)."""
+    packaged = resources.files("tracker_bridge") / "examples" / "medco-snapshot.json"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "config" / "medco-snapshot.json"
+
+
+def week_shift(today: dt.date) -> dt.timedelta:
+    """Whole weeks from the example's status date to this week (weekdays stay aligned)."""
+    return dt.timedelta(days=((today - REFERENCE_AS_OF).days // 7) * 7)
+
+
+@dataclass
+class SeededProject:
+    identifier: str
+    issue_ids: dict[str, int]
+    as_of: dt.date
+
+
+class _Admin:
+    """Minimal REST calls as the admin, for seeding only."""
+
+    def __init__(self, instance: LocalRedmine) -> None:
+        self.base = instance.url
+        self.session = requests.Session()
+        self.session.headers["X-Redmine-API-Key"] = instance.admin_key
+
+    def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        resp = self.session.request(method, f"{self.base}{path}", json=payload, timeout=60)
+        if resp.status_code >= 400:
+            raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+
+def _login_for(name: str) -> str:
+    return re.sub(r"[^a-z]+", ".", name.split(" (")[0].lower()).strip(".")
+
+
+def seed(
+    instance: LocalRedmine,
+    snapshot: Snapshot,
+    today: dt.date,
+    say: Callable[[str], None] = lambda _m: None,
+) -> SeededProject:
+    """Create the project, people, versions, issues, relations and time entries."""
+    admin = _Admin(instance)
+    shift = week_shift(today)
+
+    def moved(day: dt.date | None) -> str | None:
+        return str(day + shift) if day else None
+
+    trackers = {t["name"]: t["id"] for t in admin.call("GET", "/trackers.json")["trackers"]}
+    statuses = admin.call("GET", "/issue_statuses.json")["issue_statuses"]
+    closed_status = next(s["id"] for s in statuses if s.get("is_closed"))
+    activities = {
+        a["name"]: a["id"]
+        for a in admin.call("GET", "/enumerations/time_entry_activities.json")[
+            "time_entry_activities"
+        ]
+    }
+    roles = {r["name"]: r["id"] for r in admin.call("GET", "/roles.json")["roles"]}
+    say("creating project 'MedCo order management system'")
+    project = admin.call(
+        "POST",
+        "/projects.json",
+        {
+            "project": {
+                "name": snapshot.project.name,
+                "identifier": PROJECT_IDENTIFIER,
+                "description": "Example from the IT project management guide: a new order "
+                "management system in 7 months (design 2, build 3, test 1, launch 1).",
+                "is_public": True,
+                "enabled_module_names": ["issue_tracking", "time_tracking", "wiki", "gantt"],
+                "tracker_ids": list(trackers.values()),
+            }
+        },
+    )["project"]
+    add_member(instance, PROJECT_IDENTIFIER)
+
+    people = sorted({i.assignee for i in snapshot.items if i.assignee})
+    user_ids: dict[str, int] = {}
+    for person in people:
+        first, _, rest = person.split(" (")[0].partition(" ")
+        login = _login_for(person)
+        user = admin.call(
+            "POST",
+            "/users.json",
+            {
+                "user": {
+                    "login": login,
+                    "firstname": first,
+                    "lastname": rest or first,
+                    "mail": f"{login}@medco.example",
+                    "password": "medco-demo-123",
+                    "mail_notification": "none",
+                }
+            },
+        )["user"]
+        user_ids[person] = user["id"]
+        admin.call(
+            "POST",
+            f"/projects/{PROJECT_IDENTIFIER}/memberships.json",
+            {"membership": {"user_id": user["id"], "role_ids": [roles["Developer"]]}},
+        )
+
+    version_ids: dict[str, int] = {}
+    for milestone in snapshot.milestones:
+        version = admin.call(
+            "POST",
+            f"/projects/{PROJECT_IDENTIFIER}/versions.json",
+            {"version": {"name": milestone.name, "due_date": moved(milestone.due)}},
+        )["version"]
+        version_ids[milestone.key] = version["id"]
+
+    say(f"creating {len(snapshot.items)} issues")
+    issue_ids: dict[str, int] = {}
+    for item in snapshot.items:
+        tracker = trackers["Support"] if item.estimate_hours == 0 else trackers["Feature"]
+        fields: dict[str, Any] = {
+            "project_id": project["id"],
+            "tracker_id": tracker,
+            "subject": item.title,
+            "estimated_hours": item.estimate_hours,
+            "start_date": moved(item.start),
+            "done_ratio": item.done_ratio,
+        }
+        if item.milestone:
+            fields["fixed_version_id"] = version_ids[item.milestone]
+        if item.assignee:
+            fields["assigned_to_id"] = user_ids[item.assignee]
+        issue = admin.call("POST", "/issues.json", {"issue": fields})["issue"]
+        issue_ids[item.key] = issue["id"]
+
+    say(f"creating {len(snapshot.dependencies)} relations")
+    for dep in snapshot.dependencies:
+        kind = "blocks" if dep.origin == "blocks" else "precedes"
+        relation: dict[str, Any] = {
+            "issue_to_id": issue_ids[dep.successor],
+            "relation_type": kind,
+        }
+        if kind == "precedes":
+            relation["delay"] = dep.lag_days
+        admin.call(
+            "POST", f"/issues/{issue_ids[dep.predecessor]}/relations.json", {"relation": relation}
+        )
+    for a, b, kind in EXTRA_RELATIONS:
+        admin.call(
+            "POST",
+            f"/issues/{issue_ids[a]}/relations.json",
+            {"relation": {"issue_to_id": issue_ids[b], "relation_type": kind}},
+        )
+
+    say(f"logging {len(snapshot.time_entries)} time entries")
+    assignees = {i.key: i.assignee for i in snapshot.items}
+    for entry in snapshot.time_entries:
+        person = entry.person or assignees.get(entry.item or "")
+        activity = activities.get(entry.activity or "", next(iter(activities.values())))
+        payload: dict[str, Any] = {
+            "issue_id": issue_ids[entry.item] if entry.item else None,
+            "hours": entry.hours,
+            "spent_on": moved(entry.date),
+            "activity_id": activity,
+        }
+        if person in user_ids:
+            payload["user_id"] = user_ids[person]
+        admin.call("POST", "/time_entries.json", {"time_entry": payload})
+
+    # Close finished work. Redmine stamps closed_on with "now", so set the real dates after.
+    closed = {k: i for k, i in ((i.key, i) for i in snapshot.items) if i.status is Status.CLOSED}
+    for key in closed:
+        admin.call(
+            "PUT", f"/issues/{issue_ids[key]}.json", {"issue": {"status_id": closed_status}}
+        )
+    history = {
+        issue_ids[key]: [moved(item.start), moved(item.closed_on)] for key, item in closed.items()
+    }
+    # JSON of ids and ISO dates only: safe inside a Ruby %q() literal.
+    instance.runner(
+        f"h = JSON.parse(%q({json.dumps(history)})); h.each {{ |id, (s, c)| "
+        "Issue.where(id: id.to_i).update_all(closed_on: Time.parse(c + ' 17:00:00 UTC'), "
+        "due_date: c, start_date: s) }"
+    )
+    return SeededProject(PROJECT_IDENTIFIER, issue_ids, REFERENCE_AS_OF + shift)
+
+
+def load_example() -> Snapshot:
+    """The MedCo example snapshot."""
+    return load_snapshot(example_snapshot_path())
