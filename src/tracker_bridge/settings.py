@@ -155,6 +155,65 @@ class ProjectSettings(_Section):
         return value
 
 
+class RiskSettings(_Section):
+    """Schedule risk: Monte Carlo simulation and per-item risk scores."""
+
+    trials: int = Field(default=10_000, ge=100, le=1_000_000)
+    seed: int = 20_261_126
+    distribution: Literal["pert", "triangular"] = "pert"
+    default_optimistic_factor: float = Field(
+        default=0.8, gt=0, le=1, description="Optimistic = estimate x this, when no range given"
+    )
+    default_pessimistic_factor: float = Field(
+        default=1.5, ge=1, description="Pessimistic = estimate x this, when no range given"
+    )
+    near_critical_days: int = Field(default=3, ge=0)
+    stale_days: int = Field(default=14, ge=1, description="Open items not updated for this long")
+    high_criticality: float = Field(default=0.5, ge=0, le=1)
+    # Redmine: the risk register and three-point estimate fields (names of custom fields)
+    risk_tracker: str = "Risk"
+    probability_field: str = "Probability (%)"
+    impact_days_field: str = "Impact (d)"
+    impact_cost_field: str = "Impact cost"
+    optimistic_field: str = "Optimistic (h)"
+    pessimistic_field: str = "Pessimistic (h)"
+
+
+class FixedCost(_Section):
+    """A cost that does not come from hours: licences, hosting, hardware."""
+
+    name: str
+    amount: float = Field(ge=0)
+    milestone: str | None = Field(default=None, description="Milestone name, or whole project")
+    date: dt.date | None = Field(default=None, description="When it is incurred (for PV/AC)")
+
+
+class BudgetSettings(_Section):
+    """Rates and fixed costs for cost and earned value."""
+
+    currency: str = "EUR"
+    default_rate: float = Field(default=0, ge=0, description="Per hour, when nothing else fits")
+    rates: dict[str, float] = Field(default_factory=dict, description="Per person, per hour")
+    activity_rates: dict[str, float] = Field(default_factory=dict, description="Per activity")
+    fixed_costs: list[FixedCost] = Field(default_factory=list)
+
+    @field_validator("rates", "activity_rates")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, rate in value.items():
+            if rate < 0:
+                raise ValueError(f"rate for {name!r} must be a positive number, got {rate}")
+        return value
+
+
+class StoreSettings(_Section):
+    """Where local state lives (baselines, snapshot cache, webhook queue)."""
+
+    path: Path | None = Field(
+        default=None, description="SQLite file; default: the user data directory"
+    )
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -163,6 +222,9 @@ class Settings(_Section):
     trackers: dict[str, TrackerSettings] = Field(default_factory=dict)
     projects: dict[str, ProjectSettings] = Field(default_factory=dict)
     fields: FieldNames = Field(default_factory=FieldNames)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @model_validator(mode="after")
     def _projects_point_at_trackers(self) -> Settings:

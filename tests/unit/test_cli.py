@@ -1,0 +1,162 @@
+"""The command line, in-process with click's CliRunner (no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tracker_bridge.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "medco-snapshot.json"
+EXAMPLE_CONFIG = EXAMPLE.parent / "example.toml"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def write_snapshot(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+SMALL = {
+    "project": {"name": "small", "start": "2027-03-01"},
+    "items": [
+        {"key": "A", "title": "Design", "estimate_hours": 16},
+        {"key": "B", "title": "Build", "estimate_hours": 24},
+        {"key": "C", "title": "Docs", "estimate_hours": 8},
+    ],
+    "dependencies": [
+        {"predecessor": "A", "successor": "B"},
+        {"predecessor": "A", "successor": "C"},
+    ],
+}
+
+
+def test_plan_json_has_the_documented_keys(runner: CliRunner, tmp_path: Path) -> None:
+    path = write_snapshot(tmp_path, SMALL)
+    result = runner.invoke(main, ["plan", "--snapshot", str(path), "--as-of", "2027-03-01", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["project"]["start"] == "2027-03-01"
+    # A: Mon 1 - Tue 2; B: Wed 3 - Fri 5; C: Wed 3 with two days of float
+    assert data["project"]["finish"] == "2027-03-05"
+    assert data["project"]["critical_paths"] == [["A", "B"]]
+    c = data["items"]["C"]
+    assert (c["early_start"], c["early_finish"]) == ("2027-03-03", "2027-03-03")
+    assert (c["late_start"], c["late_finish"]) == ("2027-03-05", "2027-03-05")
+    assert (c["total_float"], c["free_float"], c["critical"]) == (2, 2, False)
+
+
+def test_plan_table_for_people(runner: CliRunner, tmp_path: Path) -> None:
+    path = write_snapshot(tmp_path, SMALL)
+    result = runner.invoke(main, ["plan", "--snapshot", str(path), "--as-of", "2027-03-01"])
+    assert result.exit_code == 0, result.output
+    assert "forecast finish 2027-03-05" in result.output
+    assert "Critical path 1: A -> B" in result.output
+
+
+def test_plan_the_bundled_example(runner: CliRunner) -> None:
+    result = runner.invoke(
+        main,
+        ["plan", "--snapshot", str(EXAMPLE), "--config", str(EXAMPLE_CONFIG),
+         "--as-of", "2026-11-26", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["items"]) == 31
+    assert data["project"]["critical_paths"][0][-1] == "medco:31"
+
+
+def test_cycle_is_one_clear_line_and_exit_1(runner: CliRunner, tmp_path: Path) -> None:
+    data = dict(SMALL, dependencies=[*SMALL["dependencies"], {"predecessor": "B", "successor": "A"}])
+    path = write_snapshot(tmp_path, data)
+    result = runner.invoke(main, ["plan", "--snapshot", str(path)])
+    assert result.exit_code == 1
+    assert "dependency cycle: A -> B -> A" in result.stderr or "B -> A -> B" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unknown_dependency_key_names_both(runner: CliRunner, tmp_path: Path) -> None:
+    data = dict(SMALL, dependencies=[{"predecessor": "A", "successor": "Z"}])
+    result = runner.invoke(main, ["plan", "--snapshot", str(write_snapshot(tmp_path, data))])
+    assert result.exit_code == 1
+    assert "'A'" in result.stderr and "'Z'" in result.stderr
+
+
+def test_malformed_json_names_the_file_and_line(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"project": {"name": "x",\n  "start": }', encoding="utf-8")
+    result = runner.invoke(main, ["plan", "--snapshot", str(path)])
+    assert result.exit_code == 1
+    assert str(path) in result.stderr and "line 2" in result.stderr
+
+
+def test_invalid_item_names_key_and_field(runner: CliRunner, tmp_path: Path) -> None:
+    data = dict(SMALL, items=[*SMALL["items"], {"key": "D", "estimate_hours": -3}])
+    result = runner.invoke(main, ["plan", "--snapshot", str(write_snapshot(tmp_path, data))])
+    assert result.exit_code == 1
+    assert "D" in result.stderr and "estimate_hours" in result.stderr
+
+
+def test_config_error_names_file_and_key(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[calendar]\nhours_per_day = -1\nworkdayz = []\n", encoding="utf-8")
+    path = write_snapshot(tmp_path, SMALL)
+    result = runner.invoke(main, ["plan", "--snapshot", str(path), "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"{config}: calendar.hours_per_day" in result.stderr
+    assert f"{config}: calendar.workdayz <- unknown key" in result.stderr
+
+
+def test_secret_in_config_file_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[trackers.main]\nkind = "redmine"\nurl = "https://r.example"\napi_key = "s3cr3t-value"\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["doctor", "--config", str(config)])
+    assert result.exit_code != 0
+    assert "api_key_env" in result.stderr
+    assert "s3cr3t-value" not in result.output + result.stderr
+
+
+def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["plan"]).exit_code == 2
+    assert runner.invoke(main, ["plan", "--snapshot", "x", "--project", "y"]).exit_code == 2
+    assert runner.invoke(main, ["no-such-command"]).exit_code == 2
+
+
+def test_schema_commands_print_json_schema(runner: CliRunner) -> None:
+    snap = json.loads(runner.invoke(main, ["schema", "snapshot"]).output)
+    item = snap["$defs"]["WorkItem"]["properties"]
+    for key in ("key", "title", "status", "estimate_hours", "start", "due", "done_ratio",
+                "spent_hours", "milestone", "assignee", "closed_on", "estimate_range", "url"):
+        assert key in item
+    plan = json.loads(runner.invoke(main, ["schema", "plan"]).output)
+    assert "critical_paths" in plan["$defs"]["ProjectSchedule"]["properties"]
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found.extend(_all_commands(command, (*prefix, name)))
+    return found
+
+
+@pytest.mark.parametrize("command", _all_commands(main))
+def test_every_command_has_help(runner: CliRunner, command: tuple[str, ...]) -> None:
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    summary = main.commands[command[0]].help or ""
+    assert len(summary) > 20, f"{command} needs a real help text"
