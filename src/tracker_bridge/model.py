@@ -10,10 +10,14 @@ Nothing here knows a tracker client library, the network, files or the clock.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from tracker_bridge.errors import InputError
 
 Key = Annotated[str, Field(min_length=1, description="Unique key, e.g. 'redmine:42'")]
 
@@ -150,23 +154,147 @@ class Snapshot(_Strict):
 
     @model_validator(mode="after")
     def _keys_consistent(self) -> Snapshot:
-        seen: set[str] = set()
-        for item in self.items:
-            if item.key in seen:
-                raise ValueError(f"duplicate item key {item.key!r}")
-            seen.add(item.key)
-        milestones = {m.key for m in self.milestones}
-        for item in self.items:
-            if item.milestone is not None and item.milestone not in milestones:
-                raise ValueError(
-                    f"item {item.key!r}: milestone {item.milestone!r} is not in 'milestones'"
-                )
-            if item.parent is not None and item.parent not in seen:
-                raise ValueError(f"item {item.key!r}: parent {item.parent!r} is not an item")
+        problems = self.reference_problems()
+        if problems:
+            summary = "; ".join(f"{where}: {message}" for where, message in problems)
+            raise PydanticCustomError(
+                _REFERENCES_ERROR,
+                "{summary}",
+                {"summary": summary, "problems": [list(p) for p in problems]},
+            )
         return self
+
+    def reference_problems(self) -> list[tuple[str, str]]:
+        """Keys that clash or point nowhere, as ``(location, message)`` pairs."""
+        problems: list[tuple[str, str]] = []
+        keys: set[str] = set()
+        for item in self.items:
+            if item.key in keys:
+                problems.append((f"items[{item.key}].key", f"duplicate item key {item.key!r}"))
+            keys.add(item.key)
+        milestones: set[str] = set()
+        for milestone in self.milestones:
+            if milestone.key in milestones:
+                where = f"milestones[{milestone.key}].key"
+                problems.append((where, f"duplicate milestone key {milestone.key!r}"))
+            milestones.add(milestone.key)
+        parents: dict[str, str] = {}
+        for item in self.items:
+            where = f"items[{item.key}]"
+            if item.milestone is not None and item.milestone not in milestones:
+                problems.append(
+                    (f"{where}.milestone", f"{item.milestone!r} is not in 'milestones'")
+                )
+            if item.parent is not None:
+                if item.parent not in keys:
+                    problems.append((f"{where}.parent", f"{item.parent!r} is not an item"))
+                else:
+                    parents[item.key] = item.parent
+        reported: set[str] = set()
+        for key in parents:
+            chain = [key]
+            while chain[-1] in parents and parents[chain[-1]] not in chain:
+                chain.append(parents[chain[-1]])
+            if chain[-1] in parents and parents[chain[-1]] == key and key not in reported:
+                reported.update(chain)
+                loop = " -> ".join([*chain, key])
+                problems.append((f"items[{key}].parent", f"parents form a loop: {loop}"))
+        return problems
 
     def item_map(self) -> dict[str, WorkItem]:
         return {item.key: item for item in self.items}
+
+
+_REFERENCES_ERROR = "snapshot_references"
+
+# The type behind each list or object of the file format, for "did you mean" hints.
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "": Snapshot,
+    "project": Project,
+    "items": WorkItem,
+    "dependencies": Dependency,
+    "milestones": Milestone,
+    "time_entries": TimeEntry,
+    "risks": Risk,
+    "source": Source,
+    "estimate_range": EstimateRange,
+}
+_KEYED_LISTS = ("items", "milestones", "risks")
+
+
+def parse_snapshot(data: dict[str, Any]) -> Snapshot:
+    """Validate snapshot data, naming items by key rather than by list position.
+
+    Raises :class:`~tracker_bridge.errors.InputError` with one line per problem, e.g.
+    ``items[B].estimate_hours <- Input should be greater than or equal to 0``: entries of
+    ``items``, ``milestones`` and ``risks`` are named by their key, dependencies as
+    ``pred->succ``; the list index is used only where the entry has no usable key.
+    """
+    try:
+        return Snapshot.model_validate(data)
+    except ValidationError as e:
+        raise InputError("\n".join(snapshot_error_lines(data, e))) from None
+
+
+def snapshot_error_lines(data: Any, error: ValidationError) -> list[str]:
+    """Render snapshot validation errors as ``location <- message`` lines."""
+    lines: list[str] = []
+    for err in error.errors():
+        ctx = err.get("ctx") or {}
+        if err["type"] == _REFERENCES_ERROR and isinstance(ctx.get("problems"), list):
+            lines.extend(f"{where} <- {message}" for where, message in ctx["problems"])
+            continue
+        loc = tuple(err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            message = _unknown_key_message(loc)
+        lines.append(f"{_location(data, loc)} <- {message}")
+    return lines
+
+
+def _location(data: Any, loc: tuple[int | str, ...]) -> str:
+    """``('items', 1, 'estimate_hours')`` -> ``items[B].estimate_hours`` (B is items[1].key)."""
+    parts: list[str] = []
+    node: Any = data
+    for depth, segment in enumerate(loc):
+        in_dict = isinstance(node, dict) and segment in node
+        in_list = isinstance(node, list) and isinstance(segment, int) and 0 <= segment < len(node)
+        element: Any = node[segment] if in_dict or in_list else None
+        if isinstance(segment, int):
+            label = str(segment)
+            if depth == 1 and isinstance(element, dict):
+                label = _entry_label(str(loc[0]), element) or label
+            if parts:
+                parts[-1] += f"[{label}]"
+            else:
+                parts.append(f"[{label}]")
+        else:
+            parts.append(segment)
+        node = element
+    return ".".join(parts) or "(top level)"
+
+
+def _entry_label(section: str, entry: dict[str, Any]) -> str | None:
+    """How an entry of a top-level list is named in messages, if it can be."""
+    if section in _KEYED_LISTS:
+        key = entry.get("key")
+        return key if isinstance(key, str) and key else None
+    if section == "dependencies":
+        pred, succ = entry.get("predecessor"), entry.get("successor")
+        if isinstance(pred, str) and isinstance(succ, str):
+            return f"{pred}->{succ}"
+    return None
+
+
+def _unknown_key_message(loc: tuple[int | str, ...]) -> str:
+    section = next((s for s in reversed(loc[:-1]) if isinstance(s, str)), "")
+    model = _SECTIONS.get(section)
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.5)
+        if model
+        else []
+    if close:
+        return f"unknown key (did you mean {close[0]!r}?)"
+    return "unknown key (check the spelling)"
 
 
 # ---------------------------------------------------------------------------- plan
@@ -329,3 +457,30 @@ class Finding(BaseModel):
     ok: bool
     message: str
     fix: str | None = None
+
+
+# ------------------------------------------------------------------------- baselines
+
+
+class BaselineItem(BaseModel):
+    """One item as it was planned when the baseline was saved."""
+
+    key: str
+    title: str = ""
+    estimate_hours: float | None = None
+    early_start: dt.date
+    early_finish: dt.date
+    planned_cost: float | None = None
+    milestone: str | None = None
+
+
+class Baseline(BaseModel):
+    """A plan frozen at one moment: the yardstick for slip, cost and scope change."""
+
+    name: str
+    saved_at: dt.datetime
+    as_of: dt.date
+    project_finish: dt.date
+    items: dict[str, BaselineItem]
+    milestone_finish: dict[str, dt.date | None] = Field(default_factory=dict)
+    budget_at_completion: float | None = None

@@ -1,0 +1,36 @@
+"""Overlay stages that enrich a schedule: risk, budget, baseline comparison.
+
+Each stage is a function of an ``OverlayContext`` that fills its own fields on the plan (item
+and milestone fields, and one key of ``plan.overlays``). Stages run in the order listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tracker_bridge.model import Baseline, Plan, Snapshot
+from tracker_bridge.planner.cpm import Schedule
+from tracker_bridge.planner.network import Network
+from tracker_bridge.settings import Settings
+
+
+@dataclass
+class OverlayContext:
+    plan: Plan
+    snapshot: Snapshot
+    net: Network
+    schedule: Schedule
+    settings: Settings
+    as_of: dt.date
+    baseline: Baseline | None
+
+
+OverlayStage = Callable[[OverlayContext], None]
+
+
+def stages() -> list[OverlayStage]:
+    """The overlay stages, in order (imported lazily to keep plan() import light)."""
+    found: list[OverlayStage] = []
+    return found
