@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker_bridge.model import (
+    Baseline,
     ItemSchedule,
     MilestoneForecast,
     Plan,
@@ -23,13 +24,21 @@ from tracker_bridge.planner.network import (
     Network,
     compile_network,
 )
+from tracker_bridge.planner.overlays import OverlayContext, stages
 from tracker_bridge.settings import Settings
-
 
 # Overlay fields passed explicitly: model_construct resolving defaults costs 3x per item.
 _NO_OVERLAYS: dict[str, None] = dict.fromkeys(
-    ("risk_score", "criticality", "p80_finish", "planned_cost", "planned_value",
-     "earned_value", "actual_cost", "slip_days")
+    (
+        "risk_score",
+        "criticality",
+        "p80_finish",
+        "planned_cost",
+        "planned_value",
+        "earned_value",
+        "actual_cost",
+        "slip_days",
+    )
 )
 
 
@@ -80,8 +89,18 @@ def _milestone_shift(net: Network, early_start: IntArray) -> IntArray:
     return shift
 
 
-def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
-    """Critical-path schedule of the snapshot at status date ``as_of``."""
+def plan(
+    snapshot: Snapshot,
+    settings: Settings,
+    as_of: dt.date,
+    *,
+    baseline: Baseline | None = None,
+    overlays: bool = True,
+) -> Plan:
+    """Critical-path schedule of the snapshot at status date ``as_of``, with overlays.
+
+    ``overlays=False`` computes the schedule only (no risk, budget or baseline stages).
+    """
     net = compile_network(snapshot, settings, as_of)
     sched = run_passes(net)
     cal = net.calendar
@@ -171,7 +190,7 @@ def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
             )
         )
 
-    return Plan(
+    result = Plan(
         project=ProjectSchedule(
             name=snapshot.project.name,
             start=start,
@@ -186,6 +205,11 @@ def plan(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Plan:
         milestones=_milestones(snapshot, net, ef_idx),
         warnings=warnings,
     )
+    if overlays:
+        context = OverlayContext(result, snapshot, net, sched, settings, as_of, baseline)
+        for stage in stages():
+            stage(context)
+    return result
 
 
 @dataclass
@@ -228,7 +252,9 @@ def _add_summaries(
         )
 
 
-def _milestones(snapshot: Snapshot, net: Network, finish_shown: IntArray) -> list[MilestoneForecast]:
+def _milestones(
+    snapshot: Snapshot, net: Network, finish_shown: IntArray
+) -> list[MilestoneForecast]:
     """Forecast of each milestone: the last day any of its items is shown finishing on."""
     cal = net.calendar
     index = {key: i for i, key in enumerate(net.keys)}
