@@ -14,17 +14,27 @@ __all__ = [
     "Document",
     "build_report",
     "desired_fields",
+    "page_markup",
     "render",
     "render_desired",
 ]
 
 
-def _check_markup(markup: str, tracker_kind: str) -> None:
-    if markup not in MARKUPS:
-        raise ValueError(f"unknown markup {markup!r}; use one of {', '.join(MARKUPS)}")
-    if (tracker_kind == "github") != (markup == "gfm"):
-        expected = "gfm" if tracker_kind == "github" else "textile, markdown or common_mark"
-        raise ValueError(f"markup {markup!r} does not suit a {tracker_kind} wiki; use {expected}")
+def page_markup(markup: str, tracker_kind: str) -> str:
+    """The markup a page is written in: GitHub wikis always get ``gfm``.
+
+    ``markup`` is Redmine's text-formatting setting (``textile``, ``markdown`` or
+    ``common_mark``); it does not apply to GitHub, whose wikis only speak GFM.
+    """
+    if tracker_kind not in TRACKER_KINDS:
+        raise ValueError(f"unknown tracker kind {tracker_kind!r}; use redmine or github")
+    if tracker_kind == "github":
+        return "gfm"
+    if markup not in MARKUPS or markup == "gfm":
+        raise ValueError(
+            f"markup {markup!r} does not suit a Redmine wiki; use textile, markdown or common_mark"
+        )
+    return markup
 
 
 def render_desired(
@@ -37,9 +47,7 @@ def render_desired(
     field_names: FieldNames,
 ) -> DesiredState:
     """Field values for every item and the plan page rendered in the tracker's markup."""
-    if tracker_kind not in TRACKER_KINDS:
-        raise ValueError(f"unknown tracker kind {tracker_kind!r}; use redmine or github")
-    _check_markup(markup, tracker_kind)
+    markup = page_markup(markup, tracker_kind)
     body = render(build_report(plan, snapshot, tracker_kind=tracker_kind), markup)
     return DesiredState(
         fields=desired_fields(plan, field_names),

@@ -89,11 +89,18 @@ _TEXTILE_PAREN = re.compile(r"(?<=\S)\(|\((?=(?:c|r|tm)\))", re.IGNORECASE)
 # Characters that may start Markdown markup; '_' only matters at a word boundary.
 _MARKDOWN_SPECIAL = frozenset("\\`*{}[]<>#!~^=")
 _WORD_JOINER = "\u2060"
+_DOUBLED = re.compile(r"([{\[])(?=\1)")
+_ALT_UNSAFE = re.compile(r"[^\w .,;:/-]|_")
 
 
 def _clean(text: str) -> str:
     """One line of text: control characters dropped, whitespace runs collapsed to a space."""
     return _WHITESPACE.sub(" ", _CONTROL.sub("", text))
+
+
+def _alt_text(text: str) -> str:
+    """Image alt text reduced to characters no markup treats specially inside ``!...!``/``![]``."""
+    return _WHITESPACE.sub(" ", _ALT_UNSAFE.sub("", _clean(text))).strip()
 
 
 def _inside_word(text: str, i: int) -> bool:
@@ -120,7 +127,7 @@ def escape_markdown(text: str, *, redmine: bool = False) -> str:
     """
     text = _clean(text)
     if redmine:
-        text = text.replace("{{", "{" + _WORD_JOINER + "{").replace("[[", "[" + _WORD_JOINER + "[")
+        text = _DOUBLED.sub(lambda m: m.group(1) + _WORD_JOINER, text)
     out = []
     for i, ch in enumerate(text):
         if ch == "|":
@@ -190,7 +197,7 @@ class _Textile(_Renderer):
         if isinstance(block, Paragraph):
             return f"p. {self.inline(block.text)}"
         if isinstance(block, Image):
-            alt = f"({self.inline(block.alt)})" if block.alt.strip() else ""
+            alt = f"({_alt_text(block.alt)})" if _alt_text(block.alt) else ""
             return f"!{block.filename}{alt}!"
         if isinstance(block, BulletList):
             return "\n".join(f"* {self.inline(item)}" for item in block.items)
@@ -216,7 +223,11 @@ class _Markdown(_Renderer):
         if self.redmine and ref.autolink and _REDMINE_ISSUE.fullmatch(ref.label):
             return ref.label
         url = _safe_url(ref.url)
-        label = self.escape(ref.label)
+        prefix, hash_sign, number = ref.label.rpartition("#")
+        if hash_sign and number.isdigit() and number.isascii():  # '#12' needs no escape here
+            label = f"{self.escape(prefix)}#{number}"
+        else:
+            label = self.escape(ref.label)
         if url is None:
             return label
         return f"[{label}]({url})"
@@ -227,14 +238,15 @@ class _Markdown(_Renderer):
         if isinstance(block, Paragraph):
             return _markdown_block_start(self.inline(block.text))
         if isinstance(block, Image):
-            return f"![{self.inline(block.alt)}]({block.filename})"
+            return f"![{_alt_text(block.alt)}]({block.filename})"
         if isinstance(block, BulletList):
             return "\n".join(
                 f"- {_markdown_block_start(self.inline(item))}" for item in block.items
             )
         lines = [
             "| " + " | ".join(self.inline(h) for h in block.header) + " |",
-            "|" + "|".join("---:" if i in block.right else "---" for i in range(len(block.header)))
+            "|"
+            + "|".join("---:" if i in block.right else "---" for i in range(len(block.header)))
             + "|",
         ]
         lines.extend("| " + " | ".join(self.inline(c) for c in row) + " |" for row in block.rows)
