@@ -289,9 +289,8 @@ def _entry_label(section: str, entry: dict[str, Any]) -> str | None:
 def _unknown_key_message(loc: tuple[int | str, ...]) -> str:
     section = next((s for s in reversed(loc[:-1]) if isinstance(s, str)), "")
     model = _SECTIONS.get(section)
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.5)
-        if model
-        else []
+    names = list(model.model_fields) if model else []
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.5)
     if close:
         return f"unknown key (did you mean {close[0]!r}?)"
     return "unknown key (check the spelling)"

@@ -18,7 +18,9 @@ def load_snapshot(path: Path) -> Snapshot:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}") from None
+        raise InputError(
+            f"{path}: not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}"
+        ) from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a snapshot is a JSON object with 'project' and 'items'")
     try:

@@ -29,22 +29,42 @@ class WorkCalendar:
         self._cal = np.busdaycalendar(weekmask=self._weekmask, holidays=holidays)
         self.origin = np.datetime64(origin, "D")
 
+    def _signed_count(self, days: npt.NDArray[np.datetime64]) -> IntArray:
+        """Working days in ``[origin, day)``, or minus those in ``[day, origin)`` if earlier.
+
+        That is the index of the first working day on or after ``day``. numpy's
+        ``busday_count(later, earlier)`` counts ``(earlier, later]`` instead, which is one
+        off whenever exactly one of the two ends is a working day, so both directions are
+        counted forwards here.
+        """
+        lo = np.minimum(days, self.origin)
+        hi = np.maximum(days, self.origin)
+        count = np.busday_count(lo, hi, busdaycal=self._cal).astype(np.int64)
+        signed: IntArray = np.where(days < self.origin, -count, count)
+        return signed
+
+    def _signed_count_one(self, day: np.datetime64) -> int:
+        """Scalar :meth:`_signed_count` (called per item, so kept free of array set-up)."""
+        if day >= self.origin:
+            return int(np.busday_count(self.origin, day, busdaycal=self._cal))
+        return -int(np.busday_count(day, self.origin, busdaycal=self._cal))
+
     def index_on_or_after(self, day: dt.date) -> int:
         """Index of the first working day on or after ``day`` (a start constraint)."""
-        return int(np.busday_count(self.origin, np.datetime64(day, "D"), busdaycal=self._cal))
+        return self._signed_count_one(np.datetime64(day, "D"))
 
     def finish_bound(self, day: dt.date) -> int:
         """Exclusive finish index for work that must end on or before ``day`` (inclusive)."""
-        end = np.datetime64(day, "D") + _ONE_DAY
-        return int(np.busday_count(self.origin, end, busdaycal=self._cal))
+        return self._signed_count_one(np.datetime64(day, "D") + _ONE_DAY)
 
     def indices_on_or_after(self, days: npt.NDArray[np.datetime64]) -> IntArray:
         """Vectorised :meth:`index_on_or_after` (NaT is not allowed)."""
-        return np.busday_count(self.origin, days, busdaycal=self._cal).astype(np.int64)
+        return self._signed_count(days.astype("datetime64[D]"))
 
     def finish_bounds(self, days: npt.NDArray[np.datetime64]) -> IntArray:
         """Vectorised :meth:`finish_bound`."""
-        return np.busday_count(self.origin, days + _ONE_DAY, busdaycal=self._cal).astype(np.int64)
+        next_days: npt.NDArray[np.datetime64] = (days + _ONE_DAY).astype("datetime64[D]")
+        return self._signed_count(next_days)
 
     def dates(self, indices: IntArray) -> list[dt.date]:
         """Calendar date of each working-day index."""
@@ -59,7 +79,9 @@ class WorkCalendar:
         return value
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
-        """Working days in [start, end), negative if end < start."""
+        """Working days in [start, end); minus those in [end, start) if end < start."""
+        if end < start:
+            return -int(np.busday_count(end, start, busdaycal=self._cal))
         return int(np.busday_count(start, end, busdaycal=self._cal))
 
 

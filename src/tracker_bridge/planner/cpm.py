@@ -47,7 +47,9 @@ class Schedule:
     levels: Levels
 
 
-def _cycle_keys(n: int, pred: IntArray, succ: IntArray, stuck: IntArray, keys: list[str]) -> list[str]:
+def _cycle_keys(
+    n: int, pred: IntArray, succ: IntArray, stuck: IntArray, keys: list[str]
+) -> list[str]:
     graph: nx.DiGraph[int] = nx.DiGraph()
     stuck_set = set(stuck.tolist())
     graph.add_edges_from(

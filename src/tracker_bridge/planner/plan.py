@@ -59,7 +59,8 @@ def critical_paths(
     tight = critical[pred] & critical[succ] & (es[succ] == es[pred] + offset)
     nexts: dict[int, list[int]] = {}
     has_incoming: set[int] = set()
-    for p, s in zip(pred[tight].tolist(), succ[tight].tolist(), strict=True):
+    # A relation given twice (or on a summary and on its leaf) is one link, not two paths.
+    for p, s in set(zip(pred[tight].tolist(), succ[tight].tolist(), strict=True)):
         nexts.setdefault(p, []).append(s)
         has_incoming.add(s)
     for successors in nexts.values():
@@ -84,8 +85,13 @@ def critical_paths(
 
 
 def _milestone_shift(net: Network, early_start: IntArray) -> IntArray:
-    """Zero-duration items driven by a predecessor are shown on the predecessor's finish day."""
-    shift: IntArray = ((net.work == 0) & (early_start > net.lower_bound)).astype(np.int64)
+    """Days to show a zero-duration item earlier than its instant (the start of day S).
+
+    One when a predecessor drives it (it is shown on the predecessor's finish day) and when
+    it is closed (it is shown on the day it closed, the day before its exclusive finish).
+    """
+    moved = (early_start > net.lower_bound) | net.fixed
+    shift: IntArray = ((net.work == 0) & moved).astype(np.int64)
     return shift
 
 
