@@ -33,4 +33,9 @@ OverlayStage = Callable[[OverlayContext], None]
 def stages() -> list[OverlayStage]:
     """The overlay stages, in order (imported lazily to keep plan() import light)."""
     found: list[OverlayStage] = []
+    # budget (cost, earned value), then the baseline comparison that reads the budget's BAC
+    from tracker_bridge.planner.baseline import baseline_stage
+    from tracker_bridge.planner.budget import budget_stage
+
+    found += [budget_stage, baseline_stage]
     return found
