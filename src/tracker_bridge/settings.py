@@ -337,6 +337,18 @@ class StoreSettings(_Section):
     )
 
 
+class CombinedPlanSettings(_Section):
+    """One plan over several projects (e.g. a Redmine project and GitHub repositories).
+
+    The projects are fetched separately, planned together (cross-tracker dependencies such as
+    ``Blocked by redmine#123`` in a GitHub issue become real edges), and each project gets its
+    own items' values and the combined report on its wiki page.
+    """
+
+    projects: list[str] = Field(min_length=1, description="Names of [projects.*] sections")
+    name: str | None = Field(default=None, description="Shown as the plan's title")
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -348,6 +360,21 @@ class Settings(_Section):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    plans: dict[str, CombinedPlanSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _plans_name_projects(self) -> Settings:
+        seen: dict[str, str] = {}
+        for name, plan in self.plans.items():
+            for project in plan.projects:
+                if project not in self.projects:
+                    raise ValueError(f"plans.{name}.projects: {project!r} is not a [projects.*]")
+                if project in seen:
+                    raise ValueError(
+                        f"plans.{name}.projects: {project!r} is already in plan {seen[project]!r}"
+                    )
+                seen[project] = name
+        return self
 
     @model_validator(mode="after")
     def _projects_point_at_trackers(self) -> Settings:

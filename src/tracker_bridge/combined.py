@@ -1,0 +1,132 @@
+"""A plan over several projects: fetch each, plan them together, publish to each.
+
+A GitHub issue saying ``Blocked by redmine#123`` (or a Redmine issue linking a GitHub issue)
+becomes a real dependency once both projects are in one ``[plans.NAME]``. Every project still
+receives only its own items' field values; its wiki page shows the combined report.
+
+All fetches must succeed before anything is written: planning a part of the network would
+read as "those items are gone" and move dates for the wrong reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from tracker_bridge.errors import InputError, TrackerBridgeError
+from tracker_bridge.model import DesiredState, Project, Snapshot, Source
+from tracker_bridge.pipeline import (
+    PassResult,
+    Progress,
+    TrackerAdapter,
+    desired_state,
+    open_adapter,
+)
+from tracker_bridge.planner import plan as make_plan
+from tracker_bridge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def merge_snapshots(
+    title: str, parts: dict[str, Snapshot], adapters: dict[str, object]
+) -> Snapshot:
+    """One snapshot of all parts; cross-project dependencies the adapters found are added."""
+    items, deps, milestones, entries, risks = [], [], [], [], []
+    owner: dict[str, str] = {}
+    for name, part in parts.items():
+        for item in part.items:
+            if item.key in owner:
+                raise InputError(
+                    f"item key {item.key!r} comes from both {owner[item.key]!r} and {name!r}; "
+                    "two trackers of the same kind in one plan need distinct keys"
+                )
+            owner[item.key] = name
+        items += part.items
+        deps += part.dependencies
+        milestones += part.milestones
+        entries += part.time_entries
+        risks += part.risks
+    known_edges = {(d.predecessor, d.successor) for d in deps}
+    for name, adapter in adapters.items():
+        for dep in getattr(adapter, "external_dependencies", []):
+            edge = (dep.predecessor, dep.successor)
+            if dep.predecessor in owner and dep.successor in owner and edge not in known_edges:
+                deps.append(dep)
+                known_edges.add(edge)
+            elif edge not in known_edges:
+                log.warning(
+                    "%s: dependency %s -> %s points outside the plan; ignored",
+                    name,
+                    dep.predecessor,
+                    dep.successor,
+                )
+    start = min(part.project.start for part in parts.values())
+    return Snapshot(
+        project=Project(name=title, start=start),
+        items=items,
+        dependencies=deps,
+        milestones=milestones,
+        time_entries=entries,
+        risks=risks,
+        source=Source(kind="combined", project=title),
+    )
+
+
+def own_part(desired: DesiredState, keys: set[str]) -> DesiredState:
+    """The desired state restricted to one project's own items (pages are shared)."""
+    return DesiredState(
+        fields={key: values for key, values in desired.fields.items() if key in keys},
+        pages=desired.pages,
+    )
+
+
+def run_combined_pass(
+    settings: Settings,
+    plan_name: str,
+    *,
+    as_of: dt.date,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> list[PassResult]:
+    """Fetch every project of the plan, plan them together, then diff/apply per project."""
+    combined = settings.plans[plan_name]
+    results = {name: PassResult(project=name, dry_run=dry_run) for name in combined.projects}
+    adapters: dict[str, TrackerAdapter] = {}
+    parts: dict[str, Snapshot] = {}
+    t0 = time.perf_counter()
+    try:
+        for name in combined.projects:
+            adapters[name] = open_adapter(settings, name, progress)
+            parts[name] = adapters[name].fetch()
+        snapshot = merge_snapshots(combined.name or plan_name, parts, dict(adapters))
+        plan = make_plan(snapshot, settings, as_of)
+    except TrackerBridgeError as e:
+        failed = next((n for n in combined.projects if n not in parts), None)
+        for name, result in results.items():
+            result.error = f"plan {plan_name!r}: " + (
+                f"fetch of {failed!r} failed: {e}" if failed else str(e)
+            )
+            result.requests = adapters[name].requests_made if name in adapters else 0
+        return list(results.values())
+    fetched = time.perf_counter() - t0
+
+    for name, result in results.items():
+        adapter = adapters[name]
+        part = parts[name]
+        result.items = len(part.items)
+        result.dependencies = len(part.dependencies)
+        result.plan = plan
+        try:
+            desired = desired_state(plan, snapshot, settings, name)
+            result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))
+            if not dry_run:
+                result.report = adapter.apply(result.changes)
+            result.ok = True
+        except TrackerBridgeError as e:
+            result.error = str(e)
+        finally:
+            result.requests = adapter.requests_made
+            result.timings = {"fetch_and_plan": fetched}
+    return list(results.values())
