@@ -12,7 +12,7 @@ import pytest
 
 from tracker_bridge import pipeline
 from tracker_bridge.combined import run_combined_pass
-from tracker_bridge.errors import NotFoundError
+from tracker_bridge.errors import ConfigError, NotFoundError
 from tracker_bridge.model import (
     ApplyReport,
     ChangeSet,
@@ -145,7 +145,7 @@ def test_duplicate_keys_across_projects_are_an_error(adapters: dict[str, MemoryA
 
 
 def test_plans_must_name_configured_projects() -> None:
-    with pytest.raises(Exception, match="plans.x.projects: 'nope' is not a"):
+    with pytest.raises(ConfigError, match=r"plans\.x\.projects: .nope. is not a"):
         settings_from_dict({"plans": {"x": {"projects": ["nope"]}}})
 
 
