@@ -1,0 +1,1151 @@
+"""Redmine / Planio adapter: fetch a project into a Snapshot, diff, apply, and doctor checks.
+
+Talks to Redmine's REST API through python-redmine (``redminelib``). Facts and traps it relies
+on are in ``/work/shared/reference/tracker-apis.md`` (section 1); the important ones:
+
+* An unknown API key is not rejected: Redmine serves the request as Anonymous. ``fetch`` and
+  ``check`` therefore start with ``GET /users/current.json`` (401 for Anonymous).
+* ``GET /issues.json`` returns open issues only unless ``status_id=*``; pages hold at most 100.
+* ``include=relations`` on the list gives every issue's relations in the canonical direction
+  (``follows``/``blocked`` are stored as ``precedes``/``blocks`` with the ids swapped).
+* Custom-field values are strings and Redmine compares them as strings (``"3.50"`` is not
+  ``"3.5"``), and every ``PUT /issues/:id.json`` bumps ``updated_on`` and fires webhooks:
+  ``diff`` compares normalised values and ``apply`` writes only real changes, one PUT per issue.
+* Wiki writes use optimistic locking (``version``); a 409 is retried after re-merging our block
+  into the page a person just changed.
+
+Requests carry the key in the ``X-Redmine-API-Key`` header (never in a URL) and
+``X-Skip-Webhooks: 1`` (the redmine_webhook plugin then does not echo our own writes).
+python-redmine's ``requests={'timeout': ...}`` option is silently ignored by
+``requests.Session``, so the adapter installs its own session that applies the timeout and
+counts requests (:attr:`RedmineAdapter.requests_made`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import difflib
+import hashlib
+import io
+import logging
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import requests
+from pydantic import SecretStr
+from redminelib import Redmine
+from redminelib import exceptions as rm_exc
+
+from tracker_bridge import errors
+from tracker_bridge.managed_block import merge_block
+from tracker_bridge.model import (
+    ApplyReport,
+    Attachment,
+    ChangeSet,
+    Dependency,
+    DependencyType,
+    DesiredPage,
+    DesiredState,
+    FieldChange,
+    FieldValue,
+    Finding,
+    Milestone,
+    PageChange,
+    Project,
+    Snapshot,
+    Source,
+    Status,
+    TimeEntry,
+    WorkItem,
+)
+from tracker_bridge.settings import FieldNames, ProjectSettings, TrackerSettings
+
+__all__ = ["RedmineAdapter", "format_value", "values_equal", "wiki_title"]
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # Redmine clamps ``limit`` to 1..100
+MAX_CONFLICT_RETRIES = 3
+WIKI_COMMENT = "tracker-bridge"
+ATTACHMENT_TAG = "tracker-bridge sha256:"
+#: Redmine formats we expect for our logical fields (checked by ``check`` when it can see them).
+EXPECTED_FORMATS = {
+    "critical": "bool",
+    "total_float": "int",
+    "early_start": "date",
+    "early_finish": "date",
+    "late_finish": "date",
+}
+#: Permissions the bot needs in the project (role permissions, Redmine 5.0 symbols).
+NEEDED_PERMISSIONS = {
+    "view_issues": "read issues",
+    "edit_issues": "write our custom fields",
+    "view_time_entries": "read spent time",
+    "view_wiki_pages": "read the plan page",
+    "edit_wiki_pages": "write the plan page",
+}
+SETUP_DOC = "adapters/redmine/README.md"
+
+
+# ------------------------------------------------------------------------- value helpers
+
+
+def format_value(value: FieldValue) -> str:
+    """A desired value as Redmine stores it: bool "1"/"0", int, float without trailing
+    zeros, ISO date, None -> "" (cleared)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise errors.InputError(f"cannot write the non-finite number {value!r} to Redmine")
+        if value == int(value) and abs(value) < 1e15:
+            return str(int(value))
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        return "0" if text in ("", "-0") else text
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _normalise(value: str | None) -> str | float:
+    text = (value or "").strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def values_equal(current: str | None, new: str | None) -> bool:
+    """Compare as Redmine users see it: None == "", spaces ignored, "3.50" == "3.5"."""
+    a, b = _normalise(current), _normalise(new)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b
+    return str(a) == str(b)
+
+
+def wiki_title(title: str) -> str:
+    """Redmine's own title normalisation (Wiki.titleize): spaces -> '_', ',./?;|:' removed,
+    first letter capitalised."""
+    text = re.sub(r"\s+", "_", title.strip())
+    text = re.sub(r"[,./?;|:]", "", text)
+    return text[:1].upper() + text[1:]
+
+
+def _attachment_digest(attachment: Attachment) -> str:
+    return ATTACHMENT_TAG + hashlib.sha256(attachment.data).hexdigest()[:32]
+
+
+def _date(value: Any) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _cf_string(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _lines_changed(old: str, new: str) -> int:
+    a, b = old.splitlines(), new.splitlines()
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    return sum(
+        max(i2 - i1, j2 - j1)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    )
+
+
+# --------------------------------------------------------------------------- HTTP session
+
+
+class _CountingSession(requests.Session):
+    """A requests session that applies a default timeout and counts requests."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+        self.count = 0
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.default_timeout)
+        self.count += 1
+        return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Page:
+    title: str
+    text: str
+    version: int
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _FieldPlan:
+    """Resolved ids of our logical fields, from the custom-field catalogue."""
+
+    ids: dict[str, int]
+    missing: dict[str, str | int]
+
+
+# ------------------------------------------------------------------------------- adapter
+
+
+class RedmineAdapter:
+    """One Redmine (or Planio) project: fetch, diff, apply, check."""
+
+    def __init__(
+        self,
+        tracker: TrackerSettings,
+        project: ProjectSettings,
+        field_names: FieldNames,
+        api_key: SecretStr,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        tracker_name: str = "redmine",
+    ) -> None:
+        if not tracker.url:
+            raise errors.ConfigError(f"trackers.{tracker_name}.url: the Redmine URL is missing")
+        self.tracker = tracker
+        self.project = project
+        self.field_names = field_names
+        self.tracker_name = tracker_name
+        self.progress = progress
+        self.base_url = tracker.url.rstrip("/")
+        self._key = api_key.get_secret_value()
+        self._rm = Redmine(self.base_url, key=self._key,
+                           requests={"headers": {"X-Skip-Webhooks": "1"}})
+        session = _CountingSession(tracker.timeout_seconds)
+        old = self._rm.engine.session
+        session.headers.update(old.headers)
+        session.headers["User-Agent"] = "tracker-bridge (python-redmine)"
+        old.close()
+        self._rm.engine.session = session
+        self._session = session
+        self._project_json: dict[str, Any] | None = None
+        self._field_ids: dict[str, int] | None = None
+        #: Things fetch noticed but did not fail on (relations leaving the project, ...).
+        self.notes: list[str] = []
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests this adapter has sent so far (assign 0 to start counting again)."""
+        return self._session.count
+
+    @requests_made.setter
+    def requests_made(self, value: int) -> None:
+        self._session.count = value
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> RedmineAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _pid(self) -> str:
+        return self.project.project
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def _key_source(self) -> str:
+        env = self.tracker.api_key_env or f"TRACKER_BRIDGE_{self.tracker_name.upper()}_KEY"
+        return (f"the file {self.tracker.api_key_file}" if self.tracker.api_key_file
+                else f"the environment variable {env}")
+
+    def _auth_hint(self) -> str:
+        source = self._key_source()
+        return (
+            f"Redmine at {self.base_url} did not accept the API key from {source}: it answered "
+            "as Anonymous (Redmine treats an unknown key, or the key of a locked user, as no "
+            "key). Copy the key from My account -> API access key (Show) of the bot user"
+        )
+
+    @contextlib.contextmanager
+    def _call(self, method: str, path: str, *, what: str = "request",
+              not_found: str | None = None, forbidden: str | None = None) -> Iterator[None]:
+        """Translate python-redmine and requests exceptions into our error tree."""
+        path = self._scrub(path)
+        try:
+            yield
+        except rm_exc.AuthError:
+            raise errors.AuthError(self._auth_hint(), method=method, path=path,
+                                   status=401) from None
+        except rm_exc.ForbiddenError:
+            raise errors.AuthError(
+                forbidden or f"Redmine refused the {what}: the API user lacks the permission "
+                f"(check its role in project '{self._pid}', Settings -> Members)",
+                method=method, path=path, status=403) from None
+        except rm_exc.ResourceNotFoundError:
+            raise errors.NotFoundError(not_found or f"{what}: not found", method=method,
+                                       path=path, status=404) from None
+        except rm_exc.ConflictError:
+            raise errors.ConflictError(f"{what}: a concurrent edit won", method=method,
+                                       path=path, status=409) from None
+        except rm_exc.ValidationError as e:
+            raise errors.RejectedError(f"Redmine refused the {what}", method=method, path=path,
+                                       status=422,
+                                       detail=self._scrub(str(e)) or "(no message)") from None
+        except rm_exc.ImpersonateError:
+            raise errors.AuthError("impersonation failed", method=method, path=path,
+                                   status=412) from None
+        except rm_exc.RequestEntityTooLargeError:
+            raise errors.RejectedError(f"the {what} is too large for Redmine", method=method,
+                                       path=path, status=413) from None
+        except rm_exc.ServerError:
+            raise errors.TrackerError(
+                f"Redmine failed with an internal error on the {what} (see its production.log)",
+                method=method, path=path, status=500) from None
+        except rm_exc.UnknownError as e:
+            raise errors.TrackerError(f"unexpected answer to the {what}", method=method,
+                                      path=path, status=e.status_code) from None
+        except rm_exc.HTTPProtocolError:
+            raise errors.TrackerError(
+                f"{self.base_url} redirects between http and https; configure the exact URL "
+                "Redmine is served at", method=method, path=path) from None
+        except rm_exc.JSONDecodeError:
+            raise errors.TrackerError(
+                f"{self.base_url} did not answer with JSON; is it a Redmine, and is the REST "
+                "web service enabled?", method=method, path=path) from None
+        except rm_exc.BaseRedmineError as e:
+            raise errors.TrackerError(self._scrub(str(e)), method=method, path=path) from None
+        except requests.Timeout:
+            raise errors.TrackerError(
+                f"Redmine at {self.base_url} did not answer within "
+                f"{self.tracker.timeout_seconds:g} s", method=method, path=path) from None
+        except requests.RequestException as e:
+            raise errors.TrackerError(
+                f"cannot reach Redmine at {self.base_url} ({type(e).__name__}); check the url "
+                f"in [trackers.{self.tracker_name}] and the network", method=method,
+                path=path) from None
+
+    def _request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                 data: Any = None, **call: Any) -> Any:
+        with self._call(method.upper(), path, **call):
+            return self._rm.engine.request(method.lower(), self.base_url + path,
+                                           params=params or {}, data=data)
+
+    def _get(self, path: str, params: dict[str, Any] | None = None, **call: Any) -> dict[str, Any]:
+        result = self._request("get", path, params, **call)
+        if not isinstance(result, dict):
+            raise errors.TrackerError("empty answer where JSON was expected", method="GET",
+                                      path=path)
+        return result
+
+    def _paged(self, path: str, container: str, params: dict[str, Any], *,
+               on_page: Callable[[int, int], None] | None = None,
+               **call: Any) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            data = self._get(path, {**params, "limit": PAGE_SIZE, "offset": offset}, **call)
+            batch = data.get(container) or []
+            total = int(data.get("total_count", offset + len(batch)))
+            results.extend(batch)
+            offset += PAGE_SIZE
+            if on_page is not None:
+                on_page(min(len(results), total), total)
+            if not batch or offset >= total:
+                return results
+
+    # ------------------------------------------------------------------ fetch
+
+    def _current_user(self) -> dict[str, Any]:
+        # Verified on 5.0.4: an unknown key -> 401 (Anonymous); REST disabled -> 403 for any key.
+        data = self._get(
+            "/users/current.json", what="API key check",
+            forbidden=(f"the REST web service of Redmine at {self.base_url} is disabled (403 "
+                       "for any key): an administrator must tick Administration -> Settings -> "
+                       "API -> 'Enable REST web service'"))
+        user = data.get("user") or {}
+        if not user.get("id"):
+            raise errors.AuthError(self._auth_hint(), method="GET", path="/users/current.json",
+                                   status=200)
+        return dict(user)
+
+    def _project(self) -> dict[str, Any]:
+        path = f"/projects/{quote(self._pid, safe='')}.json"
+        data = self._get(
+            path, {"include": "enabled_modules,trackers"}, what="project lookup",
+            not_found=(f"Redmine project '{self._pid}' does not exist at {self.base_url} (or is "
+                       "archived); check 'project' in the [projects.*] section: it is the "
+                       "project's identifier from its URL, "
+                       f"{self.base_url}/projects/<identifier>"),
+            forbidden=(f"the API user may not see Redmine project '{self._pid}' at "
+                       f"{self.base_url}: add it as a member (project Settings -> Members) "
+                       "with a role that can view issues"),
+        )
+        project = dict(data.get("project") or {})
+        self._project_json = project
+        return project
+
+    def fetch(self) -> Snapshot:
+        """Read the project into a Snapshot (issues, relations, versions, time entries).
+
+        Contract: every issue of the project, open and closed (of its subprojects too when
+        ``include_subprojects``), becomes a WorkItem keyed ``redmine:<id>``; ``precedes``
+        relations become FS dependencies with ``lag_days = delay`` and ``blocks`` relations FS
+        with lag 0 (other relation types are ignored; relations to issues outside the fetched
+        set are dropped and noted in :attr:`notes`); versions become milestones keyed
+        ``redmine:version:<id>``; time entries of the project are read in full. For each of
+        our logical fields (:class:`FieldNames`) an item carries ``fields[logical]`` = the raw
+        stored string (None when never set) *only if* the issue has that custom field; the
+        catalogue of custom-field names seen on issues goes to ``snapshot.custom_fields``.
+
+        Endpoints, in order (``⌈N/100⌉ + 4`` requests plus the time-entry pages; one more for
+        ``/issue_statuses.json`` on servers whose issue JSON lacks ``status.is_closed``, and
+        one ``/versions/:id.json`` per version an issue uses that the project does not list):
+
+        * ``GET /users/current.json`` — the key is valid (not Anonymous)
+        * ``GET /projects/:identifier.json?include=enabled_modules,trackers``
+        * ``GET /projects/:id/versions.json`` — own and shared versions
+        * ``GET /issues.json?project_id=&status_id=*&include=relations&sort=id&subproject_id=``
+          (``!*`` or ``*``), paged by 100; ``progress(done, total)`` after each page
+        * ``GET /time_entries.json?project_id=&subproject_id=``, paged by 100
+        """
+        started = self.requests_made
+        self.notes = []
+        self._current_user()
+        project = self._project()
+        project_id = int(project["id"])
+        subprojects = "*" if self.project.include_subprojects else "!*"
+
+        versions_raw = self._get(f"/projects/{project_id}/versions.json",
+                                 what="version list").get("versions") or []
+
+        issues_raw = self._paged(
+            "/issues.json", "issues",
+            {"project_id": project_id, "status_id": "*", "include": "relations",
+             "sort": "id", "subproject_id": subprojects},
+            on_page=self.progress, what="issue list",
+        )
+        by_id: dict[int, dict[str, Any]] = {}
+        for raw in issues_raw:  # pages are read at different moments: de-duplicate
+            by_id[int(raw["id"])] = raw
+        issues = [by_id[i] for i in sorted(by_id)]
+
+        closed_status_ids = self._closed_statuses(issues)
+        entries_raw = self._paged(
+            "/time_entries.json", "time_entries",
+            {"project_id": project_id, "subproject_id": subprojects},
+            what="time entry list",
+        )
+
+        snapshot = self._build_snapshot(project, versions_raw, issues, closed_status_ids,
+                                        entries_raw)
+        log.info("redmine fetch %s: %d issues, %d dependencies, %d milestones, "
+                 "%d time entries in %d requests", self._pid, len(snapshot.items),
+                 len(snapshot.dependencies), len(snapshot.milestones),
+                 len(snapshot.time_entries), self.requests_made - started)
+        return snapshot
+
+    def _closed_statuses(self, issues: list[dict[str, Any]]) -> set[int]:
+        closed: set[int] = set()
+        unknown = False
+        for raw in issues:
+            status = raw.get("status") or {}
+            flag = status.get("is_closed")
+            if isinstance(flag, bool):
+                if flag:
+                    closed.add(int(status["id"]))
+            else:
+                unknown = True
+        if unknown:
+            data = self._get("/issue_statuses.json", what="status list")
+            closed = {int(s["id"]) for s in data.get("issue_statuses") or [] if s.get("is_closed")}
+        return closed
+
+    def _build_snapshot(self, project: dict[str, Any], versions_raw: list[dict[str, Any]],
+                        issues: list[dict[str, Any]], closed_status_ids: set[int],
+                        entries_raw: list[dict[str, Any]]) -> Snapshot:
+        project_id = int(project["id"])
+        ids = {int(raw["id"]) for raw in issues}
+
+        milestones: dict[str, Milestone] = {}
+        for v in versions_raw:
+            milestones[f"redmine:version:{v['id']}"] = self._milestone(v, project_id)
+        for raw in issues:
+            version = raw.get("fixed_version")
+            if version and f"redmine:version:{version['id']}" not in milestones:
+                milestones[f"redmine:version:{version['id']}"] = self._extra_version(version,
+                                                                                   project_id)
+
+        catalogue: dict[str, str] = {}
+        for raw in issues:
+            for cf in raw.get("custom_fields") or []:
+                catalogue.setdefault(str(cf["name"]), str(cf["id"]))
+        plan = self._resolve_fields(catalogue)
+
+        items: list[WorkItem] = []
+        for raw in issues:
+            items.append(self._item(raw, ids, closed_status_ids, plan))
+
+        dependencies = self._dependencies(issues, ids)
+
+        time_entries: list[TimeEntry] = []
+        outside_entries = 0
+        for te in entries_raw:
+            if (not self.project.include_subprojects
+                    and int((te.get("project") or {}).get("id", project_id)) != project_id):
+                continue
+            issue_id = (te.get("issue") or {}).get("id")
+            item_key = None
+            if issue_id is not None:
+                if int(issue_id) in ids:
+                    item_key = f"redmine:{issue_id}"
+                else:
+                    outside_entries += 1
+            time_entries.append(TimeEntry(
+                item=item_key,
+                person=(te.get("user") or {}).get("name"),
+                activity=(te.get("activity") or {}).get("name"),
+                hours=max(0.0, float(te.get("hours") or 0)),
+                date=_date(te.get("spent_on")) or dt.date.today(),
+            ))
+        if outside_entries:
+            self._note(f"{outside_entries} time entries are logged on issues that were not "
+                       "fetched (not visible to the API user); counted without an item")
+
+        start = self.project.start
+        if start is None:
+            candidates = [d for raw in issues
+                          for d in (_date(raw.get("start_date")), _date(raw.get("created_on")))
+                          if d is not None]
+            start = min(candidates) if candidates else (
+                _date(project.get("created_on")) or dt.date.today())
+
+        return Snapshot(
+            project=Project(name=str(project.get("name") or self._pid), start=start),
+            items=items,
+            dependencies=dependencies,
+            milestones=sorted(milestones.values(), key=lambda m: int(m.native_id or 0)),
+            time_entries=time_entries,
+            source=Source(kind="redmine", base_url=self.base_url, project=self._pid),
+            fetched_at=dt.datetime.now(dt.UTC),
+            custom_fields=catalogue,
+        )
+
+    def _note(self, message: str) -> None:
+        self.notes.append(message)
+        log.warning("redmine %s: %s", self._pid, message)
+
+    @staticmethod
+    def _milestone(v: dict[str, Any], project_id: int) -> Milestone:
+        name = str(v.get("name") or f"version {v['id']}")
+        owner = v.get("project") or {}
+        if owner.get("id") is not None and int(owner["id"]) != project_id and owner.get("name"):
+            name = f"{owner['name']} - {name}"  # shared from another project, as Redmine shows
+        status: Literal["open", "locked", "closed"] = "open"
+        if v.get("status") == "locked":
+            status = "locked"
+        elif v.get("status") == "closed":
+            status = "closed"
+        return Milestone(key=f"redmine:version:{v['id']}", name=name,
+                         due=_date(v.get("due_date") or v.get("effective_date")),
+                         status=status, native_id=str(v["id"]))
+
+    def _extra_version(self, ref: dict[str, Any], project_id: int) -> Milestone:
+        """A version an issue uses that the project's version list does not show."""
+        try:
+            data = self._get(f"/versions/{int(ref['id'])}.json", what="version lookup")
+        except (errors.NotFoundError, errors.AuthError):
+            self._note(f"version {ref['id']} ('{ref.get('name')}') of some issues is not "
+                       "visible; used without a due date")
+            return Milestone(key=f"redmine:version:{ref['id']}",
+                             name=str(ref.get("name") or ref["id"]), native_id=str(ref["id"]))
+        return self._milestone(dict(data.get("version") or ref), project_id)
+
+    def _item(self, raw: dict[str, Any], ids: set[int], closed: set[int],
+              plan: _FieldPlan) -> WorkItem:
+        iid = int(raw["id"])
+        parent_key = None
+        parent = (raw.get("parent") or {}).get("id")
+        if parent is not None:
+            if int(parent) in ids:
+                parent_key = f"redmine:{parent}"
+            else:
+                self._note(f"issue #{iid}: parent #{parent} is outside the fetched issues; "
+                           "treated as a top-level item")
+        status = raw.get("status") or {}
+        is_closed = int(status.get("id", 0)) in closed
+        version = raw.get("fixed_version")
+        fields: dict[str, str | None] = {}
+        values = {int(cf["id"]): cf.get("value") for cf in raw.get("custom_fields") or []}
+        for logical, field_id in plan.ids.items():
+            if field_id in values:
+                fields[logical] = _cf_string(values[field_id])
+        estimate = raw.get("estimated_hours")
+        return WorkItem(
+            key=f"redmine:{iid}",
+            native_id=str(iid),
+            title=str(raw.get("subject") or ""),
+            url=f"{self.base_url}/issues/{iid}",
+            status=Status.CLOSED if is_closed else Status.OPEN,
+            closed_on=_date(raw.get("closed_on")) if is_closed else None,
+            estimate_hours=max(0.0, float(estimate)) if estimate is not None else None,
+            spent_hours=max(0.0, float(raw.get("spent_hours") or 0)),
+            done_ratio=min(100, max(0, int(raw.get("done_ratio") or 0))),
+            start=_date(raw.get("start_date")),
+            due=_date(raw.get("due_date")),
+            assignee=(raw.get("assigned_to") or {}).get("name"),
+            milestone=f"redmine:version:{version['id']}" if version else None,
+            parent=parent_key,
+            tracker=(raw.get("tracker") or {}).get("name"),
+            updated_on=_datetime(raw.get("updated_on")),
+            fields=fields,
+        )
+
+    def _dependencies(self, issues: list[dict[str, Any]], ids: set[int]) -> list[Dependency]:
+        seen: set[int] = set()
+        best: dict[tuple[int, int], tuple[int, str]] = {}
+        outside = 0
+        for raw in issues:
+            for rel in raw.get("relations") or []:
+                rel_id = int(rel.get("id", 0))
+                if rel_id in seen:
+                    continue  # both issues list the relation
+                seen.add(rel_id)
+                kind = str(rel.get("relation_type"))
+                pred, succ = int(rel["issue_id"]), int(rel["issue_to_id"])
+                if kind in ("follows", "blocked"):  # not stored by Redmine, but be safe
+                    pred, succ = succ, pred
+                    kind = "precedes" if kind == "follows" else "blocks"
+                if kind not in ("precedes", "blocks") or pred == succ:
+                    continue
+                if pred not in ids or succ not in ids:
+                    outside += 1
+                    log.info("redmine %s: %s relation #%s -> #%s leaves the fetched issues; "
+                             "dropped", self._pid, kind, pred, succ)
+                    continue
+                lag = int(rel.get("delay") or 0) if kind == "precedes" else 0
+                current = best.get((pred, succ))
+                if current is None or lag > current[0]:
+                    best[(pred, succ)] = (lag, kind)
+        if outside:
+            self._note(f"{outside} relation(s) point to issues outside the fetched set "
+                       "(another project, or not visible); dropped")
+        return [
+            Dependency(predecessor=f"redmine:{p}", successor=f"redmine:{s}",
+                       type=DependencyType.FS, lag_days=lag, origin=kind)
+            for (p, s), (lag, kind) in sorted(best.items())
+        ]
+
+    # ------------------------------------------------------------------ fields
+
+    def _resolve_fields(self, catalogue: dict[str, str]) -> _FieldPlan:
+        """Logical field -> custom-field id, by name (exact, then case-insensitive) or id."""
+        by_name = {name: int(i) for name, i in catalogue.items()}
+        by_fold = {name.casefold(): int(i) for name, i in catalogue.items()}
+        known_ids = set(by_name.values())
+        ids: dict[str, int] = {}
+        missing: dict[str, str | int] = {}
+        for logical in self.field_names.logical_names():
+            target: str | int = getattr(self.field_names, logical)
+            found: int | None = None
+            if isinstance(target, int):
+                found = target if target in known_ids else None
+            else:
+                found = by_name.get(target, by_fold.get(target.strip().casefold()))
+                if found is None and target.strip().isdigit() and int(target) in known_ids:
+                    found = int(target)
+            if found is None:
+                missing[logical] = target
+            else:
+                ids[logical] = found
+        self._field_ids = ids
+        return _FieldPlan(ids=ids, missing=missing)
+
+    def _missing_field_error(self, logical: str, target: str | int) -> errors.ConfigError:
+        what = (f"custom field id {target}" if isinstance(target, int)
+                else f"custom field '{target}'")
+        return errors.ConfigError(
+            f"{what} (fields.{logical}) not found on any issue of project '{self._pid}': an "
+            f"administrator must create it (see {SETUP_DOC}: Administration -> Custom fields -> "
+            f"New -> Issues, format {EXPECTED_FORMATS.get(logical, 'as documented')}, all "
+            "trackers the project uses, 'For all projects' or enabled in the project's "
+            "Settings -> Issue tracking), or set fields."
+            f"{logical} to the name the field has in Redmine"
+        )
+
+    def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
+        """Changes that make the tracker show ``desired``; reads the current wiki page(s).
+
+        Fields: for every item and logical field of ``desired.fields`` the value is formatted
+        as Redmine stores it (:func:`format_value`) and compared, normalised
+        (:func:`values_equal`), with the value in the snapshot; only differences are kept.
+        Only our logical fields (:class:`FieldNames`) are ever written. A configured field no
+        issue carries raises ConfigError; an issue whose tracker lacks the field is skipped
+        (noted). Pages: ``GET /projects/:p/wiki/:title.json?include=attachments`` (404 means
+        create); our block is merged with :func:`merge_block` and the page is kept only if its
+        text (or one of its attachments) changes.
+        """
+        started = self.requests_made
+        plan = self._resolve_fields(snapshot.custom_fields)
+        items = snapshot.item_map()
+        changes: list[FieldChange] = []
+        missing_on_item: dict[str, int] = {}
+        unknown_logical: set[str] = set()
+        logical_names = set(self.field_names.logical_names())
+        for key, values in desired.fields.items():
+            item = items.get(key)
+            if item is None:
+                self._note(f"desired values for {key}, which is not in the snapshot; skipped")
+                continue
+            for logical, value in values.items():
+                if logical not in logical_names:
+                    unknown_logical.add(logical)
+                    continue
+                if logical in plan.missing:
+                    raise self._missing_field_error(logical, plan.missing[logical])
+                if logical not in item.fields:
+                    missing_on_item[logical] = missing_on_item.get(logical, 0) + 1
+                    continue
+                new = format_value(value)
+                old = item.fields[logical]
+                if not values_equal(old, new):
+                    changes.append(FieldChange(item=key, field=logical, old=old, new=new))
+        for logical in sorted(unknown_logical):
+            self._note(f"logical field '{logical}' has no Redmine field configured; not written")
+        for logical, count in sorted(missing_on_item.items()):
+            self._note(f"custom field for '{logical}' is not enabled on {count} issue(s) "
+                       "(their tracker or project lacks it); those values are not written")
+
+        pages = [change for page in desired.pages
+                 if (change := self._diff_page(page)) is not None]
+        log.info("redmine diff %s: %d field changes on %d issues, %d page(s), %d requests",
+                 self._pid, len(changes), len({c.item for c in changes}), len(pages),
+                 self.requests_made - started)
+        return ChangeSet(fields=changes, pages=pages, pages_desired=list(desired.pages))
+
+    # ------------------------------------------------------------------ wiki
+
+    def _wiki_path(self, title: str) -> str:
+        return f"/projects/{quote(self._pid, safe='')}/wiki/{quote(wiki_title(title), safe='')}"
+
+    def _read_page(self, title: str) -> _Page | None:
+        path = self._wiki_path(title) + ".json"
+        try:
+            data = self._get(path, {"include": "attachments"}, what=f"wiki page '{title}'")
+        except errors.NotFoundError:
+            self._require_wiki()
+            return None
+        page = data.get("wiki_page") or {}
+        return _Page(title=str(page.get("title") or title), text=str(page.get("text") or ""),
+                     version=int(page.get("version") or 0),
+                     attachments=list(page.get("attachments") or []))
+
+    def _require_wiki(self) -> None:
+        project = self._project_json or self._project()
+        modules = {m.get("name") for m in project.get("enabled_modules") or []}
+        if project.get("enabled_modules") is not None and "wiki" not in modules:
+            raise errors.ConfigError(
+                f"the wiki module is disabled in Redmine project '{self._pid}': enable it in "
+                f"{self.base_url}/projects/{self._pid}/settings/modules (Settings -> Modules -> "
+                "Wiki), or configure no wiki page for this project"
+            )
+
+    def _diff_page(self, page: DesiredPage) -> PageChange | None:
+        current = self._read_page(page.title)
+        markup = self.tracker.markup
+        if current is None:
+            text = merge_block(None, page.body, markup)
+            return PageChange(title=page.title, action="create",
+                              lines_changed=len(text.splitlines()), text=text,
+                              base_version=None, attachments=list(page.attachments))
+        try:
+            text = merge_block(current.text, page.body, markup)
+        except errors.InputError as e:
+            raise errors.InputError(
+                f"wiki page {self.base_url}/projects/{self._pid}/wiki/{current.title}: {e}"
+            ) from None
+        stale = self._stale_attachments(page.attachments, current.attachments)
+        if text == current.text and not stale:
+            return None
+        return PageChange(title=page.title, action="update",
+                          lines_changed=_lines_changed(current.text, text), text=text,
+                          base_version=current.version, attachments=stale)
+
+    @staticmethod
+    def _stale_attachments(desired: list[Attachment],
+                           existing: list[dict[str, Any]]) -> list[Attachment]:
+        """Desired attachments whose newest same-named file differs (or is missing)."""
+        newest: dict[str, dict[str, Any]] = {}
+        for a in existing:
+            name = str(a.get("filename"))
+            if name not in newest or int(a.get("id", 0)) > int(newest[name].get("id", 0)):
+                newest[name] = a
+        stale = []
+        for attachment in desired:
+            have = newest.get(attachment.filename)
+            if (have is None or have.get("description") != _attachment_digest(attachment)
+                    or int(have.get("filesize", -1)) != len(attachment.data)):
+                stale.append(attachment)
+        return stale
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, changes: ChangeSet) -> ApplyReport:
+        """Write ``changes``: one ``PUT /issues/:id.json`` per issue with all its changed
+        custom fields, then each page (``POST /uploads.json`` per attachment, ``PUT
+        /projects/:p/wiki/:title.json`` with ``version`` for updates, a re-read just before a
+        create, then ``DELETE /attachments/:id.json`` for replaced same-named files).
+
+        A 409 on a page re-reads it, re-merges our block into the person's new text and retries
+        (at most 3 times; counted in ``conflicts_retried``). A 422 or 404 on one issue does not
+        stop the others; they are raised together (RejectedError, ``.report`` = what was
+        written) at the end. Other errors stop at once.
+        """
+        started = self.requests_made
+        report = ApplyReport()
+        if changes.fields and self._field_ids is None:
+            # apply() without diff() on this adapter: learn the ids from a fresh fetch.
+            self._resolve_fields(self.fetch().custom_fields)
+        field_ids = self._field_ids or {}
+        by_item: dict[str, list[FieldChange]] = {}
+        for change in changes.fields:
+            by_item.setdefault(change.item, []).append(change)
+        failures: list[str] = []
+        for key, item_changes in by_item.items():
+            native = key.rsplit(":", 1)[-1]
+            if not key.startswith("redmine:") or not native.isdigit():
+                raise errors.InputError(f"{key!r} is not a Redmine issue key ('redmine:<id>')")
+            payload: dict[int, str] = {}
+            for change in item_changes:
+                if change.field not in field_ids:
+                    raise errors.ConfigError(f"no Redmine custom field resolved for logical "
+                                             f"field '{change.field}'")
+                payload[field_ids[change.field]] = change.new
+            path = f"/issues/{native}.json"
+            try:
+                with self._call("PUT", path, what=f"update of issue #{native}",
+                                not_found=f"issue #{native} no longer exists (or is hidden)"):
+                    self._rm.issue.update(
+                        int(native),
+                        custom_fields=[{"id": i, "value": v} for i, v in payload.items()])
+            except (errors.RejectedError, errors.NotFoundError) as e:
+                failures.append(str(e))
+                continue
+            report.issues_updated += 1
+            report.fields_written += len(payload)
+
+        desired = {wiki_title(p.title): p for p in changes.pages_desired}
+        for page_change in changes.pages:
+            self._apply_page(page_change, desired.get(wiki_title(page_change.title)), report)
+
+        report.requests = self.requests_made - started
+        log.info("redmine apply %s: %d issues (%d fields), %d pages, %d attachments, "
+                 "%d conflicts retried, %d requests", self._pid, report.issues_updated,
+                 report.fields_written, report.pages_written, report.attachments_uploaded,
+                 report.conflicts_retried, report.requests)
+        if failures:
+            error = errors.RejectedError(
+                f"{len(failures)} issue update(s) failed ({report.issues_updated} written): "
+                + "; ".join(failures[:5]) + (" ..." if len(failures) > 5 else ""))
+            error.report = report  # type: ignore[attr-defined]
+            raise error
+        return report
+
+    def _apply_page(self, change: PageChange, desired: DesiredPage | None,
+                    report: ApplyReport) -> None:
+        title = change.title
+        text = change.text
+        version = change.base_version
+        action = change.action
+        uploads = [self._upload(a) for a in change.attachments if a.data]
+        report.attachments_uploaded += len(uploads)
+
+        def remerge(current: _Page | None) -> str:
+            if desired is None:
+                raise errors.ConflictError(
+                    f"wiki page '{title}' changed since the diff and the desired block is not "
+                    "in the change set (pages_desired); run again")
+            return merge_block(current.text if current else None, desired.body,
+                               self.tracker.markup)
+
+        for attempt in range(MAX_CONFLICT_RETRIES + 1):
+            if action == "create":
+                # Redmine has no create-only PUT: a page a person created since the diff
+                # would be overwritten. Look again right before writing.
+                current = self._read_page(title)
+                if current is not None:
+                    action, version, text = "update", current.version, remerge(current)
+            try:
+                self._put_page(title, text, version if action == "update" else None, uploads)
+            except errors.ConflictError:
+                if attempt == MAX_CONFLICT_RETRIES:
+                    raise
+                report.conflicts_retried += 1
+                log.info("redmine %s: wiki page '%s' changed since the diff; re-merging",
+                         self._pid, title)
+                current = self._read_page(title)
+                if current is None:
+                    action, version, text = "create", None, remerge(None)
+                else:
+                    action, version, text = "update", current.version, remerge(current)
+                continue
+            report.pages_written += 1
+            break
+        if uploads:
+            self._delete_replaced_attachments(title, {u["filename"] for u in uploads})
+
+    def _put_page(self, title: str, text: str, version: int | None,
+                  uploads: list[dict[str, str]]) -> None:
+        fields: dict[str, Any] = {"text": text, "comments": WIKI_COMMENT}
+        if version is not None:
+            fields["version"] = version
+        if uploads:
+            fields["uploads"] = [dict(u) for u in uploads]
+        with self._call("PUT", self._wiki_path(title) + ".json", what=f"wiki page '{title}'",
+                        forbidden=(f"the API user may not edit wiki pages of project "
+                                   f"'{self._pid}': give its role 'Edit wiki pages'")):
+            self._rm.wiki_page.update(quote(wiki_title(title), safe=""), project_id=self._pid,
+                                      **fields)
+
+    def _upload(self, attachment: Attachment) -> dict[str, str]:
+        with self._call("POST", "/uploads.json", what=f"upload of {attachment.filename}"):
+            token = self._rm.upload(io.BytesIO(attachment.data),
+                                    filename=attachment.filename)["token"]
+        return {"token": str(token), "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "description": _attachment_digest(attachment)}
+
+    def _delete_replaced_attachments(self, title: str, filenames: set[str]) -> None:
+        page = self._read_page(title)
+        if page is None:
+            return
+        by_name: dict[str, list[int]] = {}
+        for a in page.attachments:
+            if a.get("filename") in filenames:
+                by_name.setdefault(str(a["filename"]), []).append(int(a["id"]))
+        for ids in by_name.values():
+            for old in sorted(ids)[:-1]:
+                path = f"/attachments/{old}.json"
+                with contextlib.suppress(errors.NotFoundError):  # already gone
+                    self._request("delete", path, what=f"delete of old attachment {old}",
+                                  forbidden=("the API user may not delete wiki attachments: "
+                                             "give its role 'Delete attachments' on wiki "
+                                             "pages"))
+
+    # ------------------------------------------------------------------ doctor
+
+    def check(self) -> list[Finding]:
+        """Doctor: connection, key, project, modules, permissions and our custom fields.
+
+        Finding ids are stable: ``redmine.connect.failed``, ``redmine.rest.disabled`` (403 on
+        ``/users/current.json`` for any key, verified on 5.0.4), ``redmine.auth.invalid_key``,
+        ``redmine.auth.ok``, ``redmine.project.missing``, ``redmine.project.forbidden``,
+        ``redmine.project.ok``, ``redmine.issues.disabled``, ``redmine.time_tracking.disabled``,
+        ``redmine.wiki.disabled``, ``redmine.wiki.ok``, ``redmine.permissions.missing``,
+        ``redmine.permissions.ok``, ``redmine.custom_field.missing``,
+        ``redmine.custom_field.not_writable``, ``redmine.custom_field.format``,
+        ``redmine.custom_field.unverified``, ``redmine.custom_field.ok``.
+        """
+        findings: list[Finding] = []
+        try:
+            user = self._current_user()
+        except errors.AuthError as e:
+            if e.status == 403:
+                findings.append(Finding(
+                    id="redmine.rest.disabled", ok=False, message=str(e),
+                    fix="Administration -> Settings -> API: tick 'Enable REST web service' "
+                        "and save."))
+                return findings
+            findings.append(Finding(
+                id="redmine.auth.invalid_key", ok=False,
+                message=f"Redmine at {self.base_url} answers, but the API key is not accepted "
+                        "(the request ran as Anonymous).",
+                fix="Copy the bot user's key from My account -> API access key into "
+                    f"{self._key_source()}; "
+                    "check that the bot user is not locked (Administration -> Users)."))
+            return findings
+        except errors.TrackerError as e:
+            findings.append(Finding(
+                id="redmine.connect.failed", ok=False, message=str(e),
+                fix=f"Check [trackers.{self.tracker_name}].url ({self.base_url}): open it in a "
+                    "browser from this machine; check proxies and TLS."))
+            return findings
+        findings.append(Finding(id="redmine.auth.ok", ok=True,
+                                message=f"authenticated as '{user.get('login')}'"
+                                        + (" (administrator)" if user.get("admin") else "")))
+
+        try:
+            project = self._project()
+        except errors.NotFoundError as e:
+            findings.append(Finding(
+                id="redmine.project.missing", ok=False, message=str(e),
+                fix=f"Set 'project' to the identifier shown in the project's URL "
+                    f"({self.base_url}/projects/<identifier>), or create the project."))
+            return findings
+        except errors.AuthError as e:
+            findings.append(Finding(
+                id="redmine.project.forbidden", ok=False, message=str(e),
+                fix=f"Add '{user.get('login')}' as a member of the project (Settings -> "
+                    "Members) with a role that has the permissions listed in "
+                    f"{SETUP_DOC}."))
+            return findings
+        findings.append(Finding(id="redmine.project.ok", ok=True,
+                                message=f"project '{self._pid}' ({project.get('name')}) found"))
+        settings_url = f"{self.base_url}/projects/{self._pid}/settings/modules"
+        modules = {m.get("name") for m in project.get("enabled_modules") or []}
+        for module, finding_id, why in (
+            ("issue_tracking", "redmine.issues.disabled", "there are no issues to plan"),
+            ("time_tracking", "redmine.time_tracking.disabled",
+             "spent time (actual cost, earned value) cannot be read"),
+        ):
+            if module not in modules:
+                findings.append(Finding(
+                    id=finding_id, ok=False,
+                    message=f"the {module} module is disabled in project '{self._pid}': {why}",
+                    fix=f"Enable it in {settings_url} (Settings -> Modules)."))
+        if "wiki" in modules:
+            findings.append(Finding(id="redmine.wiki.ok", ok=True,
+                                    message="the wiki module is enabled"))
+        else:
+            findings.append(Finding(
+                id="redmine.wiki.disabled", ok=False,
+                message=f"the wiki module is disabled in project '{self._pid}': the plan page "
+                        f"'{self.project.wiki_page}' cannot be written",
+                fix=f"Enable 'Wiki' in {settings_url} (Settings -> Modules)."))
+
+        findings.extend(self._check_permissions(user, int(project["id"])))
+        findings.extend(self._check_fields(user, project))
+        return findings
+
+    def _check_permissions(self, user: dict[str, Any], project_id: int) -> list[Finding]:
+        if user.get("admin"):
+            return [Finding(id="redmine.permissions.ok", ok=True,
+                            message="the API user is an administrator (all permissions)")]
+        data = self._get("/users/current.json", {"include": "memberships"},
+                         what="membership list")
+        memberships = (data.get("user") or {}).get("memberships") or []
+        role_ids = {int(r["id"]) for m in memberships
+                    if int((m.get("project") or {}).get("id", 0)) == project_id
+                    for r in m.get("roles") or []}
+        login = user.get("login")
+        if not role_ids:
+            return [Finding(
+                id="redmine.permissions.missing", ok=False,
+                message=f"'{login}' is not a member of project '{self._pid}' (only public-project "
+                        "rights apply, which usually cannot edit issues or the wiki)",
+                fix=f"Add '{login}' to the project (Settings -> Members) with a role that has: "
+                    + ", ".join(NEEDED_PERMISSIONS))]
+        granted: set[str] = set()
+        for role_id in sorted(role_ids):
+            role = self._get(f"/roles/{role_id}.json", what="role lookup").get("role") or {}
+            granted.update(role.get("permissions") or [])
+        lacking = [p for p in NEEDED_PERMISSIONS if p not in granted]
+        if lacking:
+            return [Finding(
+                id="redmine.permissions.missing", ok=False,
+                message=f"'{login}' lacks in project '{self._pid}': "
+                        + ", ".join(f"{p} ({NEEDED_PERMISSIONS[p]})" for p in lacking),
+                fix="Administration -> Roles and permissions: tick these for the bot's role.")]
+        return [Finding(id="redmine.permissions.ok", ok=True,
+                        message=f"'{login}' has the permissions tracker-bridge needs")]
+
+    def _check_fields(self, user: dict[str, Any], project: dict[str, Any]) -> list[Finding]:
+        project_id = int(project["id"])
+        subprojects = "*" if self.project.include_subprojects else "!*"
+        # one sample issue per tracker enabled in the project: its custom fields are the ones
+        # enabled (and visible) for that tracker in this project
+        per_tracker: dict[str, set[int]] = {}
+        catalogue: dict[str, str] = {}
+        for tracker in project.get("trackers") or []:
+            data = self._get("/issues.json", {"project_id": project_id, "status_id": "*",
+                                              "tracker_id": tracker["id"], "limit": 1,
+                                              "subproject_id": subprojects},
+                             what="issue sample")
+            for raw in data.get("issues") or []:
+                per_tracker[str(tracker["name"])] = {int(cf["id"])
+                                                     for cf in raw.get("custom_fields") or []}
+                for cf in raw.get("custom_fields") or []:
+                    catalogue.setdefault(str(cf["name"]), str(cf["id"]))
+        if not per_tracker:
+            return [Finding(
+                id="redmine.custom_field.unverified", ok=False,
+                message=f"project '{self._pid}' has no issues yet, so the custom fields cannot "
+                        "be checked",
+                fix="Create an issue, then run doctor again.")]
+        plan = self._resolve_fields(catalogue)
+        findings: list[Finding] = []
+        for logical, target in plan.missing.items():
+            findings.append(Finding(
+                id="redmine.custom_field.missing", ok=False,
+                message=f"custom field '{target}' (fields.{logical}) is not visible on issues "
+                        f"of project '{self._pid}'",
+                fix=str(self._missing_field_error(logical, target))))
+        for logical, field_id in plan.ids.items():
+            name = next((n for n, i in catalogue.items() if int(i) == field_id), str(field_id))
+            lacking = sorted(t for t, ids in per_tracker.items() if field_id not in ids)
+            if lacking:
+                findings.append(Finding(
+                    id="redmine.custom_field.not_writable", ok=False,
+                    message=f"custom field '{name}' (fields.{logical}) is missing on issues of "
+                            f"tracker(s) {', '.join(lacking)}; values for them are not written",
+                    fix=f"Administration -> Custom fields -> {name}: tick the tracker(s) "
+                        f"{', '.join(lacking)}"))
+            else:
+                findings.append(Finding(
+                    id="redmine.custom_field.ok", ok=True,
+                    message=f"custom field '{name}' (fields.{logical}) is on issues of every "
+                            "tracker in use"))
+        if user.get("admin") and plan.ids:
+            findings.extend(self._check_formats(plan.ids))
+        return findings
+
+    def _check_formats(self, ids: dict[str, int]) -> list[Finding]:
+        """Only administrators can read /custom_fields.json: check the formats then."""
+        try:
+            data = self._get("/custom_fields.json", what="custom field list")
+        except errors.AuthError:
+            return []
+        formats = {int(cf["id"]): (str(cf.get("name")), str(cf.get("field_format")))
+                   for cf in data.get("custom_fields") or []}
+        findings = []
+        for logical, field_id in ids.items():
+            expected = EXPECTED_FORMATS.get(logical)
+            name, actual = formats.get(field_id, ("?", "?"))
+            if expected and actual not in (expected, "?"):
+                findings.append(Finding(
+                    id="redmine.custom_field.format", ok=False,
+                    message=f"custom field '{name}' (fields.{logical}) has format '{actual}', "
+                            f"tracker-bridge writes '{expected}' values",
+                    fix=f"Create a '{expected}' custom field (formats cannot be changed) and "
+                        f"point fields.{logical} at it."))
+        return findings
