@@ -201,19 +201,26 @@ def seed(
         admin.call("POST", "/time_entries.json", {"time_entry": payload})
 
     # Close finished work. Redmine stamps closed_on with "now", so set the real dates after.
-    closed = {k: i for k, i in ((i.key, i) for i in snapshot.items) if i.status is Status.CLOSED}
-    for key in closed:
+    closed = [item for item in snapshot.items if item.status is Status.CLOSED]
+    for item in closed:
         admin.call(
-            "PUT", f"/issues/{issue_ids[key]}.json", {"issue": {"status_id": closed_status}}
+            "PUT", f"/issues/{issue_ids[item.key]}.json", {"issue": {"status_id": closed_status}}
         )
-    history = {
-        issue_ids[key]: [moved(item.start), moved(item.closed_on)] for key, item in closed.items()
+    # Creating "precedes" relations makes Redmine reschedule successors and give them dates
+    # of its own; put back the example's dates (start, due, closed) in one runner call.
+    dates = {
+        issue_ids[item.key]: [
+            moved(item.start),
+            moved(item.closed_on or item.due) if item.status is Status.CLOSED else moved(item.due),
+            moved(item.closed_on),
+        ]
+        for item in snapshot.items
     }
     # JSON of ids and ISO dates only: safe inside a Ruby %q() literal.
     instance.runner(
-        f"h = JSON.parse(%q({json.dumps(history)})); h.each {{ |id, (s, c)| "
-        "Issue.where(id: id.to_i).update_all(closed_on: Time.parse(c + ' 17:00:00 UTC'), "
-        "due_date: c, start_date: s) }"
+        f"h = JSON.parse(%q({json.dumps(dates)})); h.each {{ |id, (s, d, c)| "
+        "Issue.where(id: id.to_i).update_all(start_date: s, due_date: d, "
+        "closed_on: c && Time.parse(c + ' 17:00:00 UTC')) }"
     )
     return SeededProject(PROJECT_IDENTIFIER, issue_ids, REFERENCE_AS_OF + shift)
 
