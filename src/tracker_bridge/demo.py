@@ -76,6 +76,7 @@ def seed(
     snapshot: Snapshot,
     today: dt.date,
     say: Callable[[str], None] = lambda _m: None,
+    identifier: str = PROJECT_IDENTIFIER,
 ) -> SeededProject:
     """Create the project, people, versions, issues, relations and time entries."""
     admin = _Admin(instance)
@@ -101,7 +102,7 @@ def seed(
         {
             "project": {
                 "name": snapshot.project.name,
-                "identifier": PROJECT_IDENTIFIER,
+                "identifier": identifier,
                 "description": "Example from the IT project management guide: a new order "
                 "management system in 7 months (design 2, build 3, test 1, launch 1).",
                 "is_public": True,
@@ -110,31 +111,35 @@ def seed(
             }
         },
     )["project"]
-    add_member(instance, PROJECT_IDENTIFIER)
+    add_member(instance, identifier)
 
     people = sorted({i.assignee for i in snapshot.items if i.assignee})
     user_ids: dict[str, int] = {}
     for person in people:
         first, _, rest = person.split(" (")[0].partition(" ")
         login = _login_for(person)
-        user = admin.call(
-            "POST",
-            "/users.json",
-            {
-                "user": {
-                    "login": login,
-                    "firstname": first,
-                    "lastname": rest or first,
-                    "mail": f"{login}@medco.example",
-                    "password": "medco-demo-123",
-                    "mail_notification": "none",
-                }
-            },
-        )["user"]
+        existing = admin.call("GET", f"/users.json?name={login}")["users"]
+        user = (
+            next((u for u in existing if u["login"] == login), None)
+            or admin.call(
+                "POST",
+                "/users.json",
+                {
+                    "user": {
+                        "login": login,
+                        "firstname": first,
+                        "lastname": rest or first,
+                        "mail": f"{login}@medco.example",
+                        "password": "medco-demo-123",
+                        "mail_notification": "none",
+                    }
+                },
+            )["user"]
+        )
         user_ids[person] = user["id"]
         admin.call(
             "POST",
-            f"/projects/{PROJECT_IDENTIFIER}/memberships.json",
+            f"/projects/{identifier}/memberships.json",
             {"membership": {"user_id": user["id"], "role_ids": [roles["Developer"]]}},
         )
 
@@ -142,7 +147,7 @@ def seed(
     for milestone in snapshot.milestones:
         version = admin.call(
             "POST",
-            f"/projects/{PROJECT_IDENTIFIER}/versions.json",
+            f"/projects/{identifier}/versions.json",
             {"version": {"name": milestone.name, "due_date": moved(milestone.due)}},
         )["version"]
         version_ids[milestone.key] = version["id"]
@@ -222,7 +227,7 @@ def seed(
         "Issue.where(id: id.to_i).update_all(start_date: s, due_date: d, "
         "closed_on: c && Time.parse(c + ' 17:00:00 UTC')) }"
     )
-    return SeededProject(PROJECT_IDENTIFIER, issue_ids, REFERENCE_AS_OF + shift)
+    return SeededProject(identifier, issue_ids, REFERENCE_AS_OF + shift)
 
 
 def load_example() -> Snapshot:
