@@ -132,9 +132,20 @@ class FieldNames(_Section):
     early_start: str | int = "Early start"
     early_finish: str | int = "Early finish"
     late_finish: str | int = "Late finish"
+    # Overlay fields: written when the tracker has them, skipped (and reported by doctor)
+    # when it does not, so a team can start with the schedule fields alone.
+    risk_score: str | int = "Risk score"
+    p80_finish: str | int = "P80 finish"
+    criticality: str | int = "Criticality (%)"
+    planned_cost: str | int = "Planned cost"
+    slip_days: str | int = "Slip (d)"
 
     def logical_names(self) -> list[str]:
         return list(type(self).model_fields)
+
+    def required(self) -> list[str]:
+        """Logical fields every run writes; the rest are optional overlays."""
+        return ["critical", "total_float", "early_start", "early_finish", "late_finish"]
 
 
 _GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -337,6 +348,107 @@ class StoreSettings(_Section):
     )
 
 
+def _read_secret(
+    where: str, env: str | None, file: Path | None, default_env: str
+) -> SecretStr | None:
+    """A secret from ``file`` (when set) or the environment variable; None when neither has one."""
+    if file is not None:
+        try:
+            text = file.expanduser().read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"{where}_file: cannot read {file}: {e.strerror}") from None
+        if not text:
+            raise ConfigError(f"{where}_file: {file} is empty")
+        return SecretStr(text)
+    value = os.environ.get(env or default_env, "").strip()
+    return SecretStr(value) if value else None
+
+
+class WebhookSettings(_Section):
+    """The webhook server (``tracker-bridge serve``) and its queue.
+
+    Secrets come from an environment variable (``*_env``) or a file (``*_file``), never from
+    this file. ``github_secret``: the secret of the GitHub webhook (``X-Hub-Signature-256``).
+    ``redmine_secret``: the secret of a Redmine 7 webhook (``X-Redmine-Signature-256``).
+    ``redmine_token``: the token in the URL of the redmine_webhook plugin, which signs nothing
+    (``.../hooks/redmine?token=...``).
+    """
+
+    github_secret_env: str | None = Field(
+        default=None, description="Default: TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET"
+    )
+    github_secret_file: Path | None = None
+    redmine_secret_env: str | None = Field(
+        default=None, description="Default: TRACKER_BRIDGE_REDMINE_WEBHOOK_SECRET"
+    )
+    redmine_secret_file: Path | None = None
+    redmine_token_env: str | None = Field(
+        default=None, description="Default: TRACKER_BRIDGE_REDMINE_WEBHOOK_TOKEN"
+    )
+    redmine_token_file: Path | None = None
+    bot_logins: list[str] = Field(
+        default_factory=list,
+        description="Logins whose changes are our own (GitHub sender.login, e.g. 'app[bot]'; "
+        "the Redmine plugin's journal author)",
+    )
+    redmine_bot_user_ids: list[int] = Field(
+        default_factory=list,
+        description="Redmine user ids of the bot (Redmine 7 journals name users by id and name)",
+    )
+    redmine_project_ids: dict[str, int] = Field(
+        default_factory=dict,
+        description="Configured project -> Redmine numeric project id, for Redmine 7 payloads "
+        "(they carry the project's id and name, not its identifier)",
+    )
+    debounce_seconds: float = Field(
+        default=5, ge=0, description="A pass starts this long after the last delivery"
+    )
+    max_wait_seconds: float = Field(
+        default=60, ge=0, description="... but at most this long after the first one"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies: 413")
+    lease_seconds: float = Field(
+        default=300, gt=0, description="A claimed job is re-claimed after this (renewed live)"
+    )
+    max_attempts: int = Field(default=5, ge=1, description="Then the job is a dead letter")
+    retry_backoff_seconds: float = Field(
+        default=30, ge=0, description="First retry delay; doubles per attempt"
+    )
+    retention_days: float = Field(
+        default=7, gt=0, description="Delivery ids and done jobs are kept this long"
+    )
+    health_cache_seconds: float = Field(
+        default=60, ge=0, description="GET /healthz re-runs the doctor checks this often"
+    )
+
+    def github_secret(self) -> SecretStr | None:
+        """The GitHub webhook secret, or None when none is configured."""
+        return _read_secret(
+            "webhooks.github_secret",
+            self.github_secret_env,
+            self.github_secret_file,
+            "TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET",
+        )
+
+    def redmine_secret(self) -> SecretStr | None:
+        """The Redmine 7 webhook secret, or None."""
+        return _read_secret(
+            "webhooks.redmine_secret",
+            self.redmine_secret_env,
+            self.redmine_secret_file,
+            "TRACKER_BRIDGE_REDMINE_WEBHOOK_SECRET",
+        )
+
+    def redmine_token(self) -> SecretStr | None:
+        """The redmine_webhook plugin's URL token, or None."""
+        return _read_secret(
+            "webhooks.redmine_token",
+            self.redmine_token_env,
+            self.redmine_token_file,
+            "TRACKER_BRIDGE_REDMINE_WEBHOOK_TOKEN",
+        )
+
+
 class CombinedPlanSettings(_Section):
     """One plan over several projects (e.g. a Redmine project and GitHub repositories).
 
@@ -360,6 +472,7 @@ class Settings(_Section):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     plans: dict[str, CombinedPlanSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
