@@ -38,4 +38,8 @@ def stages() -> list[OverlayStage]:
     from tracker_bridge.planner.budget import budget_stage
 
     found += [budget_stage, baseline_stage]
+    # schedule risk: Monte Carlo forecasts, criticality, P80 finish, risk scores
+    from tracker_bridge.planner.risk import risk_stage
+
+    found.append(risk_stage)
     return found
