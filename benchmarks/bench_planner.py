@@ -10,8 +10,9 @@ on a Mon-Fri calendar with 10 holidays a year. Two shapes are measured:
   projects where work follows work), which is the harder case for a level-by-level pass.
 
 "planning" is the CPM itself (levelling + forward + backward pass + floats) on the compiled
-network; "compile" turns the Snapshot into arrays; "full plan()" also builds the pydantic Plan
-of 100k items. The reference is a plain hand-written networkx forward/backward pass (FS only,
+network; "compile" turns the Snapshot into arrays; "full plan()" is ``plan(..., overlays=False)``:
+compile + planning + building the pydantic Plan of 100k items (the Monte Carlo overlay has its
+own benchmark, ``bench_montecarlo.py``). The reference is a plain hand-written networkx forward/backward pass (FS only,
 the same graph), as a project would write it without vectorisation.
 """
 
@@ -41,8 +42,16 @@ def random_snapshot(n: int, window: int | None, seed: int = 7) -> Snapshot:
     rng = random.Random(seed)
     items = [
         WorkItem.model_construct(
-            key=f"T{i}", title="", status="open", estimate_hours=rng.choice([0, 4, 8, 16, 24, 40]),
-            start=None, due=None, done_ratio=0, parent=None, milestone=None, closed_on=None,
+            key=f"T{i}",
+            title="",
+            status="open",
+            estimate_hours=rng.choice([0, 4, 8, 16, 24, 40]),
+            start=None,
+            due=None,
+            done_ratio=0,
+            parent=None,
+            milestone=None,
+            closed_on=None,
         )
         for i in range(n)
     ]
@@ -53,13 +62,19 @@ def random_snapshot(n: int, window: int | None, seed: int = 7) -> Snapshot:
             j = rng.randrange(lo, i)
             deps.append(
                 Dependency.model_construct(
-                    predecessor=f"T{j}", successor=f"T{i}", type=rng.choice(TYPES),
+                    predecessor=f"T{j}",
+                    successor=f"T{i}",
+                    type=rng.choice(TYPES),
                     lag_days=rng.randint(-2, 5),
                 )
             )
     return Snapshot.model_construct(
-        project=Project(name="bench", start=START), items=items, dependencies=deps,
-        milestones=[], time_entries=[], risks=[],
+        project=Project(name="bench", start=START),
+        items=items,
+        dependencies=deps,
+        milestones=[],
+        time_entries=[],
+        risks=[],
     )
 
 
@@ -78,8 +93,9 @@ def networkx_reference(snapshot: Snapshot, hours_per_day: float) -> int:
     order = list(nx.topological_sort(graph))
     es: dict[str, int] = {}
     for v in order:
-        es[v] = max((es[u] + graph.nodes[u]["d"] + graph[u][v]["lag"] for u in graph.pred[v]),
-                    default=0)
+        es[v] = max(
+            (es[u] + graph.nodes[u]["d"] + graph[u][v]["lag"] for u in graph.pred[v]), default=0
+        )
     finish = max(es[v] + graph.nodes[v]["d"] for v in order)
     ls: dict[str, int] = {}
     for v in reversed(order):
@@ -104,8 +120,10 @@ def main() -> None:
     args = parser.parse_args()
     cfg = settings()
     as_of = START
-    header = (f"{'shape':6} {'items':>7} {'deps':>7} {'levels':>6} {'planning':>9} "
-              f"{'compile':>8} {'full plan()':>11} {'networkx FS':>11} {'nx/plan':>8}")
+    header = (
+        f"{'shape':6} {'items':>7} {'deps':>7} {'levels':>6} {'planning':>9} "
+        f"{'compile':>8} {'full plan()':>11} {'networkx FS':>11} {'nx/plan':>8}"
+    )
     print(header)
     print("-" * len(header))
     for n in (int(s) for s in args.sizes.split(",")):
@@ -114,13 +132,16 @@ def main() -> None:
             net = compile_network(snap, cfg, as_of)
             depth = run_passes(net).levels.depth
             planning, _ = best_of(args.repeats, lambda net=net: run_passes(net))
-            compiling, _ = best_of(max(1, args.repeats // 2),
-                                   lambda snap=snap: compile_network(snap, cfg, as_of))
-            full, _ = best_of(max(1, args.repeats // 2), lambda snap=snap: plan(snap, cfg, as_of))
+            compiling, _ = best_of(
+                max(1, args.repeats // 2), lambda snap=snap: compile_network(snap, cfg, as_of)
+            )
+            full, _ = best_of(max(1, args.repeats // 2), lambda snap=snap: plan(snap, cfg, as_of, overlays=False))
             reference, _ = best_of(1, lambda snap=snap: networkx_reference(snap, 8))
-            print(f"{shape:6} {n:>7} {len(snap.dependencies):>7} {depth:>6} "
-                  f"{planning * 1000:>7.1f}ms {compiling * 1000:>6.0f}ms {full * 1000:>9.0f}ms "
-                  f"{reference * 1000:>9.0f}ms {reference / planning:>7.1f}x")
+            print(
+                f"{shape:6} {n:>7} {len(snap.dependencies):>7} {depth:>6} "
+                f"{planning * 1000:>7.1f}ms {compiling * 1000:>6.0f}ms {full * 1000:>9.0f}ms "
+                f"{reference * 1000:>9.0f}ms {reference / planning:>7.1f}x"
+            )
     print("\nTarget: planning 100k items in <= 150 ms (best of --repeats runs).")
 
 
