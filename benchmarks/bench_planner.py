@@ -12,8 +12,9 @@ on a Mon-Fri calendar with 10 holidays a year. Two shapes are measured:
 "planning" is the CPM itself (levelling + forward + backward pass + floats) on the compiled
 network; "compile" turns the Snapshot into arrays; "full plan()" is ``plan(..., overlays=False)``:
 compile + planning + building the pydantic Plan of 100k items (the Monte Carlo overlay has its
-own benchmark, ``bench_montecarlo.py``). The reference is a plain hand-written networkx forward/backward pass (FS only,
-the same graph), as a project would write it without vectorisation.
+own benchmark, ``bench_montecarlo.py``). The reference is a plain hand-written networkx
+forward/backward pass (FS only, the same graph), as a project would write it without
+vectorisation.
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ def main() -> None:
             compiling, _ = best_of(
                 max(1, args.repeats // 2), lambda snap=snap: compile_network(snap, cfg, as_of)
             )
-            full, _ = best_of(max(1, args.repeats // 2), lambda snap=snap: plan(snap, cfg, as_of, overlays=False))
+            full, _ = best_of(
+                max(1, args.repeats // 2), lambda snap=snap: plan(snap, cfg, as_of, overlays=False)
+            )
             reference, _ = best_of(1, lambda snap=snap: networkx_reference(snap, 8))
             print(
                 f"{shape:6} {n:>7} {len(snap.dependencies):>7} {depth:>6} "

@@ -193,7 +193,7 @@ def seed(
     say(f"logging {len(snapshot.time_entries)} time entries")
     assignees = {i.key: i.assignee for i in snapshot.items}
     for entry in snapshot.time_entries:
-        person = entry.person or assignees.get(entry.item or "")
+        person: str | None = entry.person or assignees.get(entry.item or "")
         activity = activities.get(entry.activity or "", next(iter(activities.values())))
         payload: dict[str, Any] = {
             "issue_id": issue_ids[entry.item] if entry.item else None,

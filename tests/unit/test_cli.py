@@ -42,7 +42,9 @@ SMALL = {
 
 def test_plan_json_has_the_documented_keys(runner: CliRunner, tmp_path: Path) -> None:
     path = write_snapshot(tmp_path, SMALL)
-    result = runner.invoke(main, ["plan", "--snapshot", str(path), "--as-of", "2027-03-01", "--json"])
+    result = runner.invoke(
+        main, ["plan", "--snapshot", str(path), "--as-of", "2027-03-01", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["project"]["start"] == "2027-03-01"
@@ -66,8 +68,16 @@ def test_plan_table_for_people(runner: CliRunner, tmp_path: Path) -> None:
 def test_plan_the_bundled_example(runner: CliRunner) -> None:
     result = runner.invoke(
         main,
-        ["plan", "--snapshot", str(EXAMPLE), "--config", str(EXAMPLE_CONFIG),
-         "--as-of", "2026-11-26", "--json"],
+        [
+            "plan",
+            "--snapshot",
+            str(EXAMPLE),
+            "--config",
+            str(EXAMPLE_CONFIG),
+            "--as-of",
+            "2026-11-26",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -76,7 +86,9 @@ def test_plan_the_bundled_example(runner: CliRunner) -> None:
 
 
 def test_cycle_is_one_clear_line_and_exit_1(runner: CliRunner, tmp_path: Path) -> None:
-    data = dict(SMALL, dependencies=[*SMALL["dependencies"], {"predecessor": "B", "successor": "A"}])
+    data = dict(
+        SMALL, dependencies=[*SMALL["dependencies"], {"predecessor": "B", "successor": "A"}]
+    )
     path = write_snapshot(tmp_path, data)
     result = runner.invoke(main, ["plan", "--snapshot", str(path)])
     assert result.exit_code == 1
@@ -137,8 +149,21 @@ def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path) -> None:
 def test_schema_commands_print_json_schema(runner: CliRunner) -> None:
     snap = json.loads(runner.invoke(main, ["schema", "snapshot"]).output)
     item = snap["$defs"]["WorkItem"]["properties"]
-    for key in ("key", "title", "status", "estimate_hours", "start", "due", "done_ratio",
-                "spent_hours", "milestone", "assignee", "closed_on", "estimate_range", "url"):
+    for key in (
+        "key",
+        "title",
+        "status",
+        "estimate_hours",
+        "start",
+        "due",
+        "done_ratio",
+        "spent_hours",
+        "milestone",
+        "assignee",
+        "closed_on",
+        "estimate_range",
+        "url",
+    ):
         assert key in item
     plan = json.loads(runner.invoke(main, ["schema", "plan"]).output)
     assert "critical_paths" in plan["$defs"]["ProjectSchedule"]["properties"]
