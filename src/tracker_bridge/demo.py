@@ -193,7 +193,7 @@ def seed(
     say(f"logging {len(snapshot.time_entries)} time entries")
     assignees = {i.key: i.assignee for i in snapshot.items}
     for entry in snapshot.time_entries:
-        person: str | None = entry.person or assignees.get(entry.item or "")
+        logged_by = entry.person or assignees.get(entry.item or "")
         activity = activities.get(entry.activity or "", next(iter(activities.values())))
         payload: dict[str, Any] = {
             "issue_id": issue_ids[entry.item] if entry.item else None,
@@ -201,8 +201,8 @@ def seed(
             "spent_on": moved(entry.date),
             "activity_id": activity,
         }
-        if person in user_ids:
-            payload["user_id"] = user_ids[person]
+        if logged_by in user_ids:
+            payload["user_id"] = user_ids[logged_by]
         admin.call("POST", "/time_entries.json", {"time_entry": payload})
 
     # Close finished work. Redmine stamps closed_on with "now", so set the real dates after.
