@@ -91,7 +91,9 @@ def open_adapter(
     )
 
 
-def desired_state(plan: Plan, snapshot: Snapshot, settings: Settings, project_name: str) -> DesiredState:
+def desired_state(
+    plan: Plan, snapshot: Snapshot, settings: Settings, project_name: str
+) -> DesiredState:
     """Render the plan into what the project's tracker should show."""
     project = settings.projects[project_name]
     tracker = settings.trackers[project.tracker]
@@ -103,6 +105,19 @@ def desired_state(plan: Plan, snapshot: Snapshot, settings: Settings, project_na
         page_title=project.wiki_page,
         field_names=settings.fields,
     )
+
+
+class WriteRecorder(Protocol):
+    """Where a pass records the values it wrote (the store; see ``Store.record_written``)."""
+
+    def record_written(self, project: str, changes: ChangeSet) -> int: ...
+
+
+def _record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) -> None:
+    try:
+        store.record_written(project_name, changes)
+    except TrackerBridgeError as e:  # the writes happened; only echo recognition suffers
+        log.warning("project %s: could not record the values written: %s", project_name, e)
 
 
 @dataclass
@@ -129,11 +144,14 @@ def run_pass(
     as_of: dt.date,
     dry_run: bool = False,
     progress: Progress | None = None,
+    store: WriteRecorder | None = None,
 ) -> PassResult:
     """Fetch, plan, render, diff and (unless dry run) apply for one project.
 
     Errors that belong to this project are caught and reported in the result, so the caller
-    can go on with the next project; a fetch that failed never leads to writes.
+    can go on with the next project; a fetch that failed never leads to writes. With a
+    ``store``, the field values written are recorded (``store.record_written``) so that the
+    webhook server recognises their echoes.
     """
     import time
 
@@ -153,6 +171,8 @@ def run_pass(
         t3 = time.perf_counter()
         if not dry_run:
             result.report = adapter.apply(result.changes)
+            if store is not None:
+                _record_written(store, project_name, result.changes)
         t4 = time.perf_counter()
         result.timings = {"fetch": t1 - t0, "plan": t2 - t1, "diff": t3 - t2, "apply": t4 - t3}
         result.ok = True

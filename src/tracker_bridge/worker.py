@@ -1,0 +1,228 @@
+"""The worker: runs the passes the webhook server queued, one project at a time.
+
+A job is claimed with a lease (``webhooks.lease_seconds``, renewed while the pass runs), so
+the job of a worker that was killed is claimed again once its lease ran out. The pass holds
+the same per-project lock as ``tracker-bridge run`` (:func:`store.project_lock`): when cron
+is planning the project, the job goes back to the queue untouched. A failed pass is retried
+after ``retry_backoff_seconds * 2**(attempt-1)``; after ``max_attempts`` the job is dead — a
+dead letter with its error, listed by ``tracker-bridge queue list`` and revived by ``queue
+retry``. The pass function is injectable (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracker_bridge.errors import StoreError
+from tracker_bridge.pipeline import PassResult, run_pass
+from tracker_bridge.settings import Settings
+from tracker_bridge.store import Job, ProjectLockedError, Store, project_lock
+
+__all__ = ["JobRun", "PassFunction", "Worker", "default_pass"]
+
+log = logging.getLogger(__name__)
+
+#: ``(settings, project name, store) -> PassResult``; the store records the values written.
+PassFunction = Callable[[Settings, str, Store], PassResult]
+
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+def default_pass(settings: Settings, project: str, store: Store) -> PassResult:
+    """One real pass (fetch, plan, write back) with today as the status date."""
+    return run_pass(settings, project, as_of=dt.date.today(), store=store)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What the worker did with one claimed job.
+
+    ``outcome``: ``done``; ``retry`` (failed, queued again with backoff); ``dead`` (failed for
+    the last time); ``busy`` (another run held the project lock; back in the queue);
+    ``lost`` (the lease went to another worker meanwhile; nothing recorded).
+    """
+
+    job: Job
+    outcome: str
+    error: str | None
+    seconds: float
+
+
+class Worker:
+    """Claims due jobs from the store and runs one pass per job."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pass_fn: PassFunction = default_pass,
+        store_path: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        name: str | None = None,
+        use_project_lock: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.pass_fn = pass_fn
+        self.store_path = store_path if store_path is not None else settings.store.path
+        self.clock = clock
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.use_project_lock = use_project_lock
+        self._local = threading.local()
+        self._last_prune = 0.0
+
+    def store(self) -> Store:
+        """This thread's store connection."""
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
+            store = Store.open(self.store_path)
+            self._local.store = store
+        return store
+
+    def close(self) -> None:
+        store: Store | None = getattr(self._local, "store", None)
+        if store is not None:
+            store.close()
+            self._local.store = None
+
+    # ------------------------------------------------------------------ one job
+
+    def run_once(self) -> JobRun | None:
+        """Claim one due job and run it; None when no job is due."""
+        hooks = self.settings.webhooks
+        owner = f"{self.name}:{uuid.uuid4().hex[:8]}"
+        store = self.store()
+        job = store.claim_job(
+            owner,
+            now=self.clock(),
+            lease_seconds=hooks.lease_seconds,
+            max_attempts=hooks.max_attempts,
+        )
+        if job is None:
+            return None
+        started = time.perf_counter()
+        if job.project not in self.settings.projects:
+            error = f"project {job.project!r} is no longer configured"
+            state = store.fail_job(
+                job.id, owner, error, now=self.clock(), max_attempts=1, backoff_seconds=0
+            )
+            return JobRun(job, state or "lost", error, time.perf_counter() - started)
+        try:
+            if self.use_project_lock:
+                with project_lock(self.store_path, job.project):
+                    result = self._run_with_lease(job, owner)
+            else:
+                result = self._run_with_lease(job, owner)
+        except ProjectLockedError as e:
+            later = self.clock() + max(hooks.debounce_seconds, 5.0)
+            released = store.release_job(job.id, owner, now=self.clock(), not_before=later)
+            log.info("job %d: %s; back in the queue", job.id, e)
+            return JobRun(
+                job, "busy" if released else "lost", str(e), time.perf_counter() - started
+            )
+        seconds = time.perf_counter() - started
+        if result.ok:
+            done = store.complete_job(job.id, owner, now=self.clock())
+            log.info("job %d (%s): pass done in %.1f s", job.id, job.project, seconds)
+            return JobRun(job, "done" if done else "lost", None, seconds)
+        error = result.error or "the pass failed"
+        state = store.fail_job(
+            job.id,
+            owner,
+            error,
+            now=self.clock(),
+            max_attempts=hooks.max_attempts,
+            backoff_seconds=hooks.retry_backoff_seconds,
+        )
+        log.warning(
+            "job %d (%s): attempt %d failed (%s): %s",
+            job.id,
+            job.project,
+            job.attempts,
+            "dead letter" if state == "dead" else "will retry",
+            error,
+        )
+        outcome = {"queued": "retry", "dead": "dead"}.get(state or "", "lost")
+        return JobRun(job, outcome, error, seconds)
+
+    def _run_with_lease(self, job: Job, owner: str) -> PassResult:
+        """Run the pass while a helper thread renews the lease."""
+        stop = threading.Event()
+        lease = self.settings.webhooks.lease_seconds
+        renewer = threading.Thread(
+            target=self._renew, args=(job.id, owner, lease, stop), daemon=True
+        )
+        renewer.start()
+        try:
+            return self.pass_fn(self.settings, job.project, self.store())
+        except Exception as e:  # a bug in a pass must not stop the worker
+            log.exception("job %d (%s): the pass crashed", job.id, job.project)
+            return PassResult(project=job.project, error=f"{type(e).__name__}: {e}")
+        finally:
+            stop.set()
+            renewer.join()
+
+    def _renew(self, job_id: int, owner: str, lease: float, stop: threading.Event) -> None:
+        interval = max(0.05, lease / 3)
+        store: Store | None = None
+        try:
+            while not stop.wait(interval):
+                if store is None:
+                    store = Store.open(self.store_path)
+                if not store.renew_lease(job_id, owner, now=self.clock(), lease_seconds=lease):
+                    log.warning("job %d: lease lost to another worker", job_id)
+                    return
+        except StoreError as e:
+            log.warning("job %d: cannot renew the lease: %s", job_id, e)
+        finally:
+            if store is not None:
+                store.close()
+
+    # ------------------------------------------------------------------ loops
+
+    def run_until_idle(self, max_jobs: int | None = None) -> list[JobRun]:
+        """Run due jobs until none is due (or ``max_jobs`` ran)."""
+        runs: list[JobRun] = []
+        while max_jobs is None or len(runs) < max_jobs:
+            run = self.run_once()
+            if run is None:
+                break
+            runs.append(run)
+        return runs
+
+    def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+        """Run jobs until ``stop`` is set; prune old delivery ids and jobs now and then."""
+        log.info("worker %s started (store %s)", self.name, self.store().path)
+        try:
+            while not stop.is_set():
+                try:
+                    self._prune()
+                    ran = self.run_once()
+                except StoreError as e:  # a busy or broken store: wait and try again
+                    log.warning("worker: %s", e)
+                    ran = None
+                if ran is None:
+                    stop.wait(poll_seconds)
+        finally:
+            self.close()
+            log.info("worker %s stopped", self.name)
+
+    def _prune(self) -> None:
+        now = self.clock()
+        if now - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        days = self.settings.webhooks.retention_days
+        removed = self.store().prune(before=now - days * 86400)
+        if removed:
+            log.info(
+                "worker: pruned %d delivery ids and finished jobs older than %g days", removed, days
+            )
