@@ -340,6 +340,19 @@ def _print_result(result: PassResult) -> None:
     out.print(f"  {result.requests} API requests", style="dim")
 
 
+def _plan_units(settings: Settings, names: list[str]) -> list[tuple[str | None, list[str]]]:
+    """Group project names into passes: a combined plan runs all of its projects at once."""
+    plan_of = {p: plan for plan, cfg in settings.plans.items() for p in cfg.projects}
+    units: list[tuple[str | None, list[str]]] = []
+    for name in names:
+        plan = plan_of.get(name)
+        if plan is None:
+            units.append((None, [name]))
+        elif all(unit[0] != plan for unit in units):
+            units.append((plan, list(settings.plans[plan].projects)))
+    return units
+
+
 def _run_projects(
     settings: Settings,
     names: list[str],
@@ -351,32 +364,49 @@ def _run_projects(
 ) -> None:
     from contextlib import ExitStack
 
+    from tracker_bridge.combined import run_combined_pass
     from tracker_bridge.store import ProjectLockedError, Store, project_lock
 
-    results = []
+    results: list[PassResult] = []
     with ExitStack() as resources:
         # real runs take the per-project lock and record what they wrote (webhook echoes)
         store = None if dry_run else resources.enter_context(Store.open(settings.store.path))
-        for name in names:
+        for plan_name, members in _plan_units(settings, names):
+            label = f"{plan_name or members[0]}: fetching issues"
             try:
                 with ExitStack() as held:
                     if not dry_run:
-                        held.enter_context(project_lock(settings.store.path, name, wait=wait))
-                    label = f"{name}: fetching issues"
+                        for member in members:
+                            held.enter_context(project_lock(settings.store.path, member, wait=wait))
                     with progress_bar(not (quiet or as_json), label) as progress:
-                        result = run_pass(
-                            settings,
-                            name,
-                            as_of=as_of,
-                            dry_run=dry_run,
-                            progress=progress,
-                            store=store,
-                        )
+                        if plan_name is None:
+                            unit_results = [
+                                run_pass(
+                                    settings,
+                                    members[0],
+                                    as_of=as_of,
+                                    dry_run=dry_run,
+                                    progress=progress,
+                                    store=store,
+                                )
+                            ]
+                        else:
+                            unit_results = run_combined_pass(
+                                settings,
+                                plan_name,
+                                as_of=as_of,
+                                dry_run=dry_run,
+                                progress=progress,
+                                store=store,
+                            )
             except ProjectLockedError as e:
-                result = PassResult(project=name, error=str(e), dry_run=dry_run)
-            results.append(result)
+                unit_results = [
+                    PassResult(project=m, error=str(e), dry_run=dry_run) for m in members
+                ]
+            results.extend(unit_results)
             if not as_json:
-                _print_result(result)
+                for result in unit_results:
+                    _print_result(result)
     if as_json:
         dump_json([_result_json(r) for r in results])
     failed = [r.project for r in results if not r.ok]
@@ -426,6 +456,9 @@ def run(
     quiet: bool,
 ) -> None:
     """Fetch, plan and publish: one full pass per project (safe to run from cron).
+
+    Projects of a combined plan ([plans.NAME] in the config) are fetched and planned together:
+    naming one of them runs the whole plan, and nothing is written unless every fetch worked.
 
     Each project is locked while its pass runs (a lock file beside the store), so a second
     run of the same project - cron overlapping itself or the webhook worker - waits up to

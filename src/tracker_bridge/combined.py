@@ -20,11 +20,15 @@ from tracker_bridge.pipeline import (
     PassResult,
     Progress,
     TrackerAdapter,
+    WriteRecorder,
+    close_adapter,
     desired_state,
     open_adapter,
+    record_written,
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
+from tracker_bridge.store import active_baseline
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +93,12 @@ def run_combined_pass(
     as_of: dt.date,
     dry_run: bool = False,
     progress: Progress | None = None,
+    store: WriteRecorder | None = None,
 ) -> list[PassResult]:
-    """Fetch every project of the plan, plan them together, then diff/apply per project."""
+    """Fetch every project of the plan, plan them together, then diff/apply per project.
+
+    The plan's baseline is the active baseline saved under the plan's name.
+    """
     combined = settings.plans[plan_name]
     results = {name: PassResult(project=name, dry_run=dry_run) for name in combined.projects}
     adapters: dict[str, TrackerAdapter] = {}
@@ -101,7 +109,8 @@ def run_combined_pass(
             adapters[name] = open_adapter(settings, name, progress)
             parts[name] = adapters[name].fetch()
         snapshot = merge_snapshots(combined.name or plan_name, parts, dict(adapters))
-        plan = make_plan(snapshot, settings, as_of)
+        baseline = active_baseline(settings.store.path, plan_name)
+        plan = make_plan(snapshot, settings, as_of, baseline=baseline)
     except TrackerBridgeError as e:
         failed = next((n for n in combined.projects if n not in parts), None)
         for name, result in results.items():
@@ -109,6 +118,8 @@ def run_combined_pass(
                 f"fetch of {failed!r} failed: {e}" if failed else str(e)
             )
             result.requests = adapters[name].requests_made if name in adapters else 0
+        for adapter in adapters.values():
+            close_adapter(adapter)
         return list(results.values())
     fetched = time.perf_counter() - t0
 
@@ -123,10 +134,13 @@ def run_combined_pass(
             result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))
             if not dry_run:
                 result.report = adapter.apply(result.changes)
+                if store is not None:
+                    record_written(store, name, result.changes)
             result.ok = True
         except TrackerBridgeError as e:
             result.error = str(e)
         finally:
             result.requests = adapter.requests_made
             result.timings = {"fetch_and_plan": fetched}
+            close_adapter(adapter)
     return list(results.values())

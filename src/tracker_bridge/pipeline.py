@@ -20,7 +20,14 @@ from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import ApplyReport, ChangeSet, DesiredState, Finding, Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish import render_desired
-from tracker_bridge.settings import FieldNames, ProjectSettings, Settings, TrackerSettings
+from tracker_bridge.settings import (
+    FieldNames,
+    ProjectSettings,
+    RiskSettings,
+    Settings,
+    TrackerSettings,
+)
+from tracker_bridge.store import active_baseline
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -58,6 +65,7 @@ class AdapterFactory(Protocol):
         *,
         progress: Progress | None = None,
         tracker_name: str = ...,
+        risk: RiskSettings | None = None,
     ) -> TrackerAdapter: ...
 
 
@@ -88,6 +96,7 @@ def open_adapter(
         tracker.secret(project.tracker),
         progress=progress,
         tracker_name=project.tracker,
+        risk=settings.risk,
     )
 
 
@@ -113,7 +122,8 @@ class WriteRecorder(Protocol):
     def record_written(self, project: str, changes: ChangeSet) -> int: ...
 
 
-def _record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) -> None:
+def record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) -> None:
+    """Remember what a pass wrote; a failure here only weakens webhook echo recognition."""
     try:
         store.record_written(project_name, changes)
     except TrackerBridgeError as e:  # the writes happened; only echo recognition suffers
@@ -164,7 +174,8 @@ def run_pass(
         t1 = time.perf_counter()
         result.items = len(snapshot.items)
         result.dependencies = len(snapshot.dependencies)
-        result.plan = make_plan(snapshot, settings, as_of)
+        baseline = active_baseline(settings.store.path, project_name)
+        result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
         desired = desired_state(result.plan, snapshot, settings, project_name)
         result.changes = adapter.diff(snapshot, desired)
@@ -172,7 +183,7 @@ def run_pass(
         if not dry_run:
             result.report = adapter.apply(result.changes)
             if store is not None:
-                _record_written(store, project_name, result.changes)
+                record_written(store, project_name, result.changes)
         t4 = time.perf_counter()
         result.timings = {"fetch": t1 - t0, "plan": t2 - t1, "diff": t3 - t2, "apply": t4 - t3}
         result.ok = True
@@ -182,4 +193,12 @@ def run_pass(
     finally:
         if adapter is not None:
             result.requests = adapter.requests_made
+            close_adapter(adapter)
     return result
+
+
+def close_adapter(adapter: TrackerAdapter) -> None:
+    """Release the adapter's HTTP connections, for adapters that hold any."""
+    close = getattr(adapter, "close", None)
+    if callable(close):
+        close()

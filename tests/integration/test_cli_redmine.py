@@ -38,7 +38,8 @@ def config(redmine: LocalRedmine, medco: demo.SeededProject, tmp_path: Path) -> 
         f'[trackers.local]\nkind = "redmine"\nurl = "{redmine.url}"\n'
         f'api_key_file = "{key_file}"\n\n'
         f'[projects.medco]\ntracker = "local"\nproject = "{medco.identifier}"\n\n'
-        '[projects.ghost]\ntracker = "local"\nproject = "no-such-project"\n',
+        '[projects.ghost]\ntracker = "local"\nproject = "no-such-project"\n\n'
+        f'[store]\npath = "{tmp_path / "state.sqlite3"}"\n',
         encoding="utf-8",
     )
     return path

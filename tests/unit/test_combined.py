@@ -152,3 +152,23 @@ def test_plans_must_name_configured_projects() -> None:
 def test_pipeline_protocol_is_what_memory_adapter_implements() -> None:
     adapter: pipeline.TrackerAdapter = MemoryAdapter(snap("x", []))
     assert adapter.check() == []
+
+
+def test_cli_runs_a_combined_plan_once_for_its_projects() -> None:
+    from tracker_bridge.cli import _plan_units
+
+    settings = settings_from_dict(
+        {
+            "trackers": {"rm": {"kind": "redmine", "url": "https://rm.example"}},
+            "projects": {
+                "api": {"tracker": "rm", "project": "api"},
+                "web": {"tracker": "rm", "project": "web"},
+                "ops": {"tracker": "rm", "project": "ops"},
+            },
+            "plans": {"product": {"projects": ["api", "web"]}},
+        }
+    )
+    assert _plan_units(settings, ["ops", "web", "api"]) == [
+        (None, ["ops"]),
+        ("product", ["api", "web"]),
+    ]

@@ -109,7 +109,13 @@ from tracker_bridge.model import (
     Status,
     WorkItem,
 )
-from tracker_bridge.settings import FieldNames, GitHubSettings, ProjectSettings, TrackerSettings
+from tracker_bridge.settings import (
+    FieldNames,
+    GitHubSettings,
+    ProjectSettings,
+    RiskSettings,
+    TrackerSettings,
+)
 
 __all__ = [
     "FIELD_TYPES",
@@ -508,6 +514,7 @@ class GitHubAdapter:
         *,
         progress: Callable[[int, int], None] | None = None,
         tracker_name: str = "github",
+        risk: RiskSettings | None = None,  # GitHub has no risk register mapping yet
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
