@@ -881,13 +881,19 @@ def setup() -> None:
 @setup.command("github")
 @click.option("--project", required=True, help="A configured GitHub project.")
 @click.option("--yes", is_flag=True, help="Create the missing fields without asking.")
+@click.option(
+    "--overlay-fields",
+    is_flag=True,
+    help="Also create the optional overlay fields (risk score, P80 finish, criticality...).",
+)
 @config_option
 @handle_errors
-def setup_github(project: str, yes: bool, config_path: Path | None) -> None:
+def setup_github(project: str, yes: bool, overlay_fields: bool, config_path: Path | None) -> None:
     """List the Projects (v2) fields the board lacks and create them (after confirmation).
 
     Dates (early start/finish, late finish) become DATE fields, total float a NUMBER field,
-    critical a single-select field with the options Yes and No.
+    critical a single-select field with the options Yes and No. The overlay fields are
+    optional (values are skipped while the board lacks them); --overlay-fields adds them.
     """
     from tracker_bridge.adapters.github import GitHubAdapter
 
@@ -895,7 +901,12 @@ def setup_github(project: str, yes: bool, config_path: Path | None) -> None:
     adapter = open_adapter(settings, project)
     if not isinstance(adapter, GitHubAdapter):
         raise click.UsageError(f"project {project!r} is not on a GitHub tracker")
-    missing = adapter.missing_project_fields()
+    required = set(settings.fields.required())
+    missing = [
+        entry
+        for entry in adapter.missing_project_fields()
+        if overlay_fields or entry[0] in required
+    ]
     board = adapter.settings.project_v2
     if not missing:
         out.print(f"Projects board {board} has every field tracker-bridge writes.", markup=False)

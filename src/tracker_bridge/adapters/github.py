@@ -1410,6 +1410,10 @@ class GitHubAdapter:
     def _diff_fields(self, snapshot: Snapshot, desired: DesiredState) -> list[FieldChange]:
         board = self._board or self._load_board(with_items=False)
         found, missing = self._resolve_fields(board)
+        required = set(self.field_names.required())
+        skipped = sorted(logical for logical in missing if logical not in required)
+        if skipped:  # overlay fields are optional: a board without them still gets the rest
+            self._note(f"board has no field for {', '.join(skipped)}; those values are skipped")
         items = snapshot.item_map()
         changes: list[FieldChange] = []
         not_on_board = 0
@@ -1422,7 +1426,7 @@ class GitHubAdapter:
             if not on_board:
                 not_on_board += 1
             for logical, value in values.items():
-                if logical in missing:
+                if logical in missing and logical in required:
                     raise self._missing_field_error(logical, missing[logical])
                 target = found.get(logical)
                 if target is None:
@@ -1954,7 +1958,20 @@ class GitHubAdapter:
             )
         ]
         found, missing = self._resolve_fields(board)
+        required = set(self.field_names.required())
         for logical, name in missing.items():
+            if logical not in required:
+                findings.append(
+                    Finding(
+                        id="github.project_field.optional_missing",
+                        ok=True,
+                        message=f"optional Projects field '{name}' (fields.{logical}) is not "
+                        f"on board {self._board_label()}; its values are not written",
+                        fix=f"Run `tracker-bridge setup github --project {self._name} "
+                        "--overlay-fields` to add it.",
+                    )
+                )
+                continue
             findings.append(
                 Finding(
                     id="github.project_field.missing",
