@@ -552,34 +552,49 @@ def test_github_labels_name_the_repository_when_there_are_several() -> None:
 def test_desired_fields_types_and_values_match_the_plan() -> None:
     snapshot = redmine_snapshot()
     plan = planned(snapshot)
+    assert "risk" in plan.overlays and "budget" not in plan.overlays  # no rates, no baseline
     fields = desired_fields(plan, FieldNames())
     assert list(fields) == list(plan.items)  # summaries included
+    risk_fields = ["risk_score", "p80_finish", "criticality"]
     for key, values in fields.items():
         s = plan.items[key]
-        assert list(values) == FieldNames().logical_names()
+        assert list(values) == [*FieldNames().required(), *risk_fields]
         assert type(values["critical"]) is bool
         assert type(values["total_float"]) is int
-        for name in ("early_start", "early_finish", "late_finish"):
+        for name in ("early_start", "early_finish", "late_finish", "p80_finish"):
             assert type(values[name]) is dt.date
+        assert type(values["risk_score"]) is int
+        assert type(values["criticality"]) is int
+        schedule = {
+            "early_start": s.early_start,
+            "early_finish": s.early_finish,
+            "risk_score": s.risk_score,
+            "p80_finish": s.p80_finish,
+        }
+        criticality = values["criticality"]
+        assert isinstance(criticality, int) and s.criticality is not None
+        assert abs(criticality - s.criticality * 100) <= 0.5
+        others = {name: value for name, value in values.items() if name != "criticality"}
         if s.state == "done":
-            assert values == {
+            assert others == {
                 "critical": False,
                 "total_float": 0,
-                "early_start": s.early_start,
-                "early_finish": s.early_finish,
                 "late_finish": s.early_finish,
+                **schedule,
             }
         else:
-            assert values == {
+            assert others == {
                 "critical": s.critical,
                 "total_float": s.total_float,
-                "early_start": s.early_start,
-                "early_finish": s.early_finish,
                 "late_finish": s.late_finish,
+                **schedule,
             }
     assert fields["redmine:6"]["early_finish"] == dt.date(2025, 1, 6)  # closed: actual date
+    assert fields["redmine:6"]["risk_score"] == fields["redmine:6"]["criticality"] == 0
     assert fields["redmine:4"]["total_float"] == -2
     assert fields["redmine:7"]["critical"] is False  # summary of a non-critical child
+    schedule_only = make_plan(snapshot, Settings(), AS_OF, overlays=False)
+    assert list(desired_fields(schedule_only, FieldNames())["redmine:4"]) == FieldNames().required()
 
 
 # --------------------------------------------------------------------------- render_desired
@@ -595,8 +610,10 @@ def test_render_desired_bundles_fields_and_one_page() -> None:
         tracker_kind="redmine",
         page_title="Plan",
         field_names=FieldNames(),
+        charts=False,  # charts: tests/unit/test_publish_overlays.py
     )
     assert [page.title for page in state.pages] == ["Plan"]
+    assert state.pages[0].attachments == []
     assert state.pages[0].body == report_text("textile")
     assert state.fields == desired_fields(plan, FieldNames())
 
@@ -616,5 +633,6 @@ def test_markup_per_tracker_kind() -> None:
         tracker_kind="github",
         page_title="Plan",
         field_names=FieldNames(),
+        charts=False,
     )
     assert state.pages[0].body == report_text("gfm", snapshot)

@@ -12,6 +12,18 @@ def _done(s: ItemSchedule) -> bool:
     return s.state == "done"
 
 
+def _percent(fraction: float | None) -> int | None:
+    """A share 0..1 as a whole percent 0..100, halves rounded up (0.125 -> 13)."""
+    if fraction is None:
+        return None
+    thousandths = round(fraction * 1000)  # criticality is kept to 3 places
+    return max(0, min(100, (thousandths + 5) // 10))
+
+
+def _cost(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
 _VALUES: dict[str, Callable[[ItemSchedule], FieldValue]] = {
     "critical": lambda s: False if _done(s) else s.critical,
     "total_float": lambda s: 0 if _done(s) else s.total_float,
@@ -20,16 +32,42 @@ _VALUES: dict[str, Callable[[ItemSchedule], FieldValue]] = {
     "late_finish": lambda s: s.early_finish if _done(s) else s.late_finish,
 }
 
+# Overlay fields: logical name -> (the overlay that fills it, its value).
+_OVERLAY_VALUES: dict[str, tuple[str, Callable[[ItemSchedule], FieldValue]]] = {
+    "risk_score": ("risk", lambda s: None if s.risk_score is None else int(s.risk_score)),
+    "p80_finish": ("risk", lambda s: s.p80_finish),
+    "criticality": ("risk", lambda s: _percent(s.criticality)),
+    "planned_cost": ("budget", lambda s: _cost(s.planned_cost)),
+    "slip_days": ("baseline", lambda s: None if s.slip_days is None else int(s.slip_days)),
+}
+
+
+def overlay_fields(plan: Plan) -> list[str]:
+    """Logical names of the overlay fields this plan has values for (its overlays ran)."""
+    return [name for name, (overlay, _) in _OVERLAY_VALUES.items() if overlay in plan.overlays]
+
 
 def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, FieldValue]]:
     """Item key -> logical field name -> value, for every item of the plan (summaries too).
 
     Closed ("done") items get ``critical`` False, ``total_float`` 0 and their actual dates
-    (early start/finish are the actual dates; late finish is the actual finish). Logical
-    names of ``field_names`` this module has no value for are left out.
+    (early start/finish are the actual dates; late finish is the actual finish).
+
+    Overlay fields are emitted only when the plan carries their overlay: ``risk_score``
+    (int 0..100), ``p80_finish`` (date) and ``criticality`` (int percent 0..100) with
+    ``overlays["risk"]``; ``planned_cost`` (float, 2 decimals) with ``overlays["budget"]``;
+    ``slip_days`` (int working days) with ``overlays["baseline"]``. An item the overlay has
+    no figure for (e.g. one added after the baseline) gets None, which clears the field.
+    Logical names of ``field_names`` this module has no value for are left out.
     """
-    names = [name for name in field_names.logical_names() if name in _VALUES]
+    present = set(overlay_fields(plan))
+    getters: list[tuple[str, Callable[[ItemSchedule], FieldValue]]] = []
+    for name in field_names.logical_names():
+        if name in _VALUES:
+            getters.append((name, _VALUES[name]))
+        elif name in present:
+            getters.append((name, _OVERLAY_VALUES[name][1]))
     return {
-        key: {name: _VALUES[name](schedule) for name in names}
+        key: {name: value(schedule) for name, value in getters}
         for key, schedule in plan.items.items()
     }
