@@ -130,7 +130,7 @@ def run_combined_pass(
         result.dependencies = len(part.dependencies)
         result.plan = plan
         try:
-            desired = desired_state(plan, snapshot, settings, name)
+            desired = desired_state(plan, snapshot, settings, name, baseline)
             result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))
             if not dry_run:
                 result.report = adapter.apply(result.changes)

@@ -17,7 +17,15 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
-from tracker_bridge.model import ApplyReport, ChangeSet, DesiredState, Finding, Plan, Snapshot
+from tracker_bridge.model import (
+    ApplyReport,
+    Baseline,
+    ChangeSet,
+    DesiredState,
+    Finding,
+    Plan,
+    Snapshot,
+)
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish import render_desired
 from tracker_bridge.settings import (
@@ -101,7 +109,11 @@ def open_adapter(
 
 
 def desired_state(
-    plan: Plan, snapshot: Snapshot, settings: Settings, project_name: str
+    plan: Plan,
+    snapshot: Snapshot,
+    settings: Settings,
+    project_name: str,
+    baseline: Baseline | None = None,
 ) -> DesiredState:
     """Render the plan into what the project's tracker should show."""
     project = settings.projects[project_name]
@@ -113,6 +125,7 @@ def desired_state(
         tracker_kind=tracker.kind,
         page_title=project.wiki_page,
         field_names=settings.fields,
+        baseline=baseline,
     )
 
 
@@ -177,7 +190,7 @@ def run_pass(
         baseline = active_baseline(settings.store.path, project_name)
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
-        desired = desired_state(result.plan, snapshot, settings, project_name)
+        desired = desired_state(result.plan, snapshot, settings, project_name, baseline)
         result.changes = adapter.diff(snapshot, desired)
         t3 = time.perf_counter()
         if not dry_run:

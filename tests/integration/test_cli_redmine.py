@@ -90,7 +90,8 @@ def test_dry_run_then_run_then_nothing_left_to_write(
     dry = run_json(config, medco.as_of, "--dry-run")[0]
     assert dry["ok"] and dry["written"] is None
     planned_fields = dry["changes"]["fields"]  # type: ignore[index]
-    assert len(planned_fields) == 31 * 5
+    # five schedule fields + risk score, P80 finish, criticality (no budget, no baseline)
+    assert len(planned_fields) == 31 * 8
     assert count() == before  # type: ignore[operator]  # the dry run wrote nothing
 
     first = run_json(config, medco.as_of)[0]

@@ -425,13 +425,12 @@ def test_float_values_compare_normalised(redmine: LocalRedmine, redmine_project:
     ids = _seed(admin, redmine_project.id, 3)
     for i in ids:
         admin.issue.update(i, custom_fields=[{"id": cf["Planned cost"], "value": "3.50"}])
-    names = FieldNames(total_float="Planned cost")  # a float field, for this test
-    desired = DesiredState(fields={
-        f"redmine:{ids[0]}": {"total_float": 3.5},
-        f"redmine:{ids[1]}": {"total_float": 3.25},
-        f"redmine:{ids[2]}": {"total_float": 4.0},
+    desired = DesiredState(fields={  # planned_cost is a float field ("Planned cost")
+        f"redmine:{ids[0]}": {"planned_cost": 3.5},
+        f"redmine:{ids[1]}": {"planned_cost": 3.25},
+        f"redmine:{ids[2]}": {"planned_cost": 4.0},
     })
-    with make_adapter(redmine, redmine_project.identifier, field_names=names) as a:
+    with make_adapter(redmine, redmine_project.identifier) as a:
         changes = a.diff(a.fetch(), desired)
         assert [(c.item, c.old, c.new) for c in changes.fields] == [
             (f"redmine:{ids[1]}", "3.50", "3.25"),
@@ -441,6 +440,11 @@ def test_float_values_compare_normalised(redmine: LocalRedmine, redmine_project:
         assert a.diff(a.fetch(), desired).empty
     assert format_value(0.1 + 0.2) == "0.3"
     assert format_value(True) == "1" and format_value(False) == "0"
+    # per Redmine format: floats keep at most 2 decimals, int fields get whole numbers
+    assert format_value(1234.5678, "float") == "1234.57" and format_value(2.0, "float") == "2"
+    assert format_value(72.5, "int") == "73" and format_value(-2.5, "int") == "-3"
+    assert format_value(7, "int") == "7" and format_value(0.0, "bool") == "0"
+    assert format_value(dt.date(2027, 1, 2), "date") == "2027-01-02"
     assert values_equal(" 7 ", "7") and values_equal(None, "") and not values_equal("1", "0")
 
 

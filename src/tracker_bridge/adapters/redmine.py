@@ -51,19 +51,21 @@ from tracker_bridge.model import (
     DependencyType,
     DesiredPage,
     DesiredState,
+    EstimateRange,
     FieldChange,
     FieldValue,
     Finding,
     Milestone,
     PageChange,
     Project,
+    Risk,
     Snapshot,
     Source,
     Status,
     TimeEntry,
     WorkItem,
 )
-from tracker_bridge.settings import FieldNames, ProjectSettings, TrackerSettings
+from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
 
 __all__ = ["RedmineAdapter", "format_value", "values_equal", "wiki_title"]
 
@@ -73,14 +75,29 @@ PAGE_SIZE = 100  # Redmine clamps ``limit`` to 1..100
 MAX_CONFLICT_RETRIES = 3
 WIKI_COMMENT = "tracker-bridge"
 ATTACHMENT_TAG = "tracker-bridge sha256:"
-#: Redmine formats we expect for our logical fields (checked by ``check`` when it can see them).
+#: Redmine formats of our logical fields: values are formatted for them (:func:`format_value`)
+#: and ``check`` compares them with the real fields when it can see them (administrators).
 EXPECTED_FORMATS = {
     "critical": "bool",
     "total_float": "int",
     "early_start": "date",
     "early_finish": "date",
     "late_finish": "date",
+    "risk_score": "int",
+    "p80_finish": "date",
+    "criticality": "int",
+    "planned_cost": "float",
+    "slip_days": "int",
 }
+#: What a team misses when an optional (overlay) field does not exist: "create it to see ...".
+OPTIONAL_FIELD_PURPOSE = {
+    "risk_score": "each issue's schedule risk score (0-100)",
+    "p80_finish": "the date each issue finishes by with 80 % confidence",
+    "criticality": "how often each issue is on the critical path in the simulation",
+    "planned_cost": "each issue's planned cost",
+    "slip_days": "each issue's slip against the baseline, in working days",
+}
+FLOAT_DECIMALS = 2
 #: Permissions the bot needs in the project (role permissions, Redmine 5.0 symbols).
 NEEDED_PERMISSIONS = {
     "view_issues": "read issues",
@@ -95,21 +112,31 @@ SETUP_DOC = "adapters/redmine/README.md"
 # ------------------------------------------------------------------------- value helpers
 
 
-def format_value(value: FieldValue) -> str:
-    """A desired value as Redmine stores it: bool "1"/"0", int, float without trailing
-    zeros, ISO date, None -> "" (cleared)."""
+def format_value(value: FieldValue, field_format: str | None = None) -> str:
+    """A desired value as Redmine stores it: bool "1"/"0", int, float with at most 2 decimals
+    and no trailing zeros, ISO date, None -> "" (cleared).
+
+    ``field_format`` is the Redmine format of the target field (``int``, ``float``, ``date``,
+    ``bool``; None = go by the value's type): a float for an ``int`` field is rounded to a
+    whole number (half away from zero), a number for a ``bool`` field becomes "1"/"0".
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
+        return "1" if value else "0"
+    if field_format == "bool" and isinstance(value, int | float):
         return "1" if value else "0"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise errors.InputError(f"cannot write the non-finite number {value!r} to Redmine")
-        if value == int(value) and abs(value) < 1e15:
-            return str(int(value))
-        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        if field_format == "int":
+            return str(int(math.copysign(math.floor(abs(value) + 0.5), value)))
+        rounded = round(value, FLOAT_DECIMALS)
+        if rounded == int(rounded) and abs(rounded) < 1e15:
+            return str(int(rounded))
+        text = f"{rounded:.{FLOAT_DECIMALS}f}".rstrip("0").rstrip(".")
         return "0" if text in ("", "-0") else text
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
@@ -174,6 +201,22 @@ def _cf_string(value: Any) -> str | None:
     return str(value)
 
 
+def _number(value: Any) -> float | None:
+    """A custom-field value as a number: "30", "30.5", "30 %" -> float; else None."""
+    text = (_cf_string(value) or "").strip().removesuffix("%").strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _hours(value: float) -> str:
+    return f"{value:g}"
+
+
 def _lines_changed(old: str, new: str) -> int:
     a, b = old.splitlines(), new.splitlines()
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
@@ -212,10 +255,44 @@ class _Page:
 
 @dataclass
 class _FieldPlan:
-    """Resolved ids of our logical fields, from the custom-field catalogue."""
+    """Resolved ids of our logical fields, from the custom-field catalogue.
+
+    ``missing``: required fields (:meth:`FieldNames.required`) no issue carries (an error
+    when a value is to be written); ``optional_missing``: overlay fields no issue carries
+    (their values are skipped).
+    """
 
     ids: dict[str, int]
     missing: dict[str, str | int]
+    optional_missing: dict[str, str | int] = field(default_factory=dict)
+
+
+def _resolve_name(catalogue: dict[str, str], target: str | int) -> int | None:
+    """A custom-field id by name (exact, then case-insensitive) or by id, from a catalogue of
+    the fields seen on issues (name -> id)."""
+    known_ids = {int(i) for i in catalogue.values()}
+    if isinstance(target, int):
+        return target if target in known_ids else None
+    found = catalogue.get(target)
+    if found is None:
+        fold = target.strip().casefold()
+        found = next((i for n, i in catalogue.items() if n.casefold() == fold), None)
+    if found is not None:
+        return int(found)
+    if target.strip().isdigit() and int(target) in known_ids:
+        return int(target)
+    return None
+
+
+@dataclass
+class _RiskFields:
+    """Resolved ids of the risk-register and three-point estimate fields (None: absent)."""
+
+    probability: int | None
+    impact_days: int | None
+    impact_cost: int | None
+    optimistic: int | None
+    pessimistic: int | None
 
 
 # ------------------------------------------------------------------------------- adapter
@@ -233,12 +310,15 @@ class RedmineAdapter:
         *,
         progress: Callable[[int, int], None] | None = None,
         tracker_name: str = "redmine",
+        risk: RiskSettings | None = None,
     ) -> None:
         if not tracker.url:
             raise errors.ConfigError(f"trackers.{tracker_name}.url: the Redmine URL is missing")
         self.tracker = tracker
         self.project = project
         self.field_names = field_names
+        #: Names of the risk tracker and of the risk and three-point estimate fields.
+        self.risk = risk if risk is not None else RiskSettings()
         self.tracker_name = tracker_name
         self.progress = progress
         self.base_url = tracker.url.rstrip("/")
@@ -419,14 +499,29 @@ class RedmineAdapter:
         """Read the project into a Snapshot (issues, relations, versions, time entries).
 
         Contract: every issue of the project, open and closed (of its subprojects too when
-        ``include_subprojects``), becomes a WorkItem keyed ``redmine:<id>``; ``precedes``
-        relations become FS dependencies with ``lag_days = delay`` and ``blocks`` relations FS
-        with lag 0 (other relation types are ignored; relations to issues outside the fetched
-        set are dropped and noted in :attr:`notes`); versions become milestones keyed
-        ``redmine:version:<id>``; time entries of the project are read in full. For each of
-        our logical fields (:class:`FieldNames`) an item carries ``fields[logical]`` = the raw
-        stored string (None when never set) *only if* the issue has that custom field; the
-        catalogue of custom-field names seen on issues goes to ``snapshot.custom_fields``.
+        ``include_subprojects``), becomes a WorkItem keyed ``redmine:<id>`` — except issues
+        of the risk tracker (``risk.risk_tracker``), which become :class:`Risk` entries (see
+        below); ``precedes`` relations between work items become FS dependencies with
+        ``lag_days = delay`` and ``blocks`` relations FS with lag 0 (other relation types are
+        ignored; relations to issues outside the fetched set are dropped and noted in
+        :attr:`notes`); versions become milestones keyed ``redmine:version:<id>``; time
+        entries of the project are read in full (time logged on a risk counts for the
+        project, without an item). For each of our logical fields (:class:`FieldNames`) an
+        item carries ``fields[logical]`` = the raw stored string (None when never set) *only
+        if* the issue has that custom field; the catalogue of custom-field names seen on
+        issues goes to ``snapshot.custom_fields``.
+
+        Three-point estimates: an issue with values in ``risk.optimistic_field`` and
+        ``risk.pessimistic_field`` gets ``estimate_range`` (optimistic, likely = its estimated
+        hours, pessimistic) when ``optimistic <= likely <= pessimistic``; otherwise (or when
+        one of the three is missing) it keeps its single estimate and a note says why.
+
+        Risk register: a risk issue's ``probability`` is ``risk.probability_field`` in percent
+        (0..100; a risk without one is skipped, noted), ``impact_days``/``impact_cost`` come
+        from ``risk.impact_days_field``/``risk.impact_cost_field`` (0 when empty),
+        ``threatens`` = the work items related to it by any relation (relates, blocks,
+        precedes, ... in either direction) and ``status`` is open/closed. Relations that
+        touch a risk never become dependencies.
 
         Endpoints, in order (``⌈N/100⌉ + 4`` requests plus the time-entry pages; one more for
         ``/issue_statuses.json`` on servers whose issue JSON lacks ``status.is_closed``, and
@@ -496,11 +591,15 @@ class RedmineAdapter:
                         entries_raw: list[dict[str, Any]]) -> Snapshot:
         project_id = int(project["id"])
         ids = {int(raw["id"]) for raw in issues}
+        risk_issues = [raw for raw in issues if self._is_risk(raw)]
+        work_issues = [raw for raw in issues if not self._is_risk(raw)]
+        risk_ids = {int(raw["id"]) for raw in risk_issues}
+        item_ids = ids - risk_ids
 
         milestones: dict[str, Milestone] = {}
         for v in versions_raw:
             milestones[f"redmine:version:{v['id']}"] = self._milestone(v, project_id)
-        for raw in issues:
+        for raw in work_issues:
             version = raw.get("fixed_version")
             if version and f"redmine:version:{version['id']}" not in milestones:
                 milestones[f"redmine:version:{version['id']}"] = self._extra_version(version,
@@ -511,15 +610,21 @@ class RedmineAdapter:
             for cf in raw.get("custom_fields") or []:
                 catalogue.setdefault(str(cf["name"]), str(cf["id"]))
         plan = self._resolve_fields(catalogue)
+        risk_fields = self._resolve_risk_fields(catalogue)
 
         items: list[WorkItem] = []
-        for raw in issues:
-            items.append(self._item(raw, ids, closed_status_ids, plan))
+        for raw in work_issues:
+            items.append(self._item(raw, item_ids, risk_ids, closed_status_ids, plan,
+                                    risk_fields))
 
-        dependencies = self._dependencies(issues, ids)
+        dependencies, threatened = self._relations(issues, item_ids, risk_ids)
+        risks = [risk for raw in risk_issues
+                 if (risk := self._risk(raw, closed_status_ids, risk_fields,
+                                        threatened.get(int(raw["id"]), set()))) is not None]
 
         time_entries: list[TimeEntry] = []
         outside_entries = 0
+        on_risks = 0
         for te in entries_raw:
             if (not self.project.include_subprojects
                     and int((te.get("project") or {}).get("id", project_id)) != project_id):
@@ -527,8 +632,10 @@ class RedmineAdapter:
             issue_id = (te.get("issue") or {}).get("id")
             item_key = None
             if issue_id is not None:
-                if int(issue_id) in ids:
+                if int(issue_id) in item_ids:
                     item_key = f"redmine:{issue_id}"
+                elif int(issue_id) in risk_ids:
+                    on_risks += 1
                 else:
                     outside_entries += 1
             time_entries.append(TimeEntry(
@@ -541,10 +648,13 @@ class RedmineAdapter:
         if outside_entries:
             self._note(f"{outside_entries} time entries are logged on issues that were not "
                        "fetched (not visible to the API user); counted without an item")
+        if on_risks:
+            self._note(f"{on_risks} time entries are logged on risks (tracker "
+                       f"'{self.risk.risk_tracker}'); counted for the project, without an item")
 
         start = self.project.start
         if start is None:
-            candidates = [d for raw in issues
+            candidates = [d for raw in work_issues
                           for d in (_date(raw.get("start_date")), _date(raw.get("created_on")))
                           if d is not None]
             start = min(candidates) if candidates else (
@@ -556,9 +666,24 @@ class RedmineAdapter:
             dependencies=dependencies,
             milestones=sorted(milestones.values(), key=lambda m: int(m.native_id or 0)),
             time_entries=time_entries,
+            risks=risks,
             source=Source(kind="redmine", base_url=self.base_url, project=self._pid),
             fetched_at=dt.datetime.now(dt.UTC),
             custom_fields=catalogue,
+        )
+
+    def _is_risk(self, raw: dict[str, Any]) -> bool:
+        name = str((raw.get("tracker") or {}).get("name") or "")
+        return bool(name) and name.strip().casefold() == self.risk.risk_tracker.strip().casefold()
+
+    def _resolve_risk_fields(self, catalogue: dict[str, str]) -> _RiskFields:
+        cfg = self.risk
+        return _RiskFields(
+            probability=_resolve_name(catalogue, cfg.probability_field),
+            impact_days=_resolve_name(catalogue, cfg.impact_days_field),
+            impact_cost=_resolve_name(catalogue, cfg.impact_cost_field),
+            optimistic=_resolve_name(catalogue, cfg.optimistic_field),
+            pessimistic=_resolve_name(catalogue, cfg.pessimistic_field),
         )
 
     def _note(self, message: str) -> None:
@@ -591,14 +716,17 @@ class RedmineAdapter:
                              name=str(ref.get("name") or ref["id"]), native_id=str(ref["id"]))
         return self._milestone(dict(data.get("version") or ref), project_id)
 
-    def _item(self, raw: dict[str, Any], ids: set[int], closed: set[int],
-              plan: _FieldPlan) -> WorkItem:
+    def _item(self, raw: dict[str, Any], ids: set[int], risk_ids: set[int], closed: set[int],
+              plan: _FieldPlan, risk_fields: _RiskFields) -> WorkItem:
         iid = int(raw["id"])
         parent_key = None
         parent = (raw.get("parent") or {}).get("id")
         if parent is not None:
             if int(parent) in ids:
                 parent_key = f"redmine:{parent}"
+            elif int(parent) in risk_ids:
+                self._note(f"issue #{iid}: parent #{parent} is a risk (tracker "
+                           f"'{self.risk.risk_tracker}'); treated as a top-level item")
             else:
                 self._note(f"issue #{iid}: parent #{parent} is outside the fetched issues; "
                            "treated as a top-level item")
@@ -611,6 +739,7 @@ class RedmineAdapter:
             if field_id in values:
                 fields[logical] = _cf_string(values[field_id])
         estimate = raw.get("estimated_hours")
+        likely = max(0.0, float(estimate)) if estimate is not None else None
         return WorkItem(
             key=f"redmine:{iid}",
             native_id=str(iid),
@@ -618,7 +747,9 @@ class RedmineAdapter:
             url=f"{self.base_url}/issues/{iid}",
             status=Status.CLOSED if is_closed else Status.OPEN,
             closed_on=_date(raw.get("closed_on")) if is_closed else None,
-            estimate_hours=max(0.0, float(estimate)) if estimate is not None else None,
+            estimate_hours=likely,
+            estimate_range=self._estimate_range(iid, likely, values, risk_fields,
+                                                quiet=is_closed),
             spent_hours=max(0.0, float(raw.get("spent_hours") or 0)),
             done_ratio=min(100, max(0, int(raw.get("done_ratio") or 0))),
             start=_date(raw.get("start_date")),
@@ -631,10 +762,88 @@ class RedmineAdapter:
             fields=fields,
         )
 
-    def _dependencies(self, issues: list[dict[str, Any]], ids: set[int]) -> list[Dependency]:
+    def _estimate_range(self, iid: int, likely: float | None, values: dict[int, Any],
+                        risk_fields: _RiskFields, *, quiet: bool = False) -> EstimateRange | None:
+        """optimistic / likely (the estimated hours) / pessimistic, when all three are there
+        and ordered; otherwise None and a note (none when neither range field has a value, or
+        when ``quiet``: closed issues are not simulated)."""
+        cfg = self.risk
+        raw_o = values.get(risk_fields.optimistic) if risk_fields.optimistic else None
+        raw_p = values.get(risk_fields.pessimistic) if risk_fields.pessimistic else None
+        if not (_cf_string(raw_o) or "").strip() and not (_cf_string(raw_p) or "").strip():
+            return None
+        optimistic, pessimistic = _number(raw_o), _number(raw_p)
+        if optimistic is not None and pessimistic is not None and likely is not None:
+            if 0 <= optimistic <= likely <= pessimistic:
+                return EstimateRange(optimistic=optimistic, likely=likely,
+                                     pessimistic=pessimistic)
+            problem = (f"{_hours(optimistic)} / {_hours(likely)} / {_hours(pessimistic)} h is "
+                       "not ordered (0 <= optimistic <= likely <= pessimistic)")
+        elif optimistic is None or pessimistic is None:
+            empty = [name for name, number in ((cfg.optimistic_field, optimistic),
+                                               (cfg.pessimistic_field, pessimistic))
+                     if number is None]
+            problem = (f"'{empty[0]}' is empty or not a number" if len(empty) == 1
+                       else "the optimistic and pessimistic values are not numbers")
+        else:
+            problem = "it has no estimated time (the likely value)"
+        if not quiet:
+            fallback = ("the single estimate is used" if likely is not None
+                        else "planned as an item without an estimate")
+            self._note(f"issue #{iid}: three-point estimate ignored: {problem}; {fallback}")
+        return None
+
+    def _risk(self, raw: dict[str, Any], closed: set[int], risk_fields: _RiskFields,
+              threatened: set[int]) -> Risk | None:
+        cfg = self.risk
+        iid = int(raw["id"])
+        values = {int(cf["id"]): cf.get("value") for cf in raw.get("custom_fields") or []}
+        label = f"risk #{iid} '{raw.get('subject') or ''}'"
+        raw_p = values.get(risk_fields.probability) if risk_fields.probability else None
+        percent = _number(raw_p)
+        if percent is None:
+            why = ("has no value in" if not (_cf_string(raw_p) or "").strip()
+                   else f"has no number ({_cf_string(raw_p)!r}) in")
+            if risk_fields.probability is None or risk_fields.probability not in values:
+                why = "does not have the custom field"
+            self._note(f"{label} {why} '{cfg.probability_field}' (percent); not in the risk "
+                       "register")
+            return None
+        if not 0 <= percent <= 100:
+            self._note(f"{label}: '{cfg.probability_field}' is {percent:g}, not a percentage "
+                       "between 0 and 100; not in the risk register")
+            return None
+
+        def impact(field_id: int | None, name: str) -> float:
+            raw_value = values.get(field_id) if field_id else None
+            number = _number(raw_value)
+            if number is None or number < 0:
+                if (_cf_string(raw_value) or "").strip():
+                    self._note(f"{label}: '{name}' = {_cf_string(raw_value)!r} is not a "
+                               "positive number; 0 is used")
+                return 0.0
+            return number
+
+        status = raw.get("status") or {}
+        return Risk(
+            key=f"redmine:{iid}",
+            title=str(raw.get("subject") or ""),
+            probability=percent / 100,
+            impact_days=impact(risk_fields.impact_days, cfg.impact_days_field),
+            impact_cost=impact(risk_fields.impact_cost, cfg.impact_cost_field),
+            threatens=[f"redmine:{i}" for i in sorted(threatened)],
+            status=Status.CLOSED if int(status.get("id", 0)) in closed else Status.OPEN,
+        )
+
+    def _relations(self, issues: list[dict[str, Any]], ids: set[int],
+                   risk_ids: set[int]) -> tuple[list[Dependency], dict[int, set[int]]]:
+        """Dependencies between work items (``ids``), and risk id -> ids of the work items
+        it is related to by any relation (those relations are never dependencies)."""
         seen: set[int] = set()
         best: dict[tuple[int, int], tuple[int, str]] = {}
+        threatened: dict[int, set[int]] = {}
         outside = 0
+        risk_outside = 0
         for raw in issues:
             for rel in raw.get("relations") or []:
                 rel_id = int(rel.get("id", 0))
@@ -643,6 +852,15 @@ class RedmineAdapter:
                 seen.add(rel_id)
                 kind = str(rel.get("relation_type"))
                 pred, succ = int(rel["issue_id"]), int(rel["issue_to_id"])
+                if pred in risk_ids or succ in risk_ids:
+                    for risk, other in ((pred, succ), (succ, pred)):
+                        if risk not in risk_ids or other in risk_ids:
+                            continue
+                        if other in ids:
+                            threatened.setdefault(risk, set()).add(other)
+                        else:
+                            risk_outside += 1
+                    continue
                 if kind in ("follows", "blocked"):  # not stored by Redmine, but be safe
                     pred, succ = succ, pred
                     kind = "precedes" if kind == "follows" else "blocks"
@@ -660,36 +878,39 @@ class RedmineAdapter:
         if outside:
             self._note(f"{outside} relation(s) point to issues outside the fetched set "
                        "(another project, or not visible); dropped")
-        return [
+        if risk_outside:
+            self._note(f"{risk_outside} relation(s) of risks point to issues outside the "
+                       "fetched set; those issues are not counted as threatened")
+        dependencies = [
             Dependency(predecessor=f"redmine:{p}", successor=f"redmine:{s}",
                        type=DependencyType.FS, lag_days=lag, origin=kind)
             for (p, s), (lag, kind) in sorted(best.items())
         ]
+        return dependencies, threatened
 
     # ------------------------------------------------------------------ fields
 
     def _resolve_fields(self, catalogue: dict[str, str]) -> _FieldPlan:
-        """Logical field -> custom-field id, by name (exact, then case-insensitive) or id."""
-        by_name = {name: int(i) for name, i in catalogue.items()}
-        by_fold = {name.casefold(): int(i) for name, i in catalogue.items()}
-        known_ids = set(by_name.values())
+        """Logical field -> custom-field id, by name (exact, then case-insensitive) or id.
+
+        Required fields (:meth:`FieldNames.required`) that no issue carries go to
+        ``missing``, the optional overlay fields to ``optional_missing``.
+        """
+        required = set(self.field_names.required())
         ids: dict[str, int] = {}
         missing: dict[str, str | int] = {}
+        optional_missing: dict[str, str | int] = {}
         for logical in self.field_names.logical_names():
             target: str | int = getattr(self.field_names, logical)
-            found: int | None = None
-            if isinstance(target, int):
-                found = target if target in known_ids else None
-            else:
-                found = by_name.get(target, by_fold.get(target.strip().casefold()))
-                if found is None and target.strip().isdigit() and int(target) in known_ids:
-                    found = int(target)
-            if found is None:
+            found = _resolve_name(catalogue, target)
+            if found is not None:
+                ids[logical] = found
+            elif logical in required:
                 missing[logical] = target
             else:
-                ids[logical] = found
+                optional_missing[logical] = target
         self._field_ids = ids
-        return _FieldPlan(ids=ids, missing=missing)
+        return _FieldPlan(ids=ids, missing=missing, optional_missing=optional_missing)
 
     def _missing_field_error(self, logical: str, target: str | int) -> errors.ConfigError:
         what = (f"custom field id {target}" if isinstance(target, int)
@@ -707,11 +928,13 @@ class RedmineAdapter:
         """Changes that make the tracker show ``desired``; reads the current wiki page(s).
 
         Fields: for every item and logical field of ``desired.fields`` the value is formatted
-        as Redmine stores it (:func:`format_value`) and compared, normalised
-        (:func:`values_equal`), with the value in the snapshot; only differences are kept.
-        Only our logical fields (:class:`FieldNames`) are ever written. A configured field no
-        issue carries raises ConfigError; an issue whose tracker lacks the field is skipped
-        (noted). Pages: ``GET /projects/:p/wiki/:title.json?include=attachments`` (404 means
+        as Redmine stores it for the field's format (:func:`format_value` with
+        :data:`EXPECTED_FORMATS`) and compared, normalised (:func:`values_equal`), with the
+        value in the snapshot; only differences are kept. Only our logical fields
+        (:class:`FieldNames`) are ever written. A required field (:meth:`FieldNames.required`)
+        no issue carries raises ConfigError; an optional overlay field no issue carries is
+        skipped silently (``check`` reports it); an issue whose tracker lacks a field is
+        skipped (noted). Pages: ``GET /projects/:p/wiki/:title.json?include=attachments`` (404 means
         create); our block is merged with :func:`merge_block` and the page is kept only if its
         text (or one of its attachments) changes.
         """
@@ -721,6 +944,7 @@ class RedmineAdapter:
         changes: list[FieldChange] = []
         missing_on_item: dict[str, int] = {}
         unknown_logical: set[str] = set()
+        skipped_optional: set[str] = set()
         logical_names = set(self.field_names.logical_names())
         for key, values in desired.fields.items():
             item = items.get(key)
@@ -733,13 +957,19 @@ class RedmineAdapter:
                     continue
                 if logical in plan.missing:
                     raise self._missing_field_error(logical, plan.missing[logical])
+                if logical in plan.optional_missing:
+                    skipped_optional.add(logical)
+                    continue
                 if logical not in item.fields:
                     missing_on_item[logical] = missing_on_item.get(logical, 0) + 1
                     continue
-                new = format_value(value)
+                new = format_value(value, EXPECTED_FORMATS.get(logical))
                 old = item.fields[logical]
                 if not values_equal(old, new):
                     changes.append(FieldChange(item=key, field=logical, old=old, new=new))
+        if skipped_optional:
+            log.debug("redmine diff %s: optional field(s) %s do not exist in the project; "
+                      "not written", self._pid, ", ".join(sorted(skipped_optional)))
         for logical in sorted(unknown_logical):
             self._note(f"logical field '{logical}' has no Redmine field configured; not written")
         for logical, count in sorted(missing_on_item.items()):
@@ -973,8 +1203,11 @@ class RedmineAdapter:
         ``redmine.project.ok``, ``redmine.issues.disabled``, ``redmine.time_tracking.disabled``,
         ``redmine.wiki.disabled``, ``redmine.wiki.ok``, ``redmine.permissions.missing``,
         ``redmine.permissions.ok``, ``redmine.custom_field.missing``,
-        ``redmine.custom_field.not_writable``, ``redmine.custom_field.format``,
-        ``redmine.custom_field.unverified``, ``redmine.custom_field.ok``.
+        ``redmine.custom_field.optional_missing`` (``ok`` True: an overlay field that does
+        not exist is simply not written), ``redmine.custom_field.not_writable``,
+        ``redmine.custom_field.format``, ``redmine.custom_field.unverified``,
+        ``redmine.custom_field.ok``. Issues of the risk tracker (``risk.risk_tracker``) are
+        not written, so the custom fields are not required on them.
         """
         findings: list[Finding] = []
         try:
@@ -1092,10 +1325,12 @@ class RedmineAdapter:
                                               "subproject_id": subprojects},
                              what="issue sample")
             for raw in data.get("issues") or []:
-                per_tracker[str(tracker["name"])] = {int(cf["id"])
-                                                     for cf in raw.get("custom_fields") or []}
                 for cf in raw.get("custom_fields") or []:
                     catalogue.setdefault(str(cf["name"]), str(cf["id"]))
+                if self._is_risk(raw):
+                    continue  # risks are read, never written
+                per_tracker[str(tracker["name"])] = {int(cf["id"])
+                                                     for cf in raw.get("custom_fields") or []}
         if not per_tracker:
             return [Finding(
                 id="redmine.custom_field.unverified", ok=False,
@@ -1110,6 +1345,19 @@ class RedmineAdapter:
                 message=f"custom field '{target}' (fields.{logical}) is not visible on issues "
                         f"of project '{self._pid}'",
                 fix=str(self._missing_field_error(logical, target))))
+        for logical, target in plan.optional_missing.items():
+            what = (f"custom field id {target}" if isinstance(target, int)
+                    else f"custom field '{target}'")
+            purpose = OPTIONAL_FIELD_PURPOSE.get(logical, f"the {logical} values")
+            findings.append(Finding(
+                id="redmine.custom_field.optional_missing", ok=True,
+                message=f"optional {what} (fields.{logical}) is not on issues of project "
+                        f"'{self._pid}': not written: create it to see {purpose}",
+                fix=f"Optional. Administration -> Custom fields -> New -> Issues, named "
+                    f"'{target}', format {EXPECTED_FORMATS.get(logical, 'as documented')}, "
+                    "the trackers the project uses, 'For all projects' or enabled in the "
+                    f"project's Settings -> Issue tracking (see {SETUP_DOC}); or set "
+                    f"fields.{logical} to the name the field has in Redmine"))
         for logical, field_id in plan.ids.items():
             name = next((n for n, i in catalogue.items() if int(i) == field_id), str(field_id))
             lacking = sorted(t for t, ids in per_tracker.items() if field_id not in ids)
