@@ -156,18 +156,28 @@ def schema(what: str) -> None:
     dump_json(models[what].model_json_schema())
 
 
+def _or_dash(value: object) -> str:
+    return "–" if value is None else str(value)
+
+
 def _plan_table(plan: Plan, snapshot: Snapshot) -> None:
     titles = {item.key: item.title for item in snapshot.items}
+    with_risk = any(item.p80_finish is not None for item in plan.items.values())
     table = Table(title=f"{plan.project.name}: plan as of {plan.project.as_of}")
-    for column in ("item", "title", "early start", "early finish", "late start", "late finish"):
-        table.add_column(column)
-    for column in ("total float", "free float"):
-        table.add_column(column, justify="right")
-    table.add_column("critical")
+    table.add_column("item", no_wrap=True)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=34)
+    for column in ("early start", "early finish", "late start", "late finish"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("TF", justify="right", no_wrap=True)  # total float, working days
+    table.add_column("FF", justify="right", no_wrap=True)  # free float
+    table.add_column("critical", no_wrap=True)
+    if with_risk:
+        table.add_column("P80 finish", no_wrap=True)
+        table.add_column("risk", justify="right", no_wrap=True)
     for key, item in sorted(plan.items.items(), key=lambda kv: (kv[1].early_start, kv[0])):
-        table.add_row(
+        row = [
             key,
-            titles.get(key, "")[:40],
+            titles.get(key, ""),
             str(item.early_start),
             str(item.early_finish),
             str(item.late_start),
@@ -175,8 +185,30 @@ def _plan_table(plan: Plan, snapshot: Snapshot) -> None:
             str(item.total_float),
             str(item.free_float),
             "yes" if item.critical else ("done" if item.state == "done" else ""),
-        )
+        ]
+        if with_risk:
+            row += [str(item.p80_finish or ""), str(item.risk_score or "")]
+        table.add_row(*row)
     out.print(table)
+    if plan.milestones:
+        milestones = Table(title="Milestones")
+        for column in ("milestone", "due", "forecast", "float (d)"):
+            milestones.add_column(column, no_wrap=True)
+        if with_risk:
+            for column in ("P50", "P80", "P95", "on time"):
+                milestones.add_column(column, no_wrap=True)
+        for m in plan.milestones:
+            row = [m.name, _or_dash(m.due), _or_dash(m.finish), _or_dash(m.total_float)]
+            if with_risk:
+                chance = m.probability_on_time
+                row += [
+                    str(m.p50 or "–"),
+                    str(m.p80 or "–"),
+                    str(m.p95 or "–"),
+                    "–" if chance is None else f"{chance:.0%}",
+                ]
+            milestones.add_row(*row)
+        out.print(milestones)
     project = plan.project
     out.print(f"Project start {project.start}, forecast finish [bold]{project.finish}[/bold].")
     for i, path in enumerate(project.critical_paths, 1):
