@@ -402,9 +402,9 @@ def test_webhook_issue_payloads_parse_like_list_items(
         if "/pull/" in issue["html_url"]:
             continue  # the issues webhook also reports pull requests, like the list does
         owner, repo = issue["html_url"].split("/")[3:5]
-        key = adapter._issue_key(issue)
+        key = adapter._ctx.keys.issue_key(issue)
         assert key == f"github:{owner}/{repo}#{issue['number']}"
-        item = adapter._item(key, f"{owner}/{repo}", issue, None, False)
+        item = adapter._fetcher.item(key, f"{owner}/{repo}", issue, None, False)
         assert item.title == issue["title"]
         # some examples ("pinned") carry no state at all
         assert item.status is (Status.CLOSED if issue.get("state") == "closed" else Status.OPEN)

@@ -90,7 +90,7 @@ def test_estimate_sources_and_precedence(bodies: Bodies, make_adapter: AdapterFa
     def estimate(**kw: object) -> float | None:
         raw = bodies.issue(1, "A", **kw)  # type: ignore[arg-type]
         labels = [label["name"] for label in raw["labels"]]
-        return adapter._estimate("k", raw, labels, None, {})[0]
+        return adapter._fetcher.estimate("k", raw, labels, None, {})[0]
 
     assert estimate(body="Estimate: 2d", labels=("estimate: 1d", "size: L")) == 12
     assert estimate(labels=("estimate: 5h", "size: L")) == 5

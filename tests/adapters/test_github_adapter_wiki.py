@@ -99,7 +99,7 @@ def test_rejected_push_is_fetched_remerged_and_retried(
     remote = wiki_repo.bare.as_uri() if url else str(wiki_repo.bare)
     adapter = make_adapter(project_v2=None, wiki_remote=remote)
     changes = adapter.diff(SNAPSHOT, desired("our plan"))
-    real_git = adapter._git
+    real_git = adapter._wiki.git
     pushes: list[int] = []
 
     def git_with_a_concurrent_edit(args: list[str], *rest: Any, **kw: Any) -> Any:
@@ -109,7 +109,7 @@ def test_rejected_push_is_fetched_remerged_and_retried(
                 wiki_repo.write({"Project-Plan.md": "Pat's intro, edited meanwhile\n"})
         return real_git(args, *rest, **kw)
 
-    monkeypatch.setattr(adapter, "_git", git_with_a_concurrent_edit)
+    monkeypatch.setattr(adapter._wiki, "git", git_with_a_concurrent_edit)
     report = adapter.apply(changes)
     assert report.conflicts_retried == 1 and report.pages_written == 1 and len(pushes) == 2
     page = wiki_repo.read("Project-Plan.md")
@@ -123,7 +123,7 @@ def test_rejected_pushes_are_bounded(
 ) -> None:
     adapter = make_adapter(project_v2=None, wiki_push_retries=1)
     changes = adapter.diff(SNAPSHOT, desired("our plan"))
-    real_git = adapter._git
+    real_git = adapter._wiki.git
     edits = iter(range(100))
 
     def always_first(args: list[str], *rest: Any, **kw: Any) -> Any:
@@ -131,7 +131,7 @@ def test_rejected_pushes_are_bounded(
             wiki_repo.write({"Other.md": f"edit {next(edits)}\n"})
         return real_git(args, *rest, **kw)
 
-    monkeypatch.setattr(adapter, "_git", always_first)
+    monkeypatch.setattr(adapter._wiki, "git", always_first)
     with pytest.raises(errors.ConflictError, match="rejected 2 times"):
         adapter.apply(changes)
 
@@ -152,7 +152,7 @@ def test_github_not_found_answer_gives_the_same_message(make_adapter: AdapterFac
         "remote: Repository not found.\n"
         "fatal: repository 'https://github.com/acme/web.wiki.git/' not found\n"
     )
-    error = adapter._wiki_error(_GitError(["clone"], 128, stderr), "clone")
+    error = adapter._wiki.error(_GitError(["clone"], 128, stderr), "clone")
     assert isinstance(error, errors.NotFoundError)
     assert "the wiki of acme/web does not exist yet" in str(error)
 
@@ -192,7 +192,7 @@ def test_token_goes_in_a_header_never_in_args_url_or_messages(
 
 
 def test_a_local_remote_gets_no_token(make_adapter: AdapterFactory) -> None:
-    env = make_adapter(project_v2=None)._git_env()
+    env = make_adapter(project_v2=None)._wiki.git_env()
     assert not any(TOKEN in v or "extraHeader" in v for v in env.values())
 
 

@@ -1,0 +1,54 @@
+"""Tracker-neutral value parsers shared by the adapters.
+
+Trackers send dates, instants and numbers as text, or leave them out. These read them leniently:
+None, empty text and garbage give None, never an exception. :func:`lines_changed` measures an
+edit of a wiki page the same way for every tracker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from typing import Any
+
+__all__ = ["lines_changed", "parse_date", "parse_datetime", "parse_float"]
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """``"2026-01-05"`` (or the date part of an ISO instant) as a date; None if it is not one."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """An ISO 8601 instant (``Z`` allowed) as an aware datetime, UTC when it names no offset;
+    None if it is not one."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def parse_float(value: Any) -> float | None:
+    """A number or the text of one as a float; None if it is None or not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def lines_changed(old: str, new: str) -> int:
+    """Lines added, removed or replaced from ``old`` to ``new`` (a replaced run counts its
+    longer side)."""
+    a, b = old.splitlines(), new.splitlines()
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    return sum(
+        max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+    )
