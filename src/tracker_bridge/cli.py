@@ -393,6 +393,7 @@ def _run_projects(
     as_json: bool,
     quiet: bool,
     wait: float = 0.0,
+    full: bool = False,
 ) -> None:
     from contextlib import ExitStack
 
@@ -420,6 +421,7 @@ def _run_projects(
                                     dry_run=dry_run,
                                     progress=progress,
                                     store=store,
+                                    full=full,
                                 )
                             ]
                         else:
@@ -471,6 +473,11 @@ def _project_names(settings: Settings, projects: tuple[str, ...], all_projects: 
     show_default=True,
     help="Seconds to wait for another run of the same project to finish (0: fail at once).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Read every issue again instead of only those changed since the last run.",
+)
 @config_option
 @as_of_option
 @dry_run_option
@@ -481,6 +488,7 @@ def run(
     projects: tuple[str, ...],
     all_projects: bool,
     wait_seconds: float,
+    full: bool,
     config_path: Path | None,
     as_of: dt.datetime | None,
     dry_run: bool,
@@ -496,6 +504,10 @@ def run(
     run of the same project - cron overlapping itself or the webhook worker - waits up to
     --wait seconds, then reports "project X is being planned by another run (pid N)".
 
+    Between full fetches (every full_fetch_hours, default 24, per project) a run reads only
+    the issues changed since the last run (Redmine); relations added between issues that did
+    not change otherwise are seen at the next full fetch, or at once with --full.
+
     \b
     Exit codes:
       0  every project done
@@ -504,7 +516,9 @@ def run(
     """
     settings = resolve_settings(config_path)
     names = _project_names(settings, projects, all_projects)
-    _run_projects(settings, names, status_date(as_of), dry_run, as_json, quiet, wait_seconds)
+    _run_projects(
+        settings, names, status_date(as_of), dry_run, as_json, quiet, wait_seconds, full=full
+    )
 
 
 @main.command()

@@ -3,16 +3,29 @@
 Adapters are found through the ``tracker_bridge.adapters`` entry-point group, the same way a
 third-party adapter (Jira, GitLab...) would register itself. Each project is its own unit of
 work: a failure is reported with the project's name and never reads as "nothing there".
+
+Incremental fetch: with a store (:class:`SyncStore`) and an adapter that supports it
+(``supports_incremental = True``, i.e. ``fetch(since=..., cached=...)``), a pass fetches only
+what changed since the last successful pass and merges it into the cached snapshot. A full
+fetch is done when there is no cache or cursor, when the last full fetch is older than
+``ProjectSettings.full_fetch_hours`` (a tracker's change feed does not see everything:
+Redmine's ``updated_on`` does not move for relations), when the tracker or project settings
+changed, or when asked (``run --full``). The cursors are kept per project in the store:
+``<kind>.updated_on`` (the adapter's ``sync_cursor``), ``<kind>.full_at`` (when the last full
+fetch started, UTC) and ``<kind>.config`` (a digest of the settings the snapshot depends on).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import inspect
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -135,6 +148,153 @@ class WriteRecorder(Protocol):
     def record_written(self, project: str, changes: ChangeSet) -> int: ...
 
 
+@runtime_checkable
+class SyncStore(Protocol):
+    """Where a pass keeps the snapshot cache and sync cursors (the store; see ``Store``)."""
+
+    def record_written(self, project: str, changes: ChangeSet) -> int: ...
+
+    def get_cursor(self, project: str, name: str = ...) -> str | None: ...
+
+    def set_cursor(self, project: str, value: str, name: str = ...) -> None: ...
+
+    def load_snapshot_cache(self, project: str) -> Snapshot | None: ...
+
+    def save_snapshot_cache(self, project: str, snapshot: Snapshot) -> None: ...
+
+
+def supports_incremental(adapter: object) -> bool:
+    """True when ``adapter.fetch`` takes ``since`` and ``cached`` (an incremental fetch):
+    ``supports_incremental = True`` on the class, or both keywords in its signature."""
+    flag = getattr(type(adapter), "supports_incremental", None)
+    if isinstance(flag, bool):
+        return flag
+    fetch = getattr(adapter, "fetch", None)
+    if not callable(fetch):
+        return False
+    try:
+        parameters = inspect.signature(fetch).parameters
+    except (TypeError, ValueError):
+        return False
+    return "since" in parameters and "cached" in parameters
+
+
+def _utc(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _stamp(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def fetch_config_digest(settings: Settings, project_name: str) -> str:
+    """A digest of the settings a fetched snapshot depends on: when it changes, the cached
+    snapshot is not reused (the next fetch is a full one)."""
+    project = settings.projects[project_name]
+    tracker = settings.trackers[project.tracker]
+    data = {
+        "tracker": tracker.model_dump(mode="json"),
+        "project": project.model_dump(mode="json", exclude={"full_fetch_hours"}),
+        "fields": settings.fields.model_dump(mode="json"),
+        "risk": settings.risk.model_dump(mode="json"),
+    }
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class _FetchPlan:
+    """How a pass fetches: full or incremental, and what to remember afterwards."""
+
+    store: SyncStore | None
+    kind: str
+    digest: str
+    since: dt.datetime | None = None
+    cached: Snapshot | None = None
+    reason: str = ""
+
+
+def _plan_fetch(
+    settings: Settings, project_name: str, adapter: TrackerAdapter, store: object, full: bool
+) -> _FetchPlan:
+    project = settings.projects[project_name]
+    kind = settings.trackers[project.tracker].kind
+    sync = store if isinstance(store, SyncStore) and supports_incremental(adapter) else None
+    plan = _FetchPlan(store=sync, kind=kind, digest=fetch_config_digest(settings, project_name))
+    if sync is None:
+        plan.reason = "the adapter or the store does not support incremental fetches"
+        return plan
+    if full:
+        plan.reason = "a full fetch was asked for (--full)"
+        return plan
+    full_at = _utc(sync.get_cursor(project_name, f"{kind}.full_at"))
+    since = _utc(sync.get_cursor(project_name, f"{kind}.updated_on"))
+    if full_at is None or since is None:
+        plan.reason = "no previous full fetch"
+        return plan
+    age = dt.datetime.now(dt.UTC) - full_at
+    if age >= dt.timedelta(hours=project.full_fetch_hours):
+        plan.reason = (
+            f"the last full fetch is {age.total_seconds() / 3600:.1f} h old "
+            f"(full_fetch_hours = {project.full_fetch_hours:g})"
+        )
+        return plan
+    if sync.get_cursor(project_name, f"{kind}.config") != plan.digest:
+        plan.reason = "the tracker or project settings changed"
+        return plan
+    cached = sync.load_snapshot_cache(project_name)
+    if cached is None:
+        plan.reason = "no cached snapshot"
+        return plan
+    plan.since, plan.cached = since, cached
+    return plan
+
+
+def _fetch(adapter: TrackerAdapter, plan: _FetchPlan) -> Snapshot:
+    if plan.since is not None and plan.cached is not None:
+        fetch: Callable[..., Snapshot] = adapter.fetch
+        return fetch(since=plan.since, cached=plan.cached)
+    return adapter.fetch()
+
+
+def _remember_fetch(
+    project_name: str,
+    adapter: TrackerAdapter,
+    plan: _FetchPlan,
+    snapshot: Snapshot,
+    mode: str,
+    started: dt.datetime,
+) -> None:
+    """Keep the snapshot and the cursors for the next pass (the cache first: a crash in
+    between leaves an older cursor, which only re-reads more)."""
+    store = plan.store
+    if store is None:
+        return
+    cursor = getattr(adapter, "sync_cursor", None)
+    if not isinstance(cursor, dt.datetime):
+        stamps = [i.updated_on for i in snapshot.items if i.updated_on is not None]
+        cursor = min(max(stamps), started) if stamps else None
+    try:
+        store.save_snapshot_cache(project_name, snapshot)
+        if cursor is None:  # nothing to resume from: the next pass fetches in full
+            store.set_cursor(project_name, "", f"{plan.kind}.full_at")
+            return
+        store.set_cursor(project_name, _stamp(cursor), f"{plan.kind}.updated_on")
+        if mode == "full":
+            store.set_cursor(project_name, _stamp(started), f"{plan.kind}.full_at")
+            store.set_cursor(project_name, plan.digest, f"{plan.kind}.config")
+    except TrackerBridgeError as e:  # the pass worked; the next one only fetches more
+        log.warning(
+            "project %s: could not keep the snapshot for the next pass: %s", project_name, e
+        )
+
+
 def record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) -> None:
     """Remember what a pass wrote; a failure here only weakens webhook echo recognition."""
     try:
@@ -158,6 +318,12 @@ class PassResult:
     requests: int = 0
     dry_run: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    #: How the tracker was read: "full" or "incremental" (None: the fetch did not happen).
+    fetch_mode: Literal["full", "incremental"] | None = None
+    #: Requests the fetch made (part of ``requests``).
+    fetch_requests: int = 0
+    #: Why the fetch was a full one ("" for an incremental fetch).
+    full_fetch_reason: str = ""
 
 
 def run_pass(
@@ -168,6 +334,7 @@ def run_pass(
     dry_run: bool = False,
     progress: Progress | None = None,
     store: WriteRecorder | None = None,
+    full: bool = False,
 ) -> PassResult:
     """Fetch, plan, render, diff and (unless dry run) apply for one project.
 
@@ -175,6 +342,12 @@ def run_pass(
     can go on with the next project; a fetch that failed never leads to writes. With a
     ``store``, the field values written are recorded (``store.record_written``) so that the
     webhook server recognises their echoes.
+
+    With a store that keeps snapshots and cursors (:class:`SyncStore`) and an adapter that
+    supports it, the fetch is incremental (see the module docstring); ``full`` forces a full
+    fetch. After a successful pass the snapshot and the cursors are kept for the next one.
+    Our own writes bump the tracker's change stamps, so the next incremental fetch re-reads
+    the issues this pass wrote; they then match the plan and nothing is written again.
     """
     import time
 
@@ -182,9 +355,34 @@ def run_pass(
     adapter: TrackerAdapter | None = None
     try:
         adapter = open_adapter(settings, project_name, progress)
+        fetch_plan = _plan_fetch(settings, project_name, adapter, store, full)
+        started = dt.datetime.now(dt.UTC)
+        before = adapter.requests_made
         t0 = time.perf_counter()
-        snapshot = adapter.fetch()
+        snapshot = _fetch(adapter, fetch_plan)
         t1 = time.perf_counter()
+        result.fetch_requests = adapter.requests_made - before
+        reported = getattr(adapter, "fetch_mode", None)
+        mode: Literal["full", "incremental"] = (
+            reported
+            if reported in ("full", "incremental")
+            else "full"
+            if fetch_plan.since is None
+            else "incremental"
+        )
+        result.fetch_mode = mode
+        if mode == "full":
+            result.full_fetch_reason = fetch_plan.reason or str(
+                getattr(adapter, "fallback_reason", None) or ""
+            )
+        if fetch_plan.store is not None:
+            log.info(
+                "project %s: %s fetch in %d requests%s",
+                project_name,
+                mode,
+                result.fetch_requests,
+                f" ({result.full_fetch_reason})" if result.full_fetch_reason else "",
+            )
         result.items = len(snapshot.items)
         result.dependencies = len(snapshot.dependencies)
         baseline = active_baseline(settings.store.path, project_name)
@@ -197,9 +395,17 @@ def run_pass(
             result.report = adapter.apply(result.changes)
             if store is not None:
                 record_written(store, project_name, result.changes)
+            if fetch_plan.store is not None and result.report.issues_updated:
+                log.info(
+                    "project %s: the next incremental fetch re-reads the %d issue(s) written "
+                    "now (our writes bump their change stamp); they will match the plan",
+                    project_name,
+                    result.report.issues_updated,
+                )
         t4 = time.perf_counter()
         result.timings = {"fetch": t1 - t0, "plan": t2 - t1, "diff": t3 - t2, "apply": t4 - t3}
         result.ok = True
+        _remember_fetch(project_name, adapter, fetch_plan, snapshot, mode, started)
     except TrackerBridgeError as e:
         result.error = str(e)
         log.warning("project %s failed: %s", project_name, e)

@@ -280,6 +280,12 @@ class ProjectSettings(_Section):
     github: GitHubSettings | None = Field(
         default=None, description="GitHub specifics (repositories, Projects board, wiki)"
     )
+    full_fetch_hours: float = Field(
+        default=24,
+        ge=0,
+        description="Hours between full fetches; in between, passes with a store fetch only "
+        "what changed (where the tracker allows it). 0: always a full fetch",
+    )
 
     @field_validator("wiki_page")
     @classmethod
