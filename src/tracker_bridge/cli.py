@@ -319,6 +319,8 @@ def _result_json(result: PassResult) -> dict[str, Any]:
         "items": result.items,
         "dependencies": result.dependencies,
         "requests": result.requests,
+        "fetch_mode": result.fetch_mode,
+        "full_fetch_reason": result.full_fetch_reason or None,
         "finish": str(plan.project.finish) if plan else None,
         "critical_paths": plan.project.critical_paths if plan else None,
         "changes": _changes_json(result.changes),
@@ -369,7 +371,11 @@ def _print_result(result: PassResult) -> None:
                 f"  wrote {report.fields_written} field values on {report.issues_updated} "
                 f"issues, {report.pages_written} wiki page(s)"
             )
-    out.print(f"  {result.requests} API requests", style="dim")
+    fetch = ""
+    if result.fetch_mode:
+        reason = f", {result.full_fetch_reason}" if result.full_fetch_reason else ""
+        fetch = f" ({result.fetch_mode} fetch{reason})"
+    out.print(f"  {result.requests} API requests{fetch}", style="dim", markup=False)
 
 
 def _plan_units(settings: Settings, names: list[str]) -> list[tuple[str | None, list[str]]]:
