@@ -637,14 +637,7 @@ def demo(workdir: Path, port: int, no_wait: bool) -> None:
         key_file.write_text(instance.bot_key + "\n", encoding="utf-8")
         key_file.chmod(0o600)
         config = workdir / "tracker-bridge.toml"
-        config.write_text(
-            "# Written by `tracker-bridge demo`; the key lives in the key file, not here.\n"
-            f'[trackers.local]\nkind = "redmine"\nurl = "{instance.url}"\n'
-            f'api_key_file = "{key_file}"\nmarkup = "textile"\n\n'
-            f'[projects.medco]\ntracker = "local"\nproject = "{seeded.identifier}"\n'
-            'wiki_page = "Plan"\n',
-            encoding="utf-8",
-        )
+        config.write_text(demo_data.demo_config(instance.url, key_file, seeded), encoding="utf-8")
         command = ["tracker-bridge", "run", "--config", str(config), "--as-of", str(seeded.as_of)]
         say("$ " + " ".join(command))
         subprocess.run([sys.executable, "-m", "tracker_bridge.cli", *command[1:]], check=False)

@@ -230,6 +230,37 @@ def seed(
     return SeededProject(identifier, issue_ids, REFERENCE_AS_OF + shift)
 
 
+# Hourly rates by role and the non-labour costs the guide's example budgets for.
+DEMO_RATES = {
+    "Sarah Okafor": 85.0,  # business analyst
+    "Ana Ruiz": 95.0,  # developers
+    "Ben Weber": 95.0,
+    "Chen Li": 95.0,
+    "Priya Nair": 90.0,  # scrum master
+    "Tom Berg": 70.0,  # testers
+    "Uma Rossi": 70.0,
+}
+
+
+def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
+    """The config the demo runs with: the local Redmine, the project and a budget."""
+    rates = ", ".join(f'"{name}" = {rate:g}' for name, rate in DEMO_RATES.items())
+    licences_on = seeded.as_of - dt.timedelta(weeks=4)
+    return (
+        "# Written by `tracker-bridge demo`; the key lives in the key file, not here.\n"
+        f'[trackers.local]\nkind = "redmine"\nurl = "{url}"\n'
+        f'api_key_file = "{key_file}"\nmarkup = "textile"\n\n'
+        f'[projects.medco]\ntracker = "local"\nproject = "{seeded.identifier}"\n'
+        'wiki_page = "Plan"\n\n'
+        '[budget]\ncurrency = "EUR"\n'
+        f"rates = {{ {rates} }}\n"
+        "fixed_costs = [\n"
+        '  { name = "Cloud hosting (first year)", amount = 6000, milestone = "Launch" },\n'
+        f'  {{ name = "Development licences", amount = 4500, date = {licences_on} }},\n'
+        "]\n"
+    )
+
+
 def load_example() -> Snapshot:
     """The MedCo example snapshot."""
     return load_snapshot(example_snapshot_path())
