@@ -1,0 +1,237 @@
+"""The one place that sends Redmine requests: the HTTP session, error translation, paging.
+
+Talks to Redmine's REST API through python-redmine (``redminelib``). Requests carry the key in
+the ``X-Redmine-API-Key`` header (never in a URL) and ``X-Skip-Webhooks: 1`` (the
+redmine_webhook plugin then does not echo our own writes). python-redmine's
+``requests={'timeout': ...}`` option is silently ignored by ``requests.Session``, so the
+adapter installs its own session that applies the timeout and counts requests
+(:attr:`RedmineAdapter.requests_made`). python-redmine and requests exceptions become our error
+tree (:meth:`RedmineClient.call`); the key never appears in a message.
+
+An unknown API key is not rejected: Redmine serves the request as Anonymous. ``fetch`` and
+``check`` therefore start with ``GET /users/current.json`` (401 for Anonymous,
+:meth:`RedmineClient.current_user`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.utils
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from redminelib import Redmine
+from redminelib import exceptions as rm_exc
+
+from tracker_bridge import errors
+from tracker_bridge.adapters.redmine.context import Context
+
+__all__ = ["PAGE_SIZE", "RedmineClient"]
+
+PAGE_SIZE = 100  # Redmine clamps ``limit`` to 1..100
+
+
+class _CountingSession(requests.Session):
+    """A requests session that applies a default timeout and counts requests."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+        self.count = 0
+        #: The ``Date`` header of the last response (the server's clock), if any.
+        self.last_date: str | None = None
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.default_timeout)
+        self.count += 1
+        response = super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+        date = response.headers.get("Date")
+        if date:
+            self.last_date = date
+        return response
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    """An HTTP ``Date`` header as an aware UTC datetime (None when absent or unreadable)."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+class RedmineClient:
+    """Sends the requests of one project: counted, with a timeout, errors translated."""
+
+    def __init__(self, ctx: Context, api_key: str) -> None:
+        self._ctx = ctx
+        self._key = api_key
+        #: python-redmine's client; its engine sends through :attr:`session`.
+        self.rm = Redmine(ctx.base_url, key=api_key,
+                          requests={"headers": {"X-Skip-Webhooks": "1"}})
+        session = _CountingSession(ctx.tracker.timeout_seconds)
+        old = self.rm.engine.session
+        session.headers.update(old.headers)
+        session.headers["User-Agent"] = "tracker-bridge (python-redmine)"
+        old.close()
+        self.rm.engine.session = session
+        #: Every request goes through it; it counts them (``session.count``).
+        self.session = session
+        #: The project as the last :meth:`project` lookup read it.
+        self.project_json: dict[str, Any] | None = None
+
+    def server_time(self) -> dt.datetime | None:
+        """The server's clock (``Date`` header) at the last response, if it sent one."""
+        return _http_date(self.session.last_date)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the API key replaced by ``***``."""
+        return text.replace(self._key, "***") if self._key else text
+
+    def key_source(self) -> str:
+        """Where the key comes from, for messages that ask to replace it."""
+        tracker = self._ctx.tracker
+        env = tracker.api_key_env or f"TRACKER_BRIDGE_{self._ctx.tracker_name.upper()}_KEY"
+        return (f"the file {tracker.api_key_file}" if tracker.api_key_file
+                else f"the environment variable {env}")
+
+    def _auth_hint(self) -> str:
+        source = self.key_source()
+        return (
+            f"Redmine at {self._ctx.base_url} did not accept the API key from {source}: it "
+            "answered as Anonymous (Redmine treats an unknown key, or the key of a locked user, "
+            "as no key). Copy the key from My account -> API access key (Show) of the bot user"
+        )
+
+    # ------------------------------------------------------------------ requests
+
+    @contextlib.contextmanager
+    def call(self, method: str, path: str, *, what: str = "request",
+             not_found: str | None = None, forbidden: str | None = None) -> Iterator[None]:
+        """Translate python-redmine and requests exceptions into our error tree."""
+        base_url = self._ctx.base_url
+        path = self.scrub(path)
+        try:
+            yield
+        except rm_exc.AuthError:
+            raise errors.AuthError(self._auth_hint(), method=method, path=path,
+                                   status=401) from None
+        except rm_exc.ForbiddenError:
+            raise errors.AuthError(
+                forbidden or f"Redmine refused the {what}: the API user lacks the permission "
+                f"(check its role in project '{self._ctx.pid}', Settings -> Members)",
+                method=method, path=path, status=403) from None
+        except rm_exc.ResourceNotFoundError:
+            raise errors.NotFoundError(not_found or f"{what}: not found", method=method,
+                                       path=path, status=404) from None
+        except rm_exc.ConflictError:
+            raise errors.ConflictError(f"{what}: a concurrent edit won", method=method,
+                                       path=path, status=409) from None
+        except rm_exc.ValidationError as e:
+            raise errors.RejectedError(f"Redmine refused the {what}", method=method, path=path,
+                                       status=422,
+                                       detail=self.scrub(str(e)) or "(no message)") from None
+        except rm_exc.ImpersonateError:
+            raise errors.AuthError("impersonation failed", method=method, path=path,
+                                   status=412) from None
+        except rm_exc.RequestEntityTooLargeError:
+            raise errors.RejectedError(f"the {what} is too large for Redmine", method=method,
+                                       path=path, status=413) from None
+        except rm_exc.ServerError:
+            raise errors.TrackerError(
+                f"Redmine failed with an internal error on the {what} (see its production.log)",
+                method=method, path=path, status=500) from None
+        except rm_exc.UnknownError as e:
+            raise errors.TrackerError(f"unexpected answer to the {what}", method=method,
+                                      path=path, status=e.status_code) from None
+        except rm_exc.HTTPProtocolError:
+            raise errors.TrackerError(
+                f"{base_url} redirects between http and https; configure the exact URL "
+                "Redmine is served at", method=method, path=path) from None
+        except rm_exc.JSONDecodeError:
+            raise errors.TrackerError(
+                f"{base_url} did not answer with JSON; is it a Redmine, and is the REST "
+                "web service enabled?", method=method, path=path) from None
+        except rm_exc.BaseRedmineError as e:
+            raise errors.TrackerError(self.scrub(str(e)), method=method, path=path) from None
+        except requests.Timeout:
+            raise errors.TrackerError(
+                f"Redmine at {base_url} did not answer within "
+                f"{self._ctx.tracker.timeout_seconds:g} s", method=method, path=path) from None
+        except requests.RequestException as e:
+            raise errors.TrackerError(
+                f"cannot reach Redmine at {base_url} ({type(e).__name__}); check the url "
+                f"in [trackers.{self._ctx.tracker_name}] and the network", method=method,
+                path=path) from None
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                data: Any = None, **call: Any) -> Any:
+        with self.call(method.upper(), path, **call):
+            return self.rm.engine.request(method.lower(), self._ctx.base_url + path,
+                                          params=params or {}, data=data)
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **call: Any) -> dict[str, Any]:
+        result = self.request("get", path, params, **call)
+        if not isinstance(result, dict):
+            raise errors.TrackerError("empty answer where JSON was expected", method="GET",
+                                      path=path)
+        return result
+
+    def paged(self, path: str, container: str, params: dict[str, Any], *,
+              on_page: Callable[[int, int], None] | None = None,
+              **call: Any) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            data = self.get(path, {**params, "limit": PAGE_SIZE, "offset": offset}, **call)
+            batch = data.get(container) or []
+            total = int(data.get("total_count", offset + len(batch)))
+            results.extend(batch)
+            offset += PAGE_SIZE
+            if on_page is not None:
+                on_page(min(len(results), total), total)
+            if not batch or offset >= total:
+                return results
+
+    # ------------------------------------------------------------------ lookups
+
+    def current_user(self) -> dict[str, Any]:
+        """The API user; AuthError when the key is not accepted (Anonymous)."""
+        # Verified on 5.0.4: an unknown key -> 401 (Anonymous); REST disabled -> 403 for any key.
+        data = self.get(
+            "/users/current.json", what="API key check",
+            forbidden=(f"the REST web service of Redmine at {self._ctx.base_url} is disabled "
+                       "(403 for any key): an administrator must tick Administration -> "
+                       "Settings -> API -> 'Enable REST web service'"))
+        user = data.get("user") or {}
+        if not user.get("id"):
+            raise errors.AuthError(self._auth_hint(), method="GET", path="/users/current.json",
+                                   status=200)
+        return dict(user)
+
+    def project(self) -> dict[str, Any]:
+        """The project with its enabled modules and trackers (kept in :attr:`project_json`)."""
+        pid, base_url = self._ctx.pid, self._ctx.base_url
+        path = f"/projects/{quote(pid, safe='')}.json"
+        data = self.get(
+            path, {"include": "enabled_modules,trackers"}, what="project lookup",
+            not_found=(f"Redmine project '{pid}' does not exist at {base_url} (or is "
+                       "archived); check 'project' in the [projects.*] section: it is the "
+                       "project's identifier from its URL, "
+                       f"{base_url}/projects/<identifier>"),
+            forbidden=(f"the API user may not see Redmine project '{pid}' at "
+                       f"{base_url}: add it as a member (project Settings -> Members) "
+                       "with a role that can view issues"),
+        )
+        project = dict(data.get("project") or {})
+        self.project_json = project
+        return project
