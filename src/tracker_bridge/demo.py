@@ -252,6 +252,7 @@ def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
         f'api_key_file = "{key_file}"\nmarkup = "textile"\n\n'
         f'[projects.medco]\ntracker = "local"\nproject = "{seeded.identifier}"\n'
         'wiki_page = "Plan"\n\n'
+        f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n'
         '[budget]\ncurrency = "EUR"\n'
         f"rates = {{ {rates} }}\n"
         "fixed_costs = [\n"
