@@ -1,0 +1,14 @@
+"""The ``tracker-bridge`` command line: a thin layer over the library.
+
+Only this package prints. Library errors (``TrackerBridgeError``) become one line on stderr and
+exit code 1; usage errors exit with 2 (click's convention); ``--debug`` shows tracebacks.
+
+``app`` holds the root group ``main``; each command module registers its commands on it when
+imported below (they import ``app``, never this package, so there is no import cycle).
+"""
+
+from tracker_bridge.cli import baseline, demo, plan, run, serve, setup  # noqa: F401  (registers)
+from tracker_bridge.cli.app import main
+from tracker_bridge.cli.run import _plan_units
+
+__all__ = ["_plan_units", "main"]

@@ -1,0 +1,82 @@
+"""The ``demo`` command: a local Redmine with the MedCo example, planned and published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from tracker_bridge.cli.app import err, handle_errors, main, out
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Where the demo keeps its Redmine database, config and key file.",
+)
+@click.option("--port", type=int, default=3000, show_default=True, help="Loopback port.")
+@click.option("--no-wait", is_flag=True, help="Stop Redmine after the run instead of serving.")
+@handle_errors
+def demo(workdir: Path, port: int, no_wait: bool) -> None:
+    """Start a local Redmine with the MedCo example, plan it and publish the plan into it.
+
+    Installs Debian's redmine packages when missing (needs root), starts Redmine on
+    127.0.0.1, seeds the example project, runs `tracker-bridge run` against it and keeps
+    Redmine up until Ctrl-C so you can look at the result.
+    """
+    import socket
+    import subprocess
+    import time
+
+    from tracker_bridge import demo as demo_data
+    from tracker_bridge.local_redmine import LocalRedmineError, ensure_installed, start
+
+    def say(message: str) -> None:
+        err.print(f"[dim]demo:[/dim] {message}")
+
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as probe:
+        free = probe.connect_ex(("127.0.0.1", port)) != 0
+    try:
+        ensure_installed(progress=say)
+        say("starting Redmine 5 on loopback (about 10 s)")
+        instance = start(workdir / "redmine", port=port if free else None, progress=say)
+    except LocalRedmineError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        example = demo_data.load_example()
+        seeded = demo_data.seed(instance, example, dt.date.today(), say)
+        key_file = workdir / "planbot.key"
+        key_file.write_text(instance.bot_key + "\n", encoding="utf-8")
+        key_file.chmod(0o600)
+        config = workdir / "tracker-bridge.toml"
+        config.write_text(demo_data.demo_config(instance.url, key_file, seeded), encoding="utf-8")
+        command = ["tracker-bridge", "run", "--config", str(config), "--as-of", str(seeded.as_of)]
+        say("$ " + " ".join(command))
+        subprocess.run([sys.executable, "-m", "tracker_bridge.cli", *command[1:]], check=False)
+        wiki = f"{instance.url}/projects/{seeded.identifier}/wiki/Plan"
+        out.print()
+        out.print(f"[bold]The plan is in Redmine:[/bold] {wiki}")
+        out.print(
+            f"Issues with the computed fields: {instance.url}/projects/{seeded.identifier}/issues"
+            "?set_filter=1&status_id=*&sort=id&c[]=subject&c[]=assigned_to&c[]=fixed_version"
+            + "".join(f"&c[]=cf_{i}" for i in sorted(instance.custom_field_ids.values())[:5])
+        )
+        out.print(f"Log in as admin / admin to edit. Config used: {config}")
+        out.print(f"Try: tracker-bridge run --config {config} --dry-run")
+        if no_wait:
+            return
+        out.print("Redmine keeps running; press Ctrl-C to stop it.")
+        while instance.running:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        instance.stop()
