@@ -1063,7 +1063,7 @@ def test_run_waits_for_the_other_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert kwargs["store"] is not None
         return PassResult(project=name, error="stopped here on purpose")
 
-    monkeypatch.setattr("tracker_bridge.cli.run.run_pass", fake_pass)
+    monkeypatch.setattr("tracker_bridge.units.run_pass", fake_pass)
     held = threading.Event()
     release = threading.Event()
 
