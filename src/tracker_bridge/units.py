@@ -19,7 +19,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker_bridge.pipeline import PassResult, Progress, WriteRecorder, run_pass
+from tracker_bridge.adapters.protocol import Progress
+from tracker_bridge.pipeline import PassResult, WriteRecorder, run_pass
 from tracker_bridge.settings import Settings
 from tracker_bridge.store import ProjectLockedError, project_lock
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker_bridge import pipeline
+from tracker_bridge.adapters.protocol import FetchResult, TrackerAdapter
 from tracker_bridge.combined import run_combined_pass
 from tracker_bridge.errors import ConfigError, NotFoundError
 from tracker_bridge.model import (
@@ -25,6 +25,7 @@ from tracker_bridge.model import (
     Snapshot,
     WorkItem,
 )
+from tracker_bridge.publish import PlainStyle
 from tracker_bridge.settings import settings_from_dict
 
 START = dt.date(2027, 3, 1)  # a Monday
@@ -42,11 +43,16 @@ class MemoryAdapter:
         self.requests_made = 0
         self.applied: list[ChangeSet] = []
 
-    def fetch(self) -> Snapshot:
+    supports_incremental = False
+    page_style = PlainStyle()
+
+    def fetch(
+        self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
+    ) -> FetchResult:
         self.requests_made += 1
         if self.fail:
             raise NotFoundError("project 'web' not found", method="GET", path="/x", status=404)
-        return self.snapshot
+        return FetchResult(self.snapshot, external_dependencies=self.external_dependencies)
 
     def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
         changes = [
@@ -62,6 +68,9 @@ class MemoryAdapter:
 
     def check(self) -> list[Finding]:
         return []
+
+    def close(self) -> None:
+        pass
 
 
 def snap(name: str, items: list[WorkItem], deps: list[Dependency] | None = None) -> Snapshot:
@@ -151,7 +160,7 @@ def test_plans_must_name_configured_projects() -> None:
 
 
 def test_pipeline_protocol_is_what_memory_adapter_implements() -> None:
-    adapter: pipeline.TrackerAdapter = MemoryAdapter(snap("x", []))
+    adapter: TrackerAdapter = MemoryAdapter(snap("x", []))
     assert adapter.check() == []
 
 
