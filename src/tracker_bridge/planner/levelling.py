@@ -21,8 +21,9 @@ How the schedule is built (rules a project manager can follow):
    pass leaves and never makes the finish later.
 4. **Sampling**: further priority orders are drawn by regret-biased random sampling
    (Kolisch & Hartmann 2006) from a fixed seed, each justified; the best finish is kept
-   (ties: the smaller sum of starts, then the earliest found). The result is therefore the
-   same for the same input.
+   (ties: the earliest found). The result is therefore the
+   same for the same input. Only a strictly earlier finish replaces the schedule of the
+   priority rule.
 
 Fixed activities (in progress or done) keep their start and take their capacity first.
 Schedules are computed in batches: one numpy array of free capacity per batch of orders, so
@@ -134,7 +135,7 @@ def latest_finish(p: Problem) -> IntArray:
 class _Pass:
     """One direction of the serial scheme: relations, durations, demand and capacity."""
 
-    def __init__(self, p: Problem, backward: bool) -> None:
+    def __init__(self, p: Problem, backward: bool, after: int = 0) -> None:
         live = ~p.fixed[p.succ]  # as in the CPM, nothing pushes a fixed activity
         src, dst, off = p.pred[live], p.succ[live], p.offset[live]
         if backward:  # tau = T - S - d turns S[s] >= S[p] + c into tau[p] >= tau[s] + c'
@@ -142,8 +143,10 @@ class _Pass:
         self.graph = _graph(len(p.duration), src, dst, off)
         self.backward = backward
         self.p = p
+        # no start lies beyond the last change of capacity (or the forward horizon ``after``
+        # a backward pass starts from) plus every duration and every positive lag
         self.horizon = int(
-            max(p.capacity.shape[1], int(p.release.max(initial=0)) + 1)
+            max(p.capacity.shape[1], int(p.release.max(initial=0)) + 1, after)
             + p.duration.sum()
             + np.maximum(off, 0).sum()
             + 1
@@ -160,8 +163,10 @@ class _Pass:
             free[:] = p.capacity[:, 0]
         elif ends is None:  # forward: the capacity profile as it is
             free[:] = p.capacity[:, np.minimum(days, p.capacity.shape[1] - 1)].T
-        else:  # backward day tau is forward day T - 1 - tau
-            idx = np.clip(ends[:, None] - 1 - days[None, :], 0, p.capacity.shape[1] - 1)
+        else:  # backward day tau is forward day T - 1 - tau; before day 0 the lasting capacity
+            idx = ends[:, None] - 1 - days[None, :]
+            last = p.capacity.shape[1] - 1
+            idx = np.where(idx < 0, last, np.minimum(idx, last))
             free[:] = np.moveaxis(p.capacity[:, idx], 0, 2)
         dur = p.duration
         for i in np.flatnonzero(p.fixed & (dur > 0)).tolist():
@@ -199,10 +204,10 @@ class _Pass:
             act = self._choose(prio, eligible, rng)
             done[rows, act] = True
             at = np.where(fixed[act], fixed_at[rows, act], 0)
-            free_act = ~fixed[act]
-            if free_act.any():
-                placed = self._place(free.reshape(batch * h, -1), h, rows, act, est[rows, act])
-                at = np.where(free_act, placed, at)
+            sel = np.flatnonzero(~fixed[act])
+            if sel.size:
+                grid = free.reshape(batch * h, -1)
+                at[sel] = self._place(grid, h, sel, act[sel], est[sel, act[sel]])
             start[rows, act] = at
             # push earliest starts of successors and release them
             lo, hi = g.out_ptr[act], g.out_ptr[act + 1]
@@ -319,7 +324,7 @@ class _Pass:
             count = np.take_along_axis(bad, end, axis=1) - bad[:, :width]
             valid = (count == 0) & (t[None, :] + dur[:, None] <= width)
             first = np.argmax(valid, axis=1)
-            found = valid[rows, first]
+            found = valid[np.arange(len(rows)), first]
             if found.all():
                 break
             if width >= h:
@@ -329,10 +334,6 @@ class _Pass:
         free[cells] = window - span[:, :, None] * need
         result: IntArray = first + est
         return result
-
-
-def _better(makespan: int, spread: int, best: tuple[int, int] | None) -> bool:
-    return best is None or (makespan, spread) < best
 
 
 def level(p: Problem, *, schedules: int = 1000, seed: int = 2006) -> Result:
@@ -347,12 +348,13 @@ def level(p: Problem, *, schedules: int = 1000, seed: int = 2006) -> Result:
     # priority value: latest finish, then rank (ranks are < n, so scale them below one day)
     order_rank = np.argsort(np.argsort(p.rank, kind="stable"), kind="stable")
     base = lft + order_rank / (n + 1.0)
-    fwd, bwd = _Pass(p, backward=False), _Pass(p, backward=True)
+    fwd = _Pass(p, backward=False)
+    bwd = _Pass(p, backward=True, after=fwd.horizon)
     cells = p.capacity.shape[0] * max(fwd.horizon, bwd.horizon)
     size = int(max(1, min(128, _MAX_CELLS // max(cells, 1))))
     rng = np.random.default_rng(seed)
 
-    best: tuple[int, int] | None = None
+    best: int | None = None
     best_start = p.release.copy()
     made = 0
     first = True
@@ -363,21 +365,20 @@ def level(p: Problem, *, schedules: int = 1000, seed: int = 2006) -> Result:
         start = fwd.run(prio, fixed_at, None, None if first else rng)
         start = _justify(p, fwd, bwd, start)
         made += 3 * batch
-        finish = start + p.duration
-        spans = finish.max(axis=1)
-        sums = start.sum(axis=1)
-        for b in np.lexsort((sums, spans))[:1].tolist():
-            if _better(int(spans[b]), int(sums[b]), best):
-                best = (int(spans[b]), int(sums[b]))
-                best_start = start[b].copy()
+        spans = (start + p.duration).max(axis=1)
+        b = int(np.argmin(spans))  # the first of the shortest
+        if best is None or spans[b] < best:
+            best = int(spans[b])
+            best_start = start[b].copy()
         first = False
-    return Result(best_start, best_start + p.duration, int(best[0]) if best else 0, made)
+    return Result(best_start, best_start + p.duration, best or 0, made)
 
 
 def _justify(p: Problem, fwd: _Pass, bwd: _Pass, start: IntArray) -> IntArray:
     """Backward pass by decreasing finish, forward pass by increasing backward start.
 
-    Keeps, per row, whichever of the given and the justified schedule is better.
+    Keeps, per row, the justified schedule only where it finishes earlier: an equal finish
+    keeps the schedule of the priority order, the one a project manager can retrace.
     """
     finish = start + p.duration
     ends = finish.max(axis=1)
@@ -387,7 +388,6 @@ def _justify(p: Problem, fwd: _Pass, bwd: _Pass, start: IntArray) -> IntArray:
     again = fwd.run(
         back_start.astype(np.float64), np.broadcast_to(p.release, start.shape), None, None
     )
-    keep = (again + p.duration).max(axis=1) <= ends
-    keep &= ((again + p.duration).max(axis=1) < ends) | (again.sum(axis=1) <= start.sum(axis=1))
+    keep = (again + p.duration).max(axis=1) < ends
     result: IntArray = np.where(keep[:, None], again, start)
     return result
