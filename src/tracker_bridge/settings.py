@@ -80,6 +80,10 @@ class PlannerSettings(_Section):
         default=0, description="Items with total float <= this many working days are critical"
     )
     max_critical_paths: int = Field(default=20, ge=1)
+    level: bool = Field(
+        default=False,
+        description="Also compute a resource-levelled schedule from [resources] (plan overlay)",
+    )
 
 
 class TrackerSettings(_Section):
@@ -155,6 +159,8 @@ class FieldNames(_Section):
     criticality: str | int = "Criticality (%)"
     planned_cost: str | int = "Planned cost"
     slip_days: str | int = "Slip (d)"
+    levelled_start: str | int = "Levelled start"
+    levelled_finish: str | int = "Levelled finish"
 
     def logical_names(self) -> list[str]:
         return list(type(self).model_fields)
@@ -362,6 +368,44 @@ class BudgetSettings(_Section):
         return value
 
 
+class PersonCapacity(_Section):
+    """Capacity of one person (as the tracker names the assignee)."""
+
+    hours_per_day: float | None = Field(
+        default=None, gt=0, le=24, description="Default: calendar.hours_per_day; less is part-time"
+    )
+    days_off: list[dt.date] = Field(default_factory=list, description="Personal non-working days")
+
+
+class PoolSettings(_Section):
+    """A group or role the tracker assigns to: its members share its work."""
+
+    members: list[str] = Field(min_length=1, description="People of the pool (one item each)")
+
+
+class ResourceSettings(_Section):
+    """People's capacity for levelling (trackers have no capacity field)."""
+
+    people: dict[str, PersonCapacity] = Field(default_factory=dict)
+    pools: dict[str, PoolSettings] = Field(default_factory=dict)
+    unassigned: str | None = Field(
+        default=None,
+        description="A pool for unassigned open work; none: unassigned work is not levelled",
+    )
+    schedules: int = Field(
+        default=200, ge=1, le=5000, description="Priority orders tried (sampling with justification)"
+    )
+
+    @model_validator(mode="after")
+    def _unassigned_is_a_pool(self) -> ResourceSettings:
+        if self.unassigned is not None and self.unassigned not in self.pools:
+            known = ", ".join(sorted(self.pools)) or "none defined"
+            raise ValueError(
+                f"unassigned: {self.unassigned!r} is not a [resources.pools.*] ({known})"
+            )
+        return self
+
+
 class StoreSettings(_Section):
     """Where local state lives (baselines, snapshot cache, webhook queue)."""
 
@@ -493,6 +537,7 @@ class Settings(_Section):
     fields: FieldNames = Field(default_factory=FieldNames)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     plans: dict[str, CombinedPlanSettings] = Field(default_factory=dict)

@@ -292,14 +292,15 @@ class _Pass:
     def _choose(prio: FloatArray, eligible: BoolArray, rng: np.random.Generator | None) -> IntArray:
         masked = np.where(eligible, prio, np.inf)
         if rng is None:
-            return np.argmin(masked, axis=1)
+            best: IntArray = np.argmin(masked, axis=1)
+            return best
         # regret-biased sampling: weight = (worst eligible priority - own priority + 1)
         worst = np.max(np.where(eligible, prio, -np.inf), axis=1, keepdims=True)
         weight = np.where(eligible, worst - prio + 1.0, 0.0)
         cum = np.cumsum(weight, axis=1)
         draw = rng.random(len(prio)) * cum[:, -1]
-        pick = (cum <= draw[:, None]).sum(axis=1)
-        return np.minimum(pick, prio.shape[1] - 1)
+        pick: IntArray = np.minimum((cum <= draw[:, None]).sum(axis=1), prio.shape[1] - 1)
+        return pick
 
     def _place(
         self, free: npt.NDArray[np.int32], h: int, rows: IntArray, act: IntArray, est: IntArray
