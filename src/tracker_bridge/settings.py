@@ -393,7 +393,10 @@ class ResourceSettings(_Section):
         description="A pool for unassigned open work; none: unassigned work is not levelled",
     )
     schedules: int = Field(
-        default=200, ge=1, le=5000, description="Priority orders tried (sampling with justification)"
+        default=200,
+        ge=1,
+        le=5000,
+        description="Priority orders tried (sampling with justification)",
     )
 
     @model_validator(mode="after")

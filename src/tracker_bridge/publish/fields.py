@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from tracker_bridge.model import FieldValue, ItemSchedule, Plan
@@ -42,9 +43,24 @@ _OVERLAY_VALUES: dict[str, tuple[str, Callable[[ItemSchedule], FieldValue]]] = {
 }
 
 
+# Levelled dates live in ``overlays["levelling"]["items"]`` (per leaf; summaries get None).
+_LEVELLED = {"levelled_start": "start", "levelled_finish": "finish"}
+
+
+def _levelled_getter(plan: Plan, which: str) -> Callable[[ItemSchedule], FieldValue]:
+    items = plan.overlays["levelling"]["items"]
+
+    def value(s: ItemSchedule) -> FieldValue:
+        item = items.get(s.key)
+        return None if item is None else dt.date.fromisoformat(item[which])
+
+    return value
+
+
 def overlay_fields(plan: Plan) -> list[str]:
     """Logical names of the overlay fields this plan has values for (its overlays ran)."""
-    return [name for name, (overlay, _) in _OVERLAY_VALUES.items() if overlay in plan.overlays]
+    names = [name for name, (overlay, _) in _OVERLAY_VALUES.items() if overlay in plan.overlays]
+    return names + (list(_LEVELLED) if "levelling" in plan.overlays else [])
 
 
 def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, FieldValue]]:
@@ -56,7 +72,8 @@ def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, F
     Overlay fields are emitted only when the plan carries their overlay: ``risk_score``
     (int 0..100), ``p80_finish`` (date) and ``criticality`` (int percent 0..100) with
     ``overlays["risk"]``; ``planned_cost`` (float, 2 decimals) with ``overlays["budget"]``;
-    ``slip_days`` (int working days) with ``overlays["baseline"]``. An item the overlay has
+    ``slip_days`` (int working days) with ``overlays["baseline"]``; ``levelled_start`` and
+    ``levelled_finish`` (dates) with ``overlays["levelling"]``. An item the overlay has
     no figure for (e.g. one added after the baseline) gets None, which clears the field.
     Logical names of ``field_names`` this module has no value for are left out.
     """
@@ -65,6 +82,8 @@ def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, F
     for name in field_names.logical_names():
         if name in _VALUES:
             getters.append((name, _VALUES[name]))
+        elif name in present and name in _LEVELLED:
+            getters.append((name, _levelled_getter(plan, _LEVELLED[name])))
         elif name in present:
             getters.append((name, _OVERLAY_VALUES[name][1]))
     return {

@@ -40,6 +40,8 @@ FIELD_TYPES: dict[str, str] = {
     "late_finish": "DATE",
     "risk_score": "NUMBER",
     "p80_finish": "DATE",
+    "levelled_start": "DATE",
+    "levelled_finish": "DATE",
 }
 CRITICAL_OPTIONS = (("Yes", "RED"), ("No", "GRAY"))
 SETUP_DOC = "config/github.toml"

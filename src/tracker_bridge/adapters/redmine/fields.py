@@ -46,6 +46,8 @@ EXPECTED_FORMATS = {
     "criticality": "int",
     "planned_cost": "float",
     "slip_days": "int",
+    "levelled_start": "date",
+    "levelled_finish": "date",
 }
 #: What a team misses when an optional (overlay) field does not exist: "create it to see ...".
 OPTIONAL_FIELD_PURPOSE = {
@@ -54,6 +56,8 @@ OPTIONAL_FIELD_PURPOSE = {
     "criticality": "how often each issue is on the critical path in the simulation",
     "planned_cost": "each issue's planned cost",
     "slip_days": "each issue's slip against the baseline, in working days",
+    "levelled_start": "each issue's start once people's capacity is respected",
+    "levelled_finish": "each issue's finish once people's capacity is respected",
 }
 FLOAT_DECIMALS = 2
 #: How an administrator creates the custom fields (and gives the bot its permissions).
@@ -201,8 +205,9 @@ class FieldResolver:
 
     def missing_error(self, logical: str, target: str | int) -> errors.ConfigError:
         """The error (and the fix) for a required field that does not exist."""
-        what = (f"custom field id {target}" if isinstance(target, int)
-                else f"custom field '{target}'")
+        what = (
+            f"custom field id {target}" if isinstance(target, int) else f"custom field '{target}'"
+        )
         return errors.ConfigError(
             f"{what} (fields.{logical}) not found on any issue of project '{self._ctx.pid}': "
             f"an administrator must create it (see {SETUP_DOC}: Administration -> Custom "
