@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -399,14 +400,14 @@ class ResourceSettings(_Section):
         description="Priority orders tried (sampling with justification)",
     )
 
-    @model_validator(mode="after")
-    def _unassigned_is_a_pool(self) -> ResourceSettings:
-        if self.unassigned is not None and self.unassigned not in self.pools:
-            known = ", ".join(sorted(self.pools)) or "none defined"
-            raise ValueError(
-                f"unassigned: {self.unassigned!r} is not a [resources.pools.*] ({known})"
-            )
-        return self
+    @field_validator("unassigned")
+    @classmethod
+    def _unassigned_is_a_pool(cls, value: str | None, info: ValidationInfo) -> str | None:
+        pools = info.data.get("pools", {})
+        if value is not None and value not in pools:
+            known = ", ".join(sorted(pools)) or "none defined"
+            raise ValueError(f"{value!r} is not a [resources.pools.*] ({known})")
+        return value
 
 
 class StoreSettings(_Section):

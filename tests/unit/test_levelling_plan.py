@@ -6,6 +6,7 @@ Calendar: Mon-Fri, 8 h a day, project start Monday 2025-01-06 (index 0), no holi
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 from tracker_bridge.model import Plan, Snapshot
@@ -112,10 +113,20 @@ def test_relations_hold_and_fields_and_page_show_it() -> None:
     lv = p.overlays["levelling"]["items"]
     assert lv["b"]["start"] > lv["a"]["finish"]
     starts = sorted((lv[k]["start"], lv[k]["finish"]) for k in "abc")
-    assert all(f < s2 for (_, f), (s2, _) in zip(starts, starts[1:], strict=False))
+    assert all(f < s2 for (_, f), (s2, _) in itertools.pairwise(starts))
     values = desired_fields(p, FieldNames())
     assert values["b"]["levelled_start"] == dt.date.fromisoformat(lv["b"]["start"])
     assert values["c"]["levelled_finish"] == dt.date.fromisoformat(lv["c"]["finish"])
     doc = build_report(p, snap, style=PlainStyle())
     headings = [b.text for b in doc.blocks if isinstance(b, Heading)]
     assert "With people's capacity (levelled)" in headings
+
+
+def test_unassigned_must_name_a_pool() -> None:
+    import pytest
+
+    from tracker_bridge.errors import ConfigError
+    from tracker_bridge.settings import settings_from_dict
+
+    with pytest.raises(ConfigError, match=r"resources\.unassigned <- 'devs' is not a \[resources\.pools"):
+        settings_from_dict({"resources": {"unassigned": "devs"}}, "config.toml")
