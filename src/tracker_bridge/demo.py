@@ -253,6 +253,10 @@ def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
         f'[projects.medco]\ntracker = "local"\nproject = "{seeded.identifier}"\n'
         'wiki_page = "Plan"\n\n'
         f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n'
+        "# Levelling: each person does one issue at a time; the Scrum Master spends half of\n"
+        "# each day on the ceremonies, so issues assigned to her take twice as many days.\n"
+        "[planner]\nlevel = true\n\n"
+        '[resources.people."Priya Nair"]\nhours_per_day = 4\n\n'
         '[budget]\ncurrency = "EUR"\n'
         f"rates = {{ {rates} }}\n"
         "fixed_costs = [\n"

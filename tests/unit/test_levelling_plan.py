@@ -128,5 +128,25 @@ def test_unassigned_must_name_a_pool() -> None:
     from tracker_bridge.errors import ConfigError
     from tracker_bridge.settings import settings_from_dict
 
-    with pytest.raises(ConfigError, match=r"resources\.unassigned <- 'devs' is not a \[resources\.pools"):
+    with pytest.raises(
+        ConfigError, match=r"resources\.unassigned <- 'devs' is not a \[resources\.pools"
+    ):
         settings_from_dict({"resources": {"unassigned": "devs"}}, "config.toml")
+
+
+def test_load_chart_comes_with_the_levelling_overlay() -> None:
+    from tracker_bridge.publish import render_desired
+    from tracker_bridge.publish.load_chart import load_png
+    from tracker_bridge.publish.report import LOAD_PNG
+
+    snap = _snapshot([_item("a", 24, "ann"), _item("b", 24, "ann")])
+    levelled, plain = _plan(snap), _plan(snap, level=False)
+    png = load_png(levelled)
+    assert png is not None and png[:4] == b"\x89PNG"
+    assert load_png(levelled) == png  # same plan, same bytes
+    assert load_png(plain) is None
+    state = render_desired(
+        levelled, snap, style=PlainStyle(), page_title="Plan", field_names=FieldNames()
+    )
+    assert LOAD_PNG in [a.filename for a in state.pages[0].attachments]
+    assert LOAD_PNG in state.pages[0].body

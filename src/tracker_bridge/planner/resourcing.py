@@ -240,6 +240,7 @@ def levelling_stage(ctx: OverlayContext) -> None:
         "resources": {
             name: {
                 "hours_per_day": _hours(name, ctx.settings),
+                "units": int(p.capacity[r, -1]),
                 "items": int(p.demand[:, r].sum()),
                 "overallocated_days_unlevelled": over[r],
             }

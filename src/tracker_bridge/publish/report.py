@@ -30,7 +30,8 @@ from tracker_bridge.publish.style import PageStyle
 GANTT_PNG = "tracker-bridge-gantt.png"
 S_CURVE_PNG = "tracker-bridge-s-curve.png"
 FINISH_PNG = "tracker-bridge-finish-dates.png"
-CHART_FILES = (GANTT_PNG, FINISH_PNG, S_CURVE_PNG)
+LOAD_PNG = "tracker-bridge-load.png"
+CHART_FILES = (GANTT_PNG, FINISH_PNG, S_CURVE_PNG, LOAD_PNG)
 DASH = "–"  # an unknown or undefined figure
 MAX_LISTED = 20  # added/removed items named in the baseline section
 FOOTER = (
@@ -530,7 +531,7 @@ def _against_baseline(plan: Plan, refs: IssueRefs) -> list[Block]:
     return blocks
 
 
-def _levelling(plan: Plan, refs: IssueRefs) -> list[Block]:
+def _levelling(plan: Plan, refs: IssueRefs, charts: Collection[str]) -> list[Block]:
     """Levelled against unlevelled finish per milestone, and who sets the levelled finish."""
     lv = plan.overlays.get("levelling")
     if not lv:
@@ -548,6 +549,8 @@ def _levelling(plan: Plan, refs: IssueRefs) -> list[Block]:
     ]
     if rows:
         blocks.append(Table(["Milestone", "Forecast finish", "Levelled finish"], rows))
+    if LOAD_PNG in charts:
+        blocks.append(Image(LOAD_PNG, "Issues running per person, unlevelled and levelled"))
     chain = lv["critical_chain"]
     if chain:
         blocks.append(
@@ -580,7 +583,7 @@ def build_report(
     doc.blocks.extend(_critical_path(plan, refs))
     doc.blocks.extend(_milestones(plan))
     doc.blocks.extend(_milestone_forecast(plan, charts))
-    doc.blocks.extend(_levelling(plan, refs))
+    doc.blocks.extend(_levelling(plan, refs, charts))
     doc.blocks.extend(_top_risks(plan, refs))
     doc.blocks.extend(_budget(plan, charts))
     doc.blocks.extend(_against_baseline(plan, refs))
