@@ -198,6 +198,16 @@ class GitHubSettings(_Section):
         le=24,
         description="Converts 'd' estimates; keep it equal to calendar.hours_per_day",
     )
+    start_date_field: str | None = Field(
+        default=None,
+        description="Projects date field with the team's start date (compared, or a "
+        "constraint with start_dates = 'constraint'); default: none",
+    )
+    due_date_field: str | None = Field(
+        default=None,
+        description="Projects date field with the team's due date (compared, or a deadline "
+        "with due_dates = 'deadline'); default: none",
+    )
     wiki_repository: str | None = Field(
         default=None, description="Whose wiki holds the plan page; default: the first repository"
     )
@@ -285,6 +295,26 @@ class ProjectSettings(_Section):
         ge=0,
         description="Hours between full fetches; in between, passes with a store fetch only "
         "what changed (where the tracker allows it). 0: always a full fetch",
+    )
+    due_dates: Literal["compare", "deadline"] = Field(
+        default="compare",
+        description="What an open issue's due date means: 'compare' (the team's current "
+        "date: the forecast is compared with it, it does not bind) or 'deadline' (it binds)",
+    )
+    start_dates: Literal["compare", "constraint"] = Field(
+        default="compare",
+        description="What an open issue's start date means: 'compare' (Redmine sets and "
+        "moves it by itself; it does not bind) or 'constraint' (start no earlier than it)",
+    )
+    deadline_field: str | None = Field(
+        default="Deadline",
+        description="Date field whose value is a deadline that binds (Redmine issue custom "
+        "field, GitHub Projects date field); used when the tracker has it; '' to ignore",
+    )
+    start_no_earlier_than_field: str | None = Field(
+        default="Start no earlier than",
+        description="Date field whose value is a start-no-earlier-than constraint; used when "
+        "the tracker has it; '' to ignore",
     )
 
     @field_validator("wiki_page")

@@ -17,6 +17,7 @@ from tracker_bridge.model import (
     Snapshot,
 )
 from tracker_bridge.planner.cpm import Schedule, run_passes
+from tracker_bridge.planner.dates import compare_due_dates
 from tracker_bridge.planner.network import (
     NO_DEADLINE,
     BoolArray,
@@ -38,6 +39,8 @@ _NO_OVERLAYS: dict[str, None] = dict.fromkeys(
         "earned_value",
         "actual_cost",
         "slip_days",
+        "due",
+        "finish_vs_due",
     )
 )
 
@@ -183,6 +186,7 @@ def plan(
                 keys=missing_keys,
             )
         )
+    warnings.extend(compare_due_dates(items, snapshot, cal))
     late_keys = [k for k, f in zip(net.keys, tf_list, strict=True) if f < 0]
     if late_keys:
         warnings.append(

@@ -51,6 +51,7 @@ from tracker_bridge.adapters.github.context import Context
 from tracker_bridge.adapters.github.estimates import estimate
 from tracker_bridge.adapters.github.keys import body_dependencies, sort_key
 from tracker_bridge.adapters.github.projects import Projects
+from tracker_bridge.adapters.dates import ItemDates, item_dates
 from tracker_bridge.adapters.values import parse_date, parse_datetime
 from tracker_bridge.model import (
     Dependency,
@@ -233,6 +234,7 @@ class Fetcher:
                 if target is not None:
                     fields[logical] = board_values.get(target.id)
         hours, hours_range = self.estimate(key, raw, labels, board, board_values)
+        dates = self._dates(key, board, board_values)
         milestone = raw.get("milestone")
         milestone_key = None
         if isinstance(milestone, dict) and milestone.get("number") is not None:
@@ -253,6 +255,31 @@ class Fetcher:
             tracker=issue_type.get("name") if isinstance(issue_type, dict) else None,
             updated_on=parse_datetime(raw.get("updated_at")),
             fields=fields,
+            **dates,
+        )
+
+    def _dates(self, key: str, board: Board | None, board_values: dict[str, str]) -> ItemDates:
+        """The item's dates from the board's date fields named in the settings (issues
+        themselves carry none; a milestone's ``due_on`` is the milestone's deadline)."""
+        by_name: dict[str, str] = {}
+        named = {
+            "start": self._ctx.settings.start_date_field,
+            "due": self._ctx.settings.due_date_field,
+            "deadline": self._project.deadline_field,
+            "not_before": self._project.start_no_earlier_than_field,
+        }
+        for name in named.values():
+            target = board.field(name) if board is not None and name else None
+            if name and target is not None and target.id in board_values:
+                by_name[name] = board_values[target.id]
+        start_name, due_name = named["start"], named["due"]
+        return item_dates(
+            self._project,
+            start=parse_date(by_name.get(start_name)) if start_name else None,
+            due=parse_date(by_name.get(due_name)) if due_name else None,
+            fields=by_name,
+            where=key,
+            note=self._ctx.notes.add,
         )
 
     def estimate(

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tracker_bridge import errors
+from tracker_bridge.adapters.dates import item_dates
 from tracker_bridge.adapters.redmine import risks
 from tracker_bridge.adapters.redmine.client import RedmineClient
 from tracker_bridge.adapters.redmine.context import Context
@@ -332,6 +333,14 @@ class Fetcher:
                 fields[logical] = cf_string(values[field_id])
         estimate = raw.get("estimated_hours")
         likely = max(0.0, float(estimate)) if estimate is not None else None
+        dates = item_dates(
+            ctx.project,
+            start=parse_date(raw.get("start_date")),
+            due=parse_date(raw.get("due_date")),
+            fields={str(cf.get("name")): cf.get("value") for cf in raw.get("custom_fields") or []},
+            where=f"issue #{iid}",
+            note=ctx.note,
+        )
         return WorkItem(
             key=f"redmine:{iid}",
             native_id=str(iid),
@@ -344,8 +353,7 @@ class Fetcher:
                                                 quiet=is_closed),
             spent_hours=max(0.0, float(raw.get("spent_hours") or 0)),
             done_ratio=min(100, max(0, int(raw.get("done_ratio") or 0))),
-            start=parse_date(raw.get("start_date")),
-            due=parse_date(raw.get("due_date")),
+            **dates,
             assignee=(raw.get("assigned_to") or {}).get("name"),
             milestone=f"redmine:version:{version['id']}" if version else None,
             parent=parent_key,
