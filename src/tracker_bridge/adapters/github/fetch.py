@@ -45,13 +45,13 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tracker_bridge.adapters.dates import ItemDates, item_dates
 from tracker_bridge.adapters.github.board import Board
 from tracker_bridge.adapters.github.client import GitHubClient
 from tracker_bridge.adapters.github.context import Context
 from tracker_bridge.adapters.github.estimates import estimate
 from tracker_bridge.adapters.github.keys import body_dependencies, sort_key
 from tracker_bridge.adapters.github.projects import Projects
-from tracker_bridge.adapters.dates import ItemDates, item_dates
 from tracker_bridge.adapters.values import parse_date, parse_datetime
 from tracker_bridge.model import (
     Dependency,
