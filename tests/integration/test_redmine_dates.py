@@ -17,15 +17,19 @@ working day here. The table is also recomputed below by a plain forward/backward
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import requests
+from click.testing import CliRunner
 from pydantic import SecretStr
 
 from tracker_bridge.adapters.redmine import RedmineAdapter
+from tracker_bridge.cli import main
 from tracker_bridge.local_redmine import LocalRedmine
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
@@ -283,3 +287,39 @@ def _index(day: Any, text: str) -> int:
         n += 1
     assert day(n) == target, f"{text} is not a working day"
     return n
+
+
+def test_run_summary_and_doctor_say_what_binds(
+    redmine: LocalRedmine, redmine_project: Any, seeded: dict[str, int], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "bot.key"
+    key_file.write_text(redmine.bot_key, encoding="utf-8")
+    config = tmp_path / "tracker-bridge.toml"
+    config.write_text(
+        f'[trackers.local]\nkind = "redmine"\nurl = "{redmine.url}"\n'
+        f'api_key_file = "{key_file}"\n\n'
+        f'[projects.net]\ntracker = "local"\nproject = "{redmine_project.identifier}"\n\n'
+        f'[store]\npath = "{tmp_path / "state.sqlite3"}"\n',
+        encoding="utf-8",
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    late = sum(
+        1
+        for k, (_s, due) in redmine_dates(redmine, seeded).items()
+        if due is not None and TEXTBOOK[k][1] - 1 > _index(working_day(today), due)
+    )
+    assert late  # Redmine's rescheduled due dates lie before the textbook finishes
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["run", "--config", str(config), "--all", "--dry-run", "--as-of", str(today)]
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    assert f"{late} open item(s) are forecast to finish after their due date" in result.stdout
+    assert "cannot meet their deadline" not in result.stdout
+
+    doctor = runner.invoke(main, ["doctor", "--config", str(config), "--json"])
+    finding = next(f for f in json.loads(doctor.stdout)["net"] if f["id"] == "dates.binding")
+    assert (
+        finding["ok"]
+        and "issue due and start dates are compared, not binding" in (finding["message"])
+    )

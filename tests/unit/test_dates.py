@@ -25,6 +25,7 @@ from test_cpm_worked_examples import (
 
 from tracker_bridge.adapters.dates import item_dates
 from tracker_bridge.errors import ConfigError
+from tracker_bridge.planner.dates import dates_finding
 from tracker_bridge.publish.document import Heading, IssueRef, Table
 from tracker_bridge.publish.report import build_report
 from tracker_bridge.settings import ProjectSettings, settings_from_dict
@@ -190,3 +191,20 @@ def test_snapshot_dates_round_trip_as_dates() -> None:
     c = snap.item_map()["C"]
     assert (c.deadline, c.due, c.start_no_earlier_than) == (DAY(9), DAY(8), None)
     assert isinstance(c.deadline, dt.date)
+
+
+def test_doctor_names_what_binds() -> None:
+    default = dates_finding(ProjectSettings(tracker="t", project="p"))
+    assert default.ok and default.fix is None
+    assert default.message == (
+        "deadlines: milestone due dates, field 'Deadline'; start no earlier than: field "
+        "'Start no earlier than'; issue due and start dates are compared, not binding"
+    )
+    binding = dates_finding(
+        ProjectSettings(tracker="t", project="p", due_dates="deadline", deadline_field="")
+    )
+    assert binding.ok and binding.fix is not None and "creation day" in binding.fix
+    assert binding.message.startswith(
+        'deadlines: milestone due dates, issue due dates (due_dates = "deadline");'
+    )
+    assert binding.message.endswith("issue start dates are compared, not binding")

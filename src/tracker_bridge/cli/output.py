@@ -43,6 +43,11 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
         yield update
 
 
+# Plan warnings the run summary repeats: a deadline that cannot be met, work forecast after
+# its due date (the wiki page has the details; the other warnings are in `plan`).
+SUMMARY_WARNINGS = ("float.negative", "due.forecast_late")
+
+
 def _or_dash(value: object) -> str:
     return "–" if value is None else str(value)
 
@@ -132,6 +137,7 @@ def result_json(result: PassResult) -> dict[str, Any]:
         "full_fetch_reason": result.full_fetch_reason or None,
         "finish": str(plan.project.finish) if plan else None,
         "critical_paths": plan.project.critical_paths if plan else None,
+        "warnings": [w.model_dump() for w in plan.warnings] if plan else None,
         "changes": _changes_json(result.changes),
         "written": result.report.model_dump() if result.report else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
@@ -180,6 +186,9 @@ def print_result(result: PassResult) -> None:
                 f"  wrote {report.fields_written} field values on {report.issues_updated} "
                 f"issues, {report.pages_written} wiki page(s)"
             )
+    for warning in result.plan.warnings:
+        if warning.code in SUMMARY_WARNINGS:
+            out.print(f"  {warning.message}", markup=False)
     fetch = ""
     if result.fetch_mode:
         reason = f", {result.full_fetch_reason}" if result.full_fetch_reason else ""

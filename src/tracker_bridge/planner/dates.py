@@ -11,8 +11,9 @@ of working days from the due date to the forecast finish (positive: forecast lat
 
 from __future__ import annotations
 
-from tracker_bridge.model import ItemSchedule, PlanWarning, Snapshot, Status
+from tracker_bridge.model import Finding, ItemSchedule, PlanWarning, Snapshot, Status
 from tracker_bridge.planner.calendar import WorkCalendar
+from tracker_bridge.settings import ProjectSettings
 
 LATE_CODE = "due.forecast_late"
 
@@ -47,3 +48,31 @@ def compare_due_dates(
             keys=[key for _days, key in sorted(late, key=lambda x: (-x[0], x[1]))],
         )
     ]
+
+
+def dates_finding(project: ProjectSettings) -> Finding:
+    """``doctor``: what binds the schedule of ``project`` (informational; never a failure)."""
+    binding = ["milestone due dates"]
+    binding += [f"field '{name}'" for name in (project.deadline_field,) if name]
+    starts = [f"field '{name}'" for name in (project.start_no_earlier_than_field,) if name]
+    compared: list[str] = []
+    if project.due_dates == "deadline":
+        binding.append('issue due dates (due_dates = "deadline")')
+    else:
+        compared.append("due")
+    if project.start_dates == "constraint":
+        starts.append('issue start dates (start_dates = "constraint")')
+    else:
+        compared.append("start")
+    message = "deadlines: " + ", ".join(binding)
+    message += "; start no earlier than: " + (", ".join(starts) or "none")
+    if compared:
+        message += f"; issue {' and '.join(compared)} dates are compared, not binding"
+    fix = None
+    if len(compared) < 2:
+        fix = (
+            "trackers such as Redmine set and move issue dates by themselves (creation day, "
+            "'precedes' followers); bind them only if the team sets them as commitments, "
+            "else use a deadline field"
+        )
+    return Finding(id="dates.binding", ok=True, message=message, fix=fix)
