@@ -198,6 +198,13 @@ def test_redmine_default_dates_do_not_bend_the_textbook_schedule(
 
     result = make_plan(fetch(redmine, redmine_project.identifier), Settings(), today)
     assert planned(result, seeded) == expected(TEXTBOOK, day)
+    # the earlier reading (issue dates as constraints) gets no item right: all reach H,
+    # whose Redmine due date lies days before its textbook finish
+    as_constraints = fetch(
+        redmine, redmine_project.identifier, due_dates="deadline", start_dates="constraint"
+    )
+    old = planned(make_plan(as_constraints, Settings(), today), seeded)
+    assert [k for k, v in expected(TEXTBOOK, day).items() if old[k] == v] == []
     assert result.project.critical_paths == [[f"redmine:{seeded[k]}" for k in "ACEGH"]]
     assert not result.project.negative_float
     # the due dates are compared instead: forecast finish vs due date in working days
