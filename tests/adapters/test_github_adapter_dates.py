@@ -64,7 +64,7 @@ def fetch(api: GitHubMock, bodies: Bodies, make_adapter: AdapterFactory, **kw: A
     ]
     api.graphql("TrackerBridgeProject", data=board_data(items, fields=fields))
     adapter = make_adapter(**kw)
-    return adapter.fetch()
+    return adapter.fetch().snapshot
 
 
 def dates(snapshot: Snapshot, number: int) -> tuple[Any, ...]:

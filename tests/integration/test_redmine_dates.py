@@ -167,7 +167,7 @@ def fetch(redmine: LocalRedmine, identifier: str, **project: Any) -> Snapshot:
         FieldNames(),
         SecretStr(redmine.bot_key),
     ) as adapter:
-        return adapter.fetch()
+        return adapter.fetch().snapshot
 
 
 def redmine_dates(redmine: LocalRedmine, ids: dict[str, int]) -> dict[str, tuple[Any, Any]]:

@@ -24,6 +24,7 @@ from test_cpm_worked_examples import (
 )
 
 from tracker_bridge.adapters.dates import item_dates
+from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.errors import ConfigError
 from tracker_bridge.planner.dates import dates_finding
 from tracker_bridge.publish.document import Heading, IssueRef, Table
@@ -104,7 +105,7 @@ def test_the_report_lists_items_forecast_after_their_due_date() -> None:
     dues = {"I": {"due": DAY(19)}, "A": {"due": DAY(3)}}
     result = run(JACOBS, JACOBS_DEPS, items=dues)
     snap = snapshot(JACOBS, JACOBS_DEPS, items=dues)
-    doc = build_report(result, snap, tracker_kind="github")
+    doc = build_report(result, snap, style=RedminePageStyle())
     blocks = doc.blocks
     at = next(
         i
