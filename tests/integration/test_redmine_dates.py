@@ -28,6 +28,7 @@ import requests
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from conftest import write_config
 from tracker_bridge.adapters.redmine import RedmineAdapter
 from tracker_bridge.cli import main
 from tracker_bridge.local_redmine import LocalRedmine
@@ -299,16 +300,7 @@ def _index(day: Any, text: str) -> int:
 def test_run_summary_and_doctor_say_what_binds(
     redmine: LocalRedmine, redmine_project: Any, seeded: dict[str, int], tmp_path: Path
 ) -> None:
-    key_file = tmp_path / "bot.key"
-    key_file.write_text(redmine.bot_key, encoding="utf-8")
-    config = tmp_path / "tracker-bridge.toml"
-    config.write_text(
-        f'[trackers.local]\nkind = "redmine"\nurl = "{redmine.url}"\n'
-        f'api_key_file = "{key_file}"\n\n'
-        f'[projects.net]\ntracker = "local"\nproject = "{redmine_project.identifier}"\n\n'
-        f'[store]\npath = "{tmp_path / "state.sqlite3"}"\n',
-        encoding="utf-8",
-    )
+    config = write_config(redmine, tmp_path, {"net": redmine_project.identifier})
     today = dt.datetime.now(dt.UTC).date()
     late = sum(
         1
