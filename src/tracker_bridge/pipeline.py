@@ -87,6 +87,7 @@ class AdapterFactory(Protocol):
         progress: Progress | None = None,
         tracker_name: str = ...,
         risk: RiskSettings | None = None,
+        project_name: str | None = None,
     ) -> TrackerAdapter: ...
 
 
@@ -118,6 +119,7 @@ def open_adapter(
         progress=progress,
         tracker_name=project.tracker,
         risk=settings.risk,
+        project_name=project_name,
     )
 
 

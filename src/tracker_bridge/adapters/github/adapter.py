@@ -56,6 +56,7 @@ class GitHubAdapter:
         progress: Callable[[int, int], None] | None = None,
         tracker_name: str = "github",
         risk: RiskSettings | None = None,  # GitHub has no risk register mapping yet
+        project_name: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -86,6 +87,7 @@ class GitHubAdapter:
             web_base=self.web_base,
             notes=Notes(project.project),
             clock=clock,
+            section=project_name or project.project,
         )
         self._ctx = ctx
         token = Token(api_key.get_secret_value())
@@ -236,7 +238,8 @@ class GitHubAdapter:
 
         Finding ids are stable: ``github.auth.failed``, ``github.auth.ok``,
         ``github.auth.scopes``, ``github.connect.failed``, ``github.repo.missing``,
-        ``github.repo.ok``, ``github.project.unconfigured``, ``github.project.missing``,
+        ``github.repo.ok``, ``github.repo.moved`` (renamed or transferred: the message names
+        the new name), ``github.project.unconfigured``, ``github.project.missing``,
         ``github.project.ok``, ``github.project_field.missing`` (the message names the
         field), ``github.project_field.type``, ``github.project_field.ok``,
         ``github.wiki.disabled``, ``github.wiki.missing``, ``github.wiki.failed``,
