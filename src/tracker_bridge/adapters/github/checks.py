@@ -119,9 +119,7 @@ def findings(ctx: Context, client: GitHubClient, projects: Projects, wiki: Wiki)
                 )
             )
         else:
-            found.append(
-                Finding(id="github.repo.ok", ok=True, message=f"repository {repo} found")
-            )
+            found.append(Finding(id="github.repo.ok", ok=True, message=f"repository {repo} found"))
         if repo == wiki.repository and isinstance(data, dict) and data.get("has_wiki") is False:
             wiki_repo_ok = False
             found.append(
