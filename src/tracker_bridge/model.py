@@ -447,6 +447,9 @@ class ApplyReport(BaseModel):
     attachments_uploaded: int = 0
     conflicts_retried: int = 0
     requests: int = 0
+    #: Keys of the items whose field values were written (not in JSON output): after a
+    #: partial failure, what to record as written.
+    items_written: list[str] = Field(default_factory=list, exclude=True)
 
 
 class Finding(BaseModel):

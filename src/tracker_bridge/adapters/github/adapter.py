@@ -209,14 +209,20 @@ class GitHubAdapter:
         (commit and push to the wiki; a rejected push is fetched, re-merged and retried up to
         ``wiki_push_retries`` times, counted in ``conflicts_retried``). Writes are at least
         ``write_interval_seconds`` apart. Issues added to the board are in
-        :attr:`items_added` and :attr:`notes`.
+        :attr:`items_added` and :attr:`notes`. An error stops at once and carries what was
+        written before it (``error.report``).
         """
         started = self.requests_made
         report = ApplyReport()
-        self._projects.apply(changes.fields, report, refresh=self.fetch)
-        desired = {p.title: p for p in changes.pages_desired}
-        for page_change in changes.pages:
-            self._wiki.apply_page(page_change, desired.get(page_change.title), report)
+        try:
+            self._projects.apply(changes.fields, report, refresh=self.fetch)
+            desired = {p.title: p for p in changes.pages_desired}
+            for page_change in changes.pages:
+                self._wiki.apply_page(page_change, desired.get(page_change.title), report)
+        except errors.TrackerBridgeError as e:
+            report.requests = self.requests_made - started
+            e.report = report
+            raise
         report.requests = self.requests_made - started
         log.info(
             "github apply %s: %d issues (%d fields, %d added to the board), %d pages, "
