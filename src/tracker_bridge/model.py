@@ -23,9 +23,10 @@ Key = Annotated[str, Field(min_length=1, description="Unique key, e.g. 'redmine:
 
 
 class _Strict(BaseModel):
-    """Base for file-format types: unknown keys are errors, not silently dropped."""
+    """Base for file-format types: unknown keys are errors, not silently dropped; numbers are
+    finite (Infinity and NaN cannot be planned)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class Status(StrEnum):
