@@ -447,10 +447,11 @@ def run_pass(
         result.error = str(e)
         if isinstance(e.report, ApplyReport):
             result.report = e.report
-        log.warning("project %s failed: %s", project_name, e)
+        # the caller reports the failure (the CLI's FAILED line, the worker's log): once
+        log.info("project %s failed: %s", project_name, e)
     except Exception as e:  # one project's bug must not stop the others (run --all, worker)
         result.error = unexpected_error(project_name, e)
-        log.warning("project %s failed: %s", project_name, result.error)
+        log.info("project %s failed: %s", project_name, result.error)
     finally:
         if adapter is not None:
             result.requests = adapter.requests_made

@@ -9,6 +9,7 @@ contract (tests/adapters).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,17 @@ def test_the_written_part_is_the_items_the_report_names() -> None:
         ("redmine:1", "critical"),
     ]
     assert "items_written" not in ApplyReport(items_written=["x"]).model_dump()
+
+
+def test_a_failure_is_reported_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller prints the failure (the CLI's FAILED line, the worker's log line); the
+    pass itself logs it below WARNING, so the CLI does not print it twice."""
+    use(monkeypatch, "pipeline", {"alpha": Adapter("a", broken="fetch")})
+    caplog.set_level(logging.DEBUG, logger="tracker_bridge")
+    result = run_pass(settings, "alpha", as_of=START)
+    assert not result.ok
+    mentions = [r for r in caplog.records if "unexpected KeyError" in r.getMessage()]
+    assert mentions and all(r.levelno < logging.WARNING for r in mentions)
+    assert any(r.exc_info for r in caplog.records if r.levelno == logging.DEBUG)  # --debug
