@@ -54,7 +54,7 @@ def test_a_renamed_repository_is_read_completely(
         ],
     )
     github_api.rest("GET", f"/repos/{REPO}/milestones", json_body=[])
-    snapshot = make_adapter(project_v2=None).fetch()
+    snapshot = make_adapter(project_v2=None).fetch().snapshot
     assert sorted((i.key, i.status.value) for i in snapshot.items) == [
         (f"github:{REPO}#1", "open"),
         (f"github:{REPO}#2", "closed"),
@@ -115,7 +115,7 @@ def test_legacy_pull_requests_with_issue_urls_are_dropped(
     legacy["pull_request"] = {"url": None, "html_url": None, "diff_url": None, "patch_url": None}
     github_api.rest("GET", f"/repos/{REPO}/issues", json_body=[bodies.issue(1, "Issue"), legacy])
     github_api.rest("GET", f"/repos/{REPO}/milestones", json_body=[])
-    snapshot = make_adapter(project_v2=None).fetch()
+    snapshot = make_adapter(project_v2=None).fetch().snapshot
     assert [i.key for i in snapshot.items] == [f"github:{REPO}#1"]
 
 

@@ -153,14 +153,14 @@ def test_reads_are_retried_after_5xx_and_dropped_connections(
         redmine: LocalRedmine, redmine_project: Any, proxy: FaultyProxy) -> None:
     seed(redmine, redmine_project.id, 3)
     with make_adapter(redmine.url, redmine, redmine_project.identifier) as direct:
-        expected = direct.fetch()
+        expected = direct.fetch().snapshot
     proxy.faults = [Fault("GET", "/users/current.json", status=503),
                     Fault("GET", "/issues.json", status=None),
                     Fault("GET", "/issues.json", status=502)]
     with make_adapter(proxy.url, redmine, redmine_project.identifier) as adapter:
         waits: list[float] = []
         adapter._client.session._sleep = waits.append
-        snapshot = adapter.fetch()
+        snapshot = adapter.fetch().snapshot
     assert [i.key for i in snapshot.items] == [i.key for i in expected.items]
     assert [what for _, _, what in proxy.log[:2]] == ["503", "200"]
     assert sum(what in ("503", "502", "dropped") for _, _, what in proxy.log) == 3
@@ -183,12 +183,12 @@ def test_same_value_issue_writes_are_retried_wiki_writes_are_not(
     ids = seed(redmine, redmine_project.id, 2)
     desired = DesiredState(fields={f"redmine:{i}": {"total_float": 4} for i in ids})
     with make_adapter(proxy.url, redmine, redmine_project.identifier) as adapter:
-        changes = adapter.diff(adapter.fetch(), desired)
+        changes = adapter.diff(adapter.fetch().snapshot, desired)
         # the first PUT reaches Redmine but its answer is lost: sent again, same values
         proxy.faults = [Fault("PUT", f"/issues/{ids[0]}.json", after_forward=True)]
         report = adapter.apply(changes)
         assert report.issues_updated == 2
-        assert adapter.diff(adapter.fetch(), desired).fields == []
+        assert adapter.diff(adapter.fetch().snapshot, desired).fields == []
         puts = [what for method, path, what in proxy.log if method == "PUT"]
         assert puts == ["forwarded, answer dropped", "204", "204"]
         # a wiki page PUT (carries a version) is sent once, never repeated
@@ -196,7 +196,7 @@ def test_same_value_issue_writes_are_retried_wiki_writes_are_not(
         proxy.log.clear()
         page = DesiredState(pages=[DesiredPage(title="Plan", body="hello")])
         with pytest.raises(TrackerError):
-            adapter.apply(adapter.diff(adapter.fetch(), page))
+            adapter.apply(adapter.diff(adapter.fetch().snapshot, page))
         assert [what for method, _, what in proxy.log if method == "PUT"] == ["503"]
 
 
@@ -210,7 +210,7 @@ def test_a_refused_issue_still_records_the_values_written(
     })
     with make_adapter(redmine.url, redmine, redmine_project.identifier) as adapter, \
             Store.open(tmp_path / "state.sqlite") as store:
-        changes = adapter.diff(adapter.fetch(), desired)
+        changes = adapter.diff(adapter.fetch().snapshot, desired)
         with pytest.raises(RejectedError) as err:
             apply_and_record(adapter, changes, store, "web")
         assert f"issue #{ids[1]}" in str(err.value) and "422" in str(err.value)

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker_bridge import pipeline
+from tracker_bridge.adapters.protocol import FetchResult
 from tracker_bridge.cli import main
 from tracker_bridge.combined import run_combined_pass
 from tracker_bridge.errors import RejectedError
@@ -29,6 +30,7 @@ from tracker_bridge.model import (
     WorkItem,
 )
 from tracker_bridge.pipeline import run_pass
+from tracker_bridge.publish.style import PlainStyle
 from tracker_bridge.settings import Settings, load_settings
 from tracker_bridge.store import Store
 
@@ -38,6 +40,9 @@ START = dt.date(2027, 3, 1)  # a Monday
 class Adapter:
     """Two issues; ``broken`` names the stage that fails and how."""
 
+    supports_incremental = False
+    page_style = PlainStyle()
+
     def __init__(self, name: str, broken: str = "", refuse: str = "") -> None:
         self.name = name
         self.broken = broken
@@ -46,11 +51,11 @@ class Adapter:
         self.applied: list[ChangeSet] = []
         self.keys = [f"redmine:{name}1", f"redmine:{name}2"]
 
-    def fetch(self) -> Snapshot:
+    def fetch(self, **_: object) -> FetchResult:
         if self.broken == "fetch":
             raise KeyError("estimate")  # a bug, not a TrackerBridgeError
         items = [WorkItem(key=k, title=k, estimate_hours=8) for k in self.keys]
-        return Snapshot(project=Project(name=self.name, start=START), items=items)
+        return FetchResult(Snapshot(project=Project(name=self.name, start=START), items=items))
 
     def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
         return ChangeSet(
@@ -80,6 +85,9 @@ class Adapter:
 
     def check(self) -> list[object]:
         return []
+
+    def close(self) -> None:
+        pass
 
 
 def write_config(tmp_path: Path, plans: str = "") -> Path:
