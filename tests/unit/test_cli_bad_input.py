@@ -58,6 +58,15 @@ def plan_of(data: bytes, *extra: str) -> Case:
     return Case({"snap.json": data}, ["plan", "--snapshot", "snap.json", *extra], 1, "")
 
 
+def with_config(config: bytes) -> Case:
+    return Case(
+        {"snap.json": json_bytes(snapshot()), "cfg.toml": config},
+        ["plan", "--snapshot", "snap.json", "--config", "cfg.toml"],
+        1,
+        "",
+    )
+
+
 def with_key(key: bytes) -> Case:
     return Case(
         {"key.txt": key, "cfg.toml": CONFIG.format(key='api_key_file = "key.txt"').encode()},
@@ -123,21 +132,11 @@ CASES: dict[str, Callable[[], Case]] = {
         "item b would finish after 9999-12-31, the last date there is (status date 9999-12-31)",
     ),
     "config in Latin-1": lambda: says(
-        Case(
-            {"snap.json": GOOD, "cfg.toml": "[calendar]\n# Büro\n".encode("latin-1")},
-            ["plan", "--snapshot", "snap.json", "--config", "cfg.toml"],
-            1,
-            "",
-        ),
+        with_config("[calendar]\n# Büro\n".encode("latin-1")),
         "cfg.toml: the config file is not UTF-8 (byte 0xfc on line 2)",
     ),
     "config in UTF-16": lambda: says(
-        Case(
-            {"snap.json": GOOD, "cfg.toml": "[calendar]\n".encode("utf-16")},
-            ["plan", "--snapshot", "snap.json", "--config", "cfg.toml"],
-            1,
-            "",
-        ),
+        with_config("[calendar]\n".encode("utf-16")),
         "cfg.toml: the config file is UTF-16; save it as UTF-8",
     ),
     "key file in Latin-1": lambda: says(
