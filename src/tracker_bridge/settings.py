@@ -1,7 +1,8 @@
 """Settings from a TOML file, validated with pydantic (unknown keys are errors).
 
-Precedence: command-line flags > environment > config file > defaults. Secrets never live in
-the file: a tracker names the environment variable or the secret file that holds its key.
+Precedence: command-line flags (``--as-of``, ``--full``...) > config file > defaults. The
+environment names the config file (``TRACKER_BRIDGE_CONFIG``) and holds secrets, which never
+live in the file: a tracker names the environment variable or the secret file with its key.
 Errors name the file and the dotted key, e.g. ``config.toml: calendar.hours_per_day <- ...``.
 """
 

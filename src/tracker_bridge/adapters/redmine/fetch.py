@@ -9,8 +9,8 @@ three-point ranges are read by :mod:`.risks`, the incremental merge is :mod:`.in
 
 Request budget
 --------------
-Endpoints of a full fetch, in order (``⌈N/100⌉ + 4`` requests plus the time-entry
-pages; one more for ``/issue_statuses.json`` on servers whose issue JSON lacks
+Endpoints of a full fetch, in order (``⌈N/100⌉ + 3`` requests plus the time-entry
+pages, at least one; one more for ``/issue_statuses.json`` on servers whose issue JSON lacks
 ``status.is_closed``, and one ``/versions/:id.json`` per version an issue uses that
 the project does not list):
 
@@ -21,8 +21,8 @@ the project does not list):
   (``!*`` or ``*``), paged by 100; ``progress(done, total)`` after each page
 * ``GET /time_entries.json?project_id=&subproject_id=``, paged by 100
 
-**Incremental fetch** (``since`` *and* ``cached`` given: ``since`` is
-:attr:`sync_cursor` of the fetch that produced ``cached``). The result has the same
+**Incremental fetch** (``since`` *and* ``cached`` given: ``since`` is the
+``cursor`` of the fetch that produced ``cached``). The result has the same
 shape as, and equals, a full fetch at the same moment, except for the limitation
 in :mod:`.incremental`. After the first three requests above:
 
