@@ -68,7 +68,6 @@ def open_adapter(
         progress=progress,
         tracker_name=project.tracker,
         risk=settings.risk,
-        project_name=project_name,
     )
 
 

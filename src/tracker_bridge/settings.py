@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -321,6 +322,15 @@ class ProjectSettings(_Section):
         "what changed (where the tracker allows it). 0: always a full fetch",
     )
 
+    #: The NAME of the project's [projects.NAME] section (set when the config is loaded).
+    _section: str | None = PrivateAttr(default=None)
+
+    @property
+    def section(self) -> str:
+        """The project's section name in the config, for messages that tell what to edit or
+        which ``--project`` to give (the tracker's identifier when built without a config)."""
+        return self._section or self.project
+
     @field_validator("wiki_page")
     @classmethod
     def _wiki_title(cls, value: str) -> str:
@@ -532,6 +542,7 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _projects_point_at_trackers(self) -> Settings:
         for name, project in self.projects.items():
+            project._section = name
             if project.tracker not in self.trackers:
                 known = ", ".join(sorted(self.trackers)) or "none defined"
                 raise ValueError(

@@ -116,8 +116,6 @@ class AdapterFactory(Protocol):
         progress: Progress | None = None,
         tracker_name: str = ...,
         risk: RiskSettings | None = None,
-        #: The project's ``[projects.NAME]`` section, for messages that name it.
-        project_name: str | None = None,
     ) -> TrackerAdapter: ...
 
 

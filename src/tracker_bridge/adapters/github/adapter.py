@@ -61,7 +61,6 @@ class GitHubAdapter:
         progress: Callable[[int, int], None] | None = None,
         tracker_name: str = "github",
         risk: RiskSettings | None = None,  # GitHub has no risk register mapping yet
-        project_name: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -92,7 +91,7 @@ class GitHubAdapter:
             web_base=self.web_base,
             notes=Notes(project.project),
             clock=clock,
-            section=project_name or project.project,
+            section=project.section,
         )
         self._ctx = ctx
         token = Token(api_key.get_secret_value())

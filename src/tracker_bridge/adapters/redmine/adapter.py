@@ -44,7 +44,6 @@ class RedmineAdapter:
         progress: Callable[[int, int], None] | None = None,
         tracker_name: str = "redmine",
         risk: RiskSettings | None = None,
-        project_name: str | None = None,
     ) -> None:
         if not tracker.url:
             raise errors.ConfigError(f"trackers.{tracker_name}.url: the Redmine URL is missing")
