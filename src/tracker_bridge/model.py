@@ -23,9 +23,10 @@ Key = Annotated[str, Field(min_length=1, description="Unique key, e.g. 'redmine:
 
 
 class _Strict(BaseModel):
-    """Base for file-format types: unknown keys are errors, not silently dropped."""
+    """Base for file-format types: unknown keys are errors, not silently dropped; numbers are
+    finite (Infinity and NaN cannot be planned)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class Status(StrEnum):
@@ -467,6 +468,9 @@ class ApplyReport(BaseModel):
     attachments_uploaded: int = 0
     conflicts_retried: int = 0
     requests: int = 0
+    #: Keys of the items whose field values were written (not in JSON output): after a
+    #: partial failure, what to record as written.
+    items_written: list[str] = Field(default_factory=list, exclude=True)
 
 
 class Finding(BaseModel):

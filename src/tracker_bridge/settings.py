@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -26,6 +27,7 @@ from pydantic import (
 )
 
 from tracker_bridge.errors import ConfigError
+from tracker_bridge.textfile import read_text
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SECRET_NAMES = {"api_key", "key", "token", "password", "secret"}
@@ -120,17 +122,15 @@ class TrackerSettings(_Section):
         """Read the key from the environment or the secret file; never from the config."""
         env_name = self.api_key_env or f"TRACKER_BRIDGE_{tracker_name.upper()}_KEY"
         if self.api_key_file is not None:
+            where = f"trackers.{tracker_name}.api_key_file"
+            path = self.api_key_file.expanduser()
             try:
-                text = self.api_key_file.expanduser().read_text(encoding="utf-8").strip()
-            except OSError as e:
-                raise ConfigError(
-                    f"trackers.{tracker_name}.api_key_file: cannot read {self.api_key_file}: "
-                    f"{e.strerror}"
-                ) from None
+                text = read_text(path, "key file", ConfigError).strip()
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
             if not text:
-                raise ConfigError(
-                    f"trackers.{tracker_name}.api_key_file: {self.api_key_file} is empty"
-                )
+                raise ConfigError(f"{where}: {self.api_key_file} is empty")
+            _check_header_safe(text, f"{where}: the key in {self.api_key_file}")
             return SecretStr(text)
         value = os.environ.get(env_name, "").strip()
         if not value:
@@ -138,7 +138,25 @@ class TrackerSettings(_Section):
                 f"trackers.{tracker_name}: no API key; set the environment variable {env_name} "
                 "or 'api_key_file' in the tracker's section"
             )
+        _check_header_safe(value, f"trackers.{tracker_name}: the key in ${env_name}")
         return SecretStr(value)
+
+
+def _check_header_safe(key: str, what: str) -> None:
+    """A key goes into an HTTP header: a line break or a character outside Latin-1 there
+    fails inside the HTTP library (as "cannot reach" or a traceback); say what is wrong
+    instead, without showing the key."""
+    for position, char in enumerate(key, 1):
+        if not char.isprintable():
+            raise ConfigError(
+                f"{what} contains a line break or control character (character {position}); "
+                "a key is one line: copy it again"
+            )
+        if ord(char) > 0xFF:
+            raise ConfigError(
+                f"{what} contains a character that cannot be sent in an HTTP header "
+                f"(character {position}, outside Latin-1); copy the key again"
+            )
 
 
 class FieldNames(_Section):
@@ -334,6 +352,15 @@ class ProjectSettings(_Section):
         "the tracker has it; '' to ignore",
     )
 
+    #: The NAME of the project's [projects.NAME] section (set when the config is loaded).
+    _section: str | None = PrivateAttr(default=None)
+
+    @property
+    def section(self) -> str:
+        """The project's section name in the config, for messages that tell what to edit or
+        which ``--project`` to give (the tracker's identifier when built without a config)."""
+        return self._section or self.project
+
     @field_validator("wiki_page")
     @classmethod
     def _wiki_title(cls, value: str) -> str:
@@ -407,9 +434,9 @@ def _read_secret(
     """A secret from ``file`` (when set) or the environment variable; None when neither has one."""
     if file is not None:
         try:
-            text = file.expanduser().read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise ConfigError(f"{where}_file: cannot read {file}: {e.strerror}") from None
+            text = read_text(file.expanduser(), "secret file", ConfigError).strip()
+        except ConfigError as e:
+            raise ConfigError(f"{where}_file: {e}") from None
         if not text:
             raise ConfigError(f"{where}_file: {file} is empty")
         return SecretStr(text)
@@ -545,6 +572,7 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _projects_point_at_trackers(self) -> Settings:
         for name, project in self.projects.items():
+            project._section = name
             if project.tracker not in self.trackers:
                 known = ", ".join(sorted(self.trackers)) or "none defined"
                 raise ValueError(
@@ -578,12 +606,13 @@ def load_settings(path: Path | None) -> Settings:
     """Load settings from a TOML file; ``None`` gives the defaults."""
     if path is None:
         return Settings()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read config file: {e.strerror}") from None
+    text = read_text(path, "config file", ConfigError)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     return settings_from_dict(data, str(path))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from tracker_bridge.errors import UnknownKeyError
+from tracker_bridge.errors import PlanError, UnknownKeyError
 from tracker_bridge.model import DependencyType, Snapshot, Status, WorkItem
 from tracker_bridge.planner.calendar import WorkCalendar
 from tracker_bridge.settings import Settings
@@ -150,6 +150,11 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
             missing[i] = item.status is Status.OPEN
             hours = default_hours
         days = duration_days(hours, hours_per_day)
+        if days > calendar.last_index:  # also keeps the integer arithmetic within int64
+            raise PlanError(
+                f"item {item.key}: an estimate of {hours:g} h ({hours_per_day:g} h a working "
+                f"day) runs past {dt.date.max}"
+            )
         duration[i] = days
         if item.status is Status.CLOSED:
             finish_day = item.closed_on or item.due or item.start or as_of
@@ -184,6 +189,11 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
     succ_list: list[int] = []
     offset_list: list[int] = []
     for dep in snapshot.dependencies:
+        if abs(dep.lag_days) > calendar.last_index:
+            raise PlanError(
+                f"dependency {dep.predecessor} -> {dep.successor}: a lag of {dep.lag_days:,} "
+                f"working days runs past {dt.date.max}"
+            )
         preds = summary_leaves.get(dep.predecessor) or [dep.predecessor]
         succs = summary_leaves.get(dep.successor) or [dep.successor]
         for p_key in preds:

@@ -1,7 +1,9 @@
 """Reading a project into a Snapshot: issues, milestones, dependencies, sub-issues, estimates.
 
-* The issue list includes pull requests. They are recognised by ``"/pull/" in html_url`` of
-  the list JSON (nothing is completed lazily, see :mod:`.client`), and the
+* The issue list includes pull requests. They are recognised by a ``pull_request`` object
+  (even one with only URLs, as pull requests from before 2013 have, whose ``html_url`` is
+  under ``/issues/``) or ``"/pull/" in html_url`` of the list JSON (nothing is completed
+  lazily, see :mod:`.client`), and the
   ``issue_dependencies_summary`` / ``sub_issues_summary`` roll-ups of the list JSON decide
   which issues need a relation request at all.
 * ``due_on`` of a milestone is midnight US-Pacific as a UTC instant: the date is read in
@@ -80,6 +82,12 @@ except ZoneInfoNotFoundError:  # pragma: no cover - no tz database on this machi
 _RawIssues = dict[str, tuple[str, dict[str, Any]]]  # key -> (repository, list JSON)
 
 
+def is_pull_request(raw: dict[str, Any]) -> bool:
+    """True for a pull request in an issue list: it has a ``pull_request`` object (possibly
+    with only URLs) or an ``html_url`` under ``/pull/``."""
+    return raw.get("pull_request") is not None or "/pull/" in str(raw.get("html_url") or "")
+
+
 def pacific_date(value: Any) -> dt.date | None:
     """The date of a milestone ``due_on``: GitHub stores midnight US-Pacific as UTC."""
     instant = parse_datetime(value)
@@ -129,7 +137,7 @@ class Fetcher:
                 not_found=missing,
             ):
                 for raw in batch:
-                    if "/pull/" in str(raw.get("html_url") or ""):
+                    if is_pull_request(raw):
                         pull_requests += 1
                         continue
                     number = raw.get("number")
