@@ -110,6 +110,37 @@ def bench_large(n: int, people: int, seed: int = 7) -> None:
     )
 
 
+def bench_overlay(n: int, people: int) -> None:
+    """The levelling overlay of plan(): problem from the snapshot, levelling, explanation."""
+    from bench_planner import START, random_snapshot
+
+    from tracker_bridge.planner import plan
+    from tracker_bridge.planner.cpm import run_passes
+    from tracker_bridge.planner.network import compile_network
+    from tracker_bridge.planner.overlays import OverlayContext
+    from tracker_bridge.planner.resourcing import levelling_stage
+    from tracker_bridge.settings import Settings
+
+    snap = random_snapshot(n, 50)
+    items = [
+        it.model_copy(update={"assignee": f"P{k % people}"}) for k, it in enumerate(snap.items)
+    ]
+    snap = snap.model_copy(update={"items": items})
+    settings = Settings.model_validate({"planner": {"level": True}})
+    base = plan(snap, settings, START, overlays=False)
+    net = compile_network(snap, settings, START)
+    ctx = OverlayContext(base, snap, net, run_passes(net), settings, START, None)
+    t0, c0 = time.perf_counter(), time.process_time()
+    levelling_stage(ctx)
+    wall, busy = time.perf_counter() - t0, time.process_time() - c0
+    lv = base.overlays["levelling"]
+    print(
+        f"levelling overlay of plan(), {n} issues (all relation types, lags), {people} people, "
+        f"{lv['schedules']} schedules: {wall:.2f} s wall, {busy:.2f} s cpu; "
+        f"finish {lv['unlevelled_finish']} -> {lv['finish']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -120,6 +151,7 @@ def main() -> None:
     bench_j30(args.data, args.limit, args.schedules)
     if not args.skip_large:
         bench_large(10_000, 50)
+        bench_overlay(10_000, 50)
 
 
 if __name__ == "__main__":
