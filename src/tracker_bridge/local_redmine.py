@@ -70,6 +70,8 @@ OUR_CUSTOM_FIELDS: list[tuple[str, str]] = [
     ("Criticality (%)", "int"),
     ("Planned cost", "float"),
     ("Slip (d)", "int"),
+    ("Levelled start", "date"),
+    ("Levelled finish", "date"),
     ("Optimistic (h)", "float"),
     ("Pessimistic (h)", "float"),
 ]
