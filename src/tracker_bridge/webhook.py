@@ -37,7 +37,6 @@ on ``Content-Length`` and while reading). An endpoint whose secret is not config
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -54,14 +53,16 @@ from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tracker_bridge.errors import ConfigError, StoreError, TrackerBridgeError
+from tracker_bridge.errors import ConfigError, StoreError
+from tracker_bridge.health import Health, HealthCheck, WorkerStatus, detail_allowed
 from tracker_bridge.model import Finding
 from tracker_bridge.settings import ProjectSettings, Settings
-from tracker_bridge.store import Store
+from tracker_bridge.store import Store, resolve_path
 
 __all__ = [
     "GITHUB_EVENTS",
@@ -70,6 +71,7 @@ __all__ = [
     "WebhookApp",
     "create_app",
     "github_projects",
+    "parse_json",
     "parse_redmine",
     "redmine_projects",
     "sign",
@@ -84,9 +86,6 @@ GITHUB_EVENTS = frozenset(
 )
 #: Redmine 7 core event types (``type`` is ``<kind>.<action>``) that can change a plan.
 REDMINE_KINDS = frozenset({"issue", "version", "time_entry"})
-
-HealthCheck = Callable[[Settings, str], list[Finding]]
-
 
 # --------------------------------------------------------------------------- signatures
 
@@ -134,7 +133,7 @@ def _github_board(project: ProjectSettings) -> tuple[str, int] | None:
 
 
 def _login(node: Any) -> str | None:
-    return str(node["login"]) if isinstance(node, dict) and node.get("login") else None
+    return _text(node.get("login")) or None if isinstance(node, dict) else None
 
 
 def github_projects(settings: Settings, event: str, payload: Mapping[str, Any]) -> list[str]:
@@ -149,14 +148,15 @@ def github_projects(settings: Settings, event: str, payload: Mapping[str, Any]) 
             board = _github_board(project)
             if _kind(settings, project) != "github" or board is None:
                 continue
-            if board[0] == org and (number is None or int(number) == board[1]):
+            if board[0] == org and (number is None or _int(number) == board[1]):
                 names.append(name)
         return names
     repos: set[str] = set()
     for key in ("repository", "sub_issue_repo", "blocking_issue_repo"):
         node = payload.get(key)
-        if isinstance(node, dict) and node.get("full_name"):
-            repos.add(str(node["full_name"]).lower())
+        full_name = _text(node.get("full_name")) if isinstance(node, dict) else None
+        if full_name:
+            repos.add(full_name.lower())
     for name, project in settings.projects.items():
         if _kind(settings, project) == "github" and repos & _github_repositories(project):
             names.append(name)
@@ -190,8 +190,22 @@ def _dict(value: Any) -> dict[str, Any]:
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # also a number over Python's 4,300 digits
         return None
+
+
+def _text(value: Any) -> str | None:
+    """A payload scalar as text; None for null, objects and lists (never ``str()`` of them)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _list(value: Any) -> list[Any]:
+    """A payload list; anything else counts as empty."""
+    return value if isinstance(value, list) else []
 
 
 def parse_redmine(payload: Mapping[str, Any]) -> RedmineEvent | None:
@@ -211,17 +225,17 @@ def parse_redmine(payload: Mapping[str, Any]) -> RedmineEvent | None:
         issue: dict[str, Any] = inner["issue"]
         project = _dict(issue.get("project"))
         fields = {
-            cid: str(cf.get("custom_field_name") or "")
-            for cf in issue.get("custom_field_values") or []
+            cid: _text(cf.get("custom_field_name")) or ""
+            for cf in _list(issue.get("custom_field_values"))
             if isinstance(cf, dict) and (cid := _int(cf.get("custom_field_id"))) is not None
         }
         journal = inner.get("journal")
         return RedmineEvent(
             sender="plugin",
             kind="issue",
-            action=str(inner.get("action") or ""),
+            action=_text(inner.get("action")) or "",
             project_id=_int(project.get("id")),
-            project_identifier=str(project["identifier"]) if project.get("identifier") else None,
+            project_identifier=_text(project.get("identifier")) or None,
             issue_id=_int(issue.get("id")),
             journal=journal if isinstance(journal, dict) else None,
             custom_fields=fields,
@@ -233,8 +247,8 @@ def parse_redmine(payload: Mapping[str, Any]) -> RedmineEvent | None:
         obj = _dict(data.get(kind))
         project = _dict(obj.get("project"))
         fields = {
-            cid: str(cf.get("name") or "")
-            for cf in obj.get("custom_fields") or []
+            cid: _text(cf.get("name")) or ""
+            for cf in _list(obj.get("custom_fields"))
             if isinstance(cf, dict) and (cid := _int(cf.get("id"))) is not None
         }
         journal = data.get("journal")
@@ -244,7 +258,7 @@ def parse_redmine(payload: Mapping[str, Any]) -> RedmineEvent | None:
             action=action,
             project_id=_int(project.get("id")),
             # not in Redmine 7.0's payload; used should a later version add it
-            project_identifier=str(project["identifier"]) if project.get("identifier") else None,
+            project_identifier=_text(project.get("identifier")) or None,
             issue_id=_int(obj.get("id")) if kind == "issue" else None,
             journal=journal if isinstance(journal, dict) else None,
             custom_fields=fields,
@@ -300,8 +314,8 @@ def _field_logical(settings: Settings) -> dict[str, str]:
 
 def _github_value(value: Any) -> str | None:
     if isinstance(value, dict):  # a single-select option or an iteration
-        return str(value.get("name") or value.get("title") or "") or None
-    return None if value is None else str(value)
+        return _text(value.get("name")) or _text(value.get("title")) or None
+    return _text(value)
 
 
 def github_is_echo(
@@ -321,7 +335,7 @@ def github_is_echo(
     value = changes.get("field_value") if isinstance(changes, dict) else None
     if not isinstance(value, dict) or not value.get("field_name") or "to" not in value:
         return False
-    logical = _field_logical(settings).get(str(value["field_name"]).strip().casefold())
+    logical = _field_logical(settings).get((_text(value["field_name"]) or "").strip().casefold())
     if logical is None:
         return False
     new = _github_value(value.get("to"))
@@ -352,7 +366,7 @@ def redmine_is_echo(
     user_id = _int(user.get("id")) if isinstance(user, dict) else None
     if user_id is not None and user_id in settings.webhooks.redmine_bot_user_ids:
         return True
-    details = [d for d in journal.get("details") or [] if isinstance(d, dict)]
+    details = [d for d in _list(journal.get("details")) if isinstance(d, dict)]
     if not details:
         return False
     logical_of = _field_logical(settings)
@@ -369,7 +383,7 @@ def redmine_is_echo(
         )
         if logical is None:
             return False
-        value = None if detail.get("value") is None else str(detail.get("value"))
+        value = _text(detail.get("value"))
         if not projects or not all(
             (written := store.written_value(p, item, logical)) is not None and _same(value, written)
             for p in projects
@@ -379,6 +393,45 @@ def redmine_is_echo(
 
 
 # ---------------------------------------------------------------------------- the app
+
+#: Delivery ids and event names are stored cut to this length.
+MAX_ID_CHARS = 200
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]", re.ASCII)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:30]} is out of range")
+    return value
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A delivery's JSON object; :class:`_Reject` (400) for anything else.
+
+    Refused: invalid UTF-8 or JSON, ``NaN``/``Infinity`` and numbers out of float range,
+    integers over Python's 4,300 digits, nesting deeper than the recursion limit, and lone
+    UTF-16 surrogates (``\\ud800``): they are not text and could be neither stored nor
+    echoed.
+    """
+    try:
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise _Reject(400, "body is not valid JSON: nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, our own and int limits
+        raise _Reject(400, f"body is not valid JSON: {str(e)[:200]}") from None
+    if not isinstance(data, dict):
+        raise _Reject(400, "body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(body):  # rare: only then look for unpaired ones
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Reject(400, "body contains a lone UTF-16 surrogate (not text)") from None
+    return data
 
 
 class _Reject(Exception):
@@ -402,7 +455,7 @@ def default_check(settings: Settings, project: str) -> list[Finding]:
 
 
 class WebhookApp:
-    """The state behind the routes: settings, secrets, a store per thread, health cache."""
+    """The state behind the routes: settings, secrets, a store per thread, health."""
 
     def __init__(
         self,
@@ -411,6 +464,7 @@ class WebhookApp:
         clock: Callable[[], float] = time.time,
         check: HealthCheck = default_check,
         store_path: Path | None = None,
+        worker: WorkerStatus | None = None,
     ) -> None:
         hooks = settings.webhooks
         unknown = sorted(set(hooks.redmine_project_ids) - set(settings.projects))
@@ -422,20 +476,30 @@ class WebhookApp:
             )
         self.settings = settings
         self.clock = clock
-        self.check = check
         self.store_path = store_path if store_path is not None else settings.store.path
         # read once at start: a missing secret file is a config error now, not per request
         github = hooks.github_secret()
         redmine = hooks.redmine_secret()
         token = hooks.redmine_token()
+        health_token = hooks.health_token()
         self._github = github.get_secret_value().encode() if github else None
         self._redmine = redmine.get_secret_value().encode() if redmine else None
         self._token = token.get_secret_value().encode() if token else None
+        self._health_token = health_token.get_secret_value().encode() if health_token else None
         self._local = threading.local()
         self._stores: list[Store] = []
         self._stores_lock = threading.Lock()
-        self._health: tuple[float, int, dict[str, Any]] | None = None
-        self._health_lock = threading.Lock()
+        self.health = Health(
+            settings,
+            resolve_path(self.store_path),
+            clock=clock,
+            check=check,
+            worker=worker,
+            endpoints=self.endpoints,
+        )
+        # health probes get threads of their own: a flood of deliveries waiting for a
+        # locked store must not starve them
+        self._health_threads = anyio.CapacityLimiter(2)
 
     @property
     def endpoints(self) -> dict[str, bool]:
@@ -472,10 +536,9 @@ class WebhookApp:
         limit = self.settings.webhooks.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                raise _Reject(400, "Content-Length is not a number") from None
+            size = _int(declared.strip()) if declared.strip().isdigit() else None
+            if size is None:
+                raise _Reject(400, "Content-Length is not a number")
             if size > limit:
                 raise _Reject(413, f"body of {size} bytes is over the limit of {limit}")
         chunks: list[bytes] = []
@@ -490,16 +553,6 @@ class WebhookApp:
             raise _Reject(400, "the client went away before the body was read") from None
         return b"".join(chunks)
 
-    @staticmethod
-    def _json(body: bytes) -> dict[str, Any]:
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise _Reject(400, f"body is not valid JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise _Reject(400, "body must be a JSON object")
-        return data
-
     def _accept(
         self,
         source: str,
@@ -513,12 +566,12 @@ class WebhookApp:
         outcome = "own" if echo else ("queued" if projects else "unmapped")
         accepted = self.store().accept_delivery(
             source,
-            delivery,
+            delivery[:MAX_ID_CHARS],
             [] if echo else projects,
             now=self.clock(),
             debounce_seconds=hooks.debounce_seconds,
             max_wait_seconds=hooks.max_wait_seconds,
-            event=event,
+            event=event[:MAX_ID_CHARS],
             outcome=outcome,
         )
         if accepted.duplicate:
@@ -552,6 +605,8 @@ class WebhookApp:
         return response
 
     # --------------------------------------------------------------------- routes
+    # Only reading the body happens on the event loop; verifying, parsing and the store run
+    # in a worker thread, so a store locked by another process never stalls other requests.
 
     async def github(self, request: Request) -> JSONResponse:
         return await self._guard(self._github_hook, request)
@@ -564,17 +619,21 @@ class WebhookApp:
                 "webhooks.github_secret_file",
             )
         body = await self._body(request)
-        if not verify_signature(self._github, body, request.headers.get("x-hub-signature-256")):
+        return await anyio.to_thread.run_sync(self._github_delivery, body, request.headers)
+
+    def _github_delivery(self, body: bytes, headers: Headers) -> JSONResponse:
+        assert self._github is not None
+        if not verify_signature(self._github, body, headers.get("x-hub-signature-256")):
             raise _Reject(401, "missing or wrong X-Hub-Signature-256")
-        event = request.headers.get("x-github-event")
+        event = headers.get("x-github-event")
         if not event:
             raise _Reject(400, "missing X-GitHub-Event header")
-        payload = self._json(body)
+        payload = parse_json(body)
         if event == "ping":
-            return _answer(200, status="pong", zen=payload.get("zen"))
+            return _answer(200, status="pong", zen=_text(payload.get("zen")))
         if event not in GITHUB_EVENTS:
-            return _answer(202, status="ignored", reason=f"event {event!r} is not handled")
-        delivery = request.headers.get("x-github-delivery")
+            return _answer(202, status="ignored", reason=f"event {event[:100]!r} is not handled")
+        delivery = headers.get("x-github-delivery")
         if not delivery:
             raise _Reject(400, "missing X-GitHub-Delivery header")
         projects = github_projects(self.settings, event, payload)
@@ -592,69 +651,50 @@ class WebhookApp:
                 "(Redmine 7) or webhooks.redmine_token_env/_file (redmine_webhook plugin)",
             )
         body = await self._body(request)
-        signature = request.headers.get("x-redmine-signature-256")
+        token = request.query_params.get("token")
+        return await anyio.to_thread.run_sync(self._redmine_delivery, body, request.headers, token)
+
+    def _redmine_delivery(self, body: bytes, headers: Headers, token: str | None) -> JSONResponse:
+        signature = headers.get("x-redmine-signature-256")
         if signature is not None:
             if self._redmine is None or not verify_signature(self._redmine, body, signature):
                 raise _Reject(401, "wrong X-Redmine-Signature-256")
-        elif self._token is None or not _token_ok(self._token, request.query_params.get("token")):
+        elif self._token is None or not _token_ok(self._token, token):
             raise _Reject(401, "missing or wrong X-Redmine-Signature-256 or ?token=")
-        payload = self._json(body)
+        payload = parse_json(body)
         event = parse_redmine(payload)
         if event is None:
             raise _Reject(400, "not a Redmine webhook payload (neither Redmine 7 nor plugin)")
         name = f"{event.kind}.{event.action}"
         if event.kind not in REDMINE_KINDS:
-            return _answer(202, status="ignored", reason=f"event {name!r} is not handled")
+            return _answer(202, status="ignored", reason=f"event {name[:100]!r} is not handled")
         delivery = "sha256:" + hashlib.sha256(body).hexdigest()
         projects = redmine_projects(self.settings, event)
         echo = bool(projects) and redmine_is_echo(self.settings, self.store(), projects, event)
         return self._accept(f"redmine-{event.sender}", delivery, name, projects, echo=echo)
 
+    # --------------------------------------------------------------------- health
+
+    async def livez(self, request: Request) -> JSONResponse:
+        """Liveness: the event loop answers. Touches neither the store nor a tracker."""
+        return _answer(200, ok=True)
+
+    async def readyz(self, request: Request) -> JSONResponse:
+        return await self._probe(request, self.health.ready)
+
     async def healthz(self, request: Request) -> JSONResponse:
+        return await self._probe(request, self.health.health)
+
+    async def _probe(self, request: Request, probe: Callable[[], dict[str, Any]]) -> JSONResponse:
         try:
-            status, body = await anyio.to_thread.run_sync(self.health)
+            body = await anyio.to_thread.run_sync(probe, limiter=self._health_threads)
         except Exception:  # never let monitoring see a traceback
             log.exception("health check crashed")
-            return _answer(503, ok=False, error="health check crashed")
+            body = {"ok": False, "error": "health check crashed"}
+        status = 200 if body["ok"] else 503
+        if not detail_allowed(request, self._health_token):
+            body = {"ok": body["ok"]}
         return JSONResponse(body, status_code=status)
-
-    def health(self) -> tuple[int, dict[str, Any]]:
-        """Run (or reuse, within the cache time) the doctor checks; (status, JSON body)."""
-        with self._health_lock:
-            now = self.clock()
-            cached = self._health
-            if cached is not None and now - cached[0] < self.settings.webhooks.health_cache_seconds:
-                return cached[1], cached[2]
-            projects: dict[str, list[dict[str, Any]]] = {}
-            for name in self.settings.projects:
-                try:
-                    findings = self.check(self.settings, name)
-                except TrackerBridgeError as e:
-                    findings = [Finding(id="config.invalid", ok=False, message=str(e))]
-                except Exception as e:  # a broken check must not take the endpoint down
-                    findings = [
-                        Finding(id="check.crashed", ok=False, message=f"{type(e).__name__}: {e}")
-                    ]
-                projects[name] = [f.model_dump() for f in findings]
-            try:
-                with Store.open(self.store_path) as store:
-                    queue: dict[str, Any] = store.queue_counts()
-                store_finding = Finding(id="store.ok", ok=True, message=str(store.path))
-            except StoreError as e:
-                queue = {}
-                store_finding = Finding(id="store.unavailable", ok=False, message=str(e))
-            ok = store_finding.ok and all(f["ok"] for fs in projects.values() for f in fs)
-            body = {
-                "ok": ok,
-                "checked_at": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="seconds"),
-                "projects": projects,
-                "store": store_finding.model_dump(),
-                "queue": queue,
-                "endpoints": self.endpoints,
-            }
-            status = 200 if ok else 503
-            self._health = (now, status, body)
-            return status, body
 
 
 def create_app(
@@ -663,9 +703,13 @@ def create_app(
     clock: Callable[[], float] = time.time,
     check: HealthCheck = default_check,
     store_path: Path | None = None,
+    worker: WorkerStatus | None = None,
 ) -> Starlette:
-    """The ASGI app; ``app.state.webhooks`` is its :class:`WebhookApp`."""
-    hooks = WebhookApp(settings, clock=clock, check=check, store_path=store_path)
+    """The ASGI app; ``app.state.webhooks`` is its :class:`WebhookApp`.
+
+    ``worker``: the status of the worker thread, for readiness (None: the worker runs apart).
+    """
+    hooks = WebhookApp(settings, clock=clock, check=check, store_path=store_path, worker=worker)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> Any:
@@ -676,6 +720,8 @@ def create_app(
         routes=[
             Route("/hooks/github", hooks.github, methods=["POST"]),
             Route("/hooks/redmine", hooks.redmine, methods=["POST"]),
+            Route("/livez", hooks.livez, methods=["GET"]),
+            Route("/readyz", hooks.readyz, methods=["GET"]),
             Route("/healthz", hooks.healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
