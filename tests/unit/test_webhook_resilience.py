@@ -101,16 +101,16 @@ def test_a_lock_file_on_a_full_disk_retries_the_job_with_the_real_error(
 
 
 def test_a_lock_file_on_a_full_disk_is_one_line_on_the_cli(
-    tmp_path: Path, disk_full: Callable[[bool], None]
+    tmp_path: Path, disk_full: Callable[[bool], None], caplog: pytest.LogCaptureFixture
 ) -> None:
     disk_full(True)
     result = CliRunner().invoke(main, ["run", "--config", str(_config(tmp_path)), "--quiet"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    (failed,) = [line for line in result.output.splitlines() if "FAILED" in line]
+    assert failed.startswith("orders: FAILED: cannot take the lock file ")
+    assert failed.endswith("state.sqlite3.orders.lock: No space left on device")
     assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("tracker-bridge: error: cannot take the lock file")
-    assert "No space left on device" in lines[0]
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []  # no traceback logged
 
 
 def test_the_worker_loop_survives_any_error(
