@@ -12,8 +12,8 @@ and valid deliveries can no longer connect (while asyncio logs a traceback per f
 - **connection cap**: at most ``webhooks.max_connections`` connections; one more closes the
   oldest connection that has no request in progress (idle or still sending its headers), so
   a crowd of idle connections cannot lock out a delivery.
-- **open files**: the soft ``RLIMIT_NOFILE`` is raised toward the hard limit so the cap fits;
-  when it cannot be, the cap shrinks to what fits (:func:`fit_connections`).
+- **open files**: the soft ``RLIMIT_NOFILE`` is raised toward the hard limit so the cap and
+  an accept batch fit; when they cannot, both shrink to what fits (:func:`fit_connections`).
 - **log flood**: asyncio's "accept() out of system resource" is logged at most once a
   minute, with the number of repeats left out.
 """
@@ -24,6 +24,7 @@ import asyncio
 import logging
 import resource
 import time
+from collections.abc import Callable
 from typing import Any
 
 import h11
@@ -36,19 +37,26 @@ __all__ = ["AcceptErrorFilter", "fit_connections", "guarded_protocol", "server_c
 
 log = logging.getLogger(__name__)
 
-#: Descriptors kept for everything but client connections: the listening socket, SQLite
-#: files, lock files, the worker's tracker connections, logs.
-RESERVED_FILES = 128
+#: Descriptors kept for everything but client connections: the listening socket, the SQLite
+#: files of up to 40 request threads (3 each) and the worker's, lock files, the worker's
+#: tracker connections, logs.
+RESERVED_FILES = 192
+#: The listen backlog, which is also how many connections asyncio accepts in one go: the cap
+#: acts on accepted connections, so a batch arrives before the oldest idle ones are closed.
+MAX_BACKLOG = 2048
 
 
 def fit_connections(wanted: int) -> tuple[int, int]:
-    """Raise the soft open-files limit for ``wanted`` connections; ``(connections, limit)``.
+    """Raise the soft open-files limit for ``wanted`` connections and a full accept batch;
+    ``(connections, backlog)`` that fit the limit.
 
-    The connections that fit may be fewer than wanted when the hard limit is low (raise it
-    with systemd's ``LimitNOFILE=`` or ``ulimit -Hn``).
+    When the hard limit is low (raise it with systemd's ``LimitNOFILE=`` or ``ulimit -Hn``)
+    both shrink: an eighth of the room is the accept batch, and three batches stay free
+    (asyncio accepts a batch per loop round, a connection over the cap closes the oldest
+    one round later, its descriptor is freed the round after).
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = wanted + RESERVED_FILES
+    need = wanted + 3 * MAX_BACKLOG + RESERVED_FILES
     if soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
         try:
@@ -56,25 +64,28 @@ def fit_connections(wanted: int) -> tuple[int, int]:
             soft = target
         except (ValueError, OSError):  # pragma: no cover - a sandbox forbids it
             log.debug("cannot raise RLIMIT_NOFILE", exc_info=True)
-    if soft == resource.RLIM_INFINITY:
-        return wanted, soft
-    return max(1, min(wanted, soft - RESERVED_FILES)), soft
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return wanted, MAX_BACKLOG
+    room = max(32, soft - RESERVED_FILES)
+    backlog = min(MAX_BACKLOG, max(8, room // 8))
+    return max(16, min(wanted, room - 3 * backlog)), backlog
 
 
 class AcceptErrorFilter(logging.Filter):
     """Let asyncio's "accept() out of system resource" through once per ``interval`` s."""
 
-    def __init__(self, interval: float = 60.0) -> None:
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.interval = interval
+        self.clock = clock
         self.suppressed = 0
-        self._last = -interval
+        self._last: float | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
         if "out of system resource" not in record.getMessage():
             return True
-        now = time.monotonic()
-        if now - self._last < self.interval:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
             self.suppressed += 1
             return False
         self._last = now
@@ -150,7 +161,7 @@ def server_config(
 ) -> tuple[uvicorn.Config, int]:
     """The uvicorn config for ``app`` with the limits above; also the connection cap used."""
     hooks = settings.webhooks
-    connections, _limit = fit_connections(hooks.max_connections)
+    connections, backlog = fit_connections(hooks.max_connections)
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, AcceptErrorFilter) for f in asyncio_log.filters):
         asyncio_log.addFilter(AcceptErrorFilter())
@@ -160,6 +171,7 @@ def server_config(
         port=port,
         http=guarded_protocol(connections, hooks.request_timeout_seconds),
         timeout_keep_alive=max(1, round(hooks.keep_alive_seconds)),
+        backlog=backlog,
         **options,
     )
     return config, connections

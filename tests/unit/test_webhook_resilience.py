@@ -341,3 +341,25 @@ def test_health_detail_with_a_token(
     assert right.json()["worker"] == {"state": "external", "ok": True}
     assert right.json()["store"]["id"] == "store.ok"
     assert "health-token-for-tests" not in right.text
+
+
+# -------------------------------------------------------------------- the log flood
+
+
+def test_accept_errors_are_logged_once_a_minute() -> None:
+    import logging
+
+    from tracker_bridge.server import AcceptErrorFilter
+
+    now = {"t": 1000.0}
+    flood = AcceptErrorFilter(interval=60, clock=lambda: now["t"])
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, message, (), None)
+
+    passed = [flood.filter(record("socket.accept() out of system resource")) for _ in range(1000)]
+    assert passed.count(True) == 1
+    assert flood.filter(record("Task exception was never retrieved"))  # others untouched
+    now["t"] += 61
+    again = record("socket.accept() out of system resource")
+    assert flood.filter(again) and again.getMessage().endswith("; 999 repeats not logged")
