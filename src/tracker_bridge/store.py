@@ -192,6 +192,13 @@ def make_private_dir(path: Path) -> None:
             directory.mkdir(mode=PRIVATE_DIR_MODE)
 
 
+def _chmod_private(path: Path) -> None:
+    try:
+        os.chmod(path, PRIVATE_FILE_MODE)
+    except OSError as e:
+        raise StoreError(f"cannot make the store {path} private: {e.strerror or e}") from None
+
+
 def default_path() -> Path:
     """``<user data dir>/tracker-bridge/state.sqlite3`` (not created here)."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / FILE_NAME
@@ -245,20 +252,18 @@ class Store:
                 f"cannot create the store directory {target.parent}: {e.strerror or e}; "
                 "set [store] path to a writable location"
             ) from None
-        try:
-            # the store caches issue data: owner-only (SQLite gives -wal/-shm the same mode)
-            os.close(os.open(target, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
-        except OSError as e:
-            raise StoreError(
-                f"cannot create the store {target}: {e.strerror or e}; check its permissions "
-                "or set [store] path to a writable location"
-            ) from None
+        new = not target.exists()
         try:
             conn = sqlite3.connect(target, timeout=timeout, isolation_level=None)
         except sqlite3.Error as e:
             raise StoreError(_message(target, e)) from None
         store = cls(conn, target)
         try:
+            if new:
+                # the store caches issue data: owner-only, before WAL mode creates -wal and
+                # -shm with the file's mode. By path, never by opening and closing the file
+                # ourselves: closing any descriptor of it drops this process's SQLite locks.
+                _chmod_private(target)
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             if mode is None or str(mode[0]).lower() != "wal":

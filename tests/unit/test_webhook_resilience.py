@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -212,6 +214,24 @@ def test_store_and_lock_files_are_private(tmp_path: Path) -> None:
     for directory in (shared / "new", shared / "new" / "deeper"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # existing directories are kept
+
+
+def test_opening_the_store_keeps_the_locks_other_connections_hold(tmp_path: Path) -> None:
+    # POSIX drops every lock a process holds on a file when it closes any descriptor of it.
+    # Had opening the store opened and closed the file itself, this process's shared lock
+    # would be gone, the other process's connection would believe itself the last one and
+    # delete the WAL under our open connection (a corrupt store in the next minutes).
+    path = tmp_path / "state.sqlite3"
+    with Store.open(path) as first:
+        first.set_cursor("orders", "2026-01-01")
+        Store.open(path).close()  # another thread of this process opens the store
+        probe = (
+            "import sqlite3, sys\n"
+            "sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM sqlite_master').fetchall()"
+        )
+        subprocess.run([sys.executable, "-c", probe, str(path)], check=True)
+        assert path.with_name(path.name + "-wal").exists(), "the WAL was deleted under us"
+        assert first.get_cursor("orders") == "2026-01-01"
 
 
 # ------------------------------------------------------------------ the event loop
