@@ -332,34 +332,22 @@ async def burst_phase(port: int, count: int) -> Sender:
     return sender
 
 
-def post_once(port: int, body: bytes, timeout: float = 10.0) -> tuple[int, float]:
-    """One signed delivery on a fresh connection: (status, seconds from connect)."""
+def request_once(
+    port: int, path: str, body: bytes | None = None, timeout: float = 15.0
+) -> tuple[int, float]:
+    """GET ``path``, or POST ``body`` as a signed delivery, on a fresh connection:
+    (status, seconds from connect); status 0 when the connection failed."""
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {}
+    if body is not None:
+        headers = {
+            "X-GitHub-Event": "issues",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(SECRET.encode(), body),
+        }
     try:
-        conn.request(
-            "POST",
-            "/hooks/github",
-            body=body,
-            headers={
-                "X-GitHub-Event": "issues",
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": sign(SECRET.encode(), body),
-            },
-        )
-        status = conn.getresponse().status
-    except OSError:
-        status = 0
-    finally:
-        conn.close()
-    return status, time.perf_counter() - started
-
-
-def get_once(port: int, path: str) -> tuple[int, float]:
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    try:
-        conn.request("GET", path)
+        conn.request("GET" if body is None else "POST", path, body=body, headers=headers)
         status = conn.getresponse().status
     except OSError:
         status = 0
@@ -383,8 +371,8 @@ def crowd_phase(port: int, idle: int, deliveries: int) -> dict[str, Any]:
             crowd.append(sock)
         time.sleep(5)  # connects the listen queue dropped are retried by TCP after 1 s, 3 s
         body = signed_body(base_payload(), 0)
-        acks = [post_once(port, body) for _ in range(deliveries)]
-        live = get_once(port, "/livez")
+        acks = [request_once(port, "/hooks/github", body) for _ in range(deliveries)]
+        live = request_once(port, "/livez")
     finally:
         for sock in crowd:
             sock.close()
@@ -406,15 +394,17 @@ def locked_phase(port: int, store: Path, hold: float) -> dict[str, Any]:
     holder.execute("BEGIN IMMEDIATE")
     answer: list[tuple[int, float]] = []
     body = signed_body(base_payload(), 1)
-    posting = threading.Thread(target=lambda: answer.append(post_once(port, body, hold + 15)))
+    posting = threading.Thread(
+        target=lambda: answer.append(request_once(port, "/hooks/github", body, hold + 15))
+    )
     posting.start()
     time.sleep(0.2)
     live: list[float] = []
     until = time.monotonic() + hold
     while time.monotonic() < until:
-        live.append(get_once(port, "/livez")[1] * 1000)
+        live.append(request_once(port, "/livez")[1] * 1000)
         time.sleep(0.05)
-    ready = get_once(port, "/readyz")
+    ready = request_once(port, "/readyz")
     holder.execute("ROLLBACK")
     holder.close()
     posting.join()
