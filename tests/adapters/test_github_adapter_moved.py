@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, TOKEN, AdapterFactory, Bodies
 from github_contract import API_URL, GitHubMock
 
+from conftest import REPO, TOKEN, AdapterFactory, Bodies
 from tracker_bridge import errors
 from tracker_bridge.cli import main
 
