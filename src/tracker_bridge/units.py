@@ -13,7 +13,6 @@ becomes failed results for its projects; the caller goes on with the next unit.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -21,13 +20,11 @@ from pathlib import Path
 
 from tracker_bridge.adapters.protocol import Progress
 from tracker_bridge.errors import TrackerBridgeError
-from tracker_bridge.pipeline import PassResult, WriteRecorder, run_pass
+from tracker_bridge.pipeline import PassResult, WriteRecorder, run_pass, unexpected_error
 from tracker_bridge.settings import Settings
 from tracker_bridge.store import project_lock
 
 __all__ = ["PlanningUnit", "planning_units", "run_unit", "unit_locks", "unit_of"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,8 +96,7 @@ def run_unit(
     except TrackerBridgeError as e:  # locked, or our own error naming what and where
         return failed_results(unit, str(e), dry_run)
     except Exception as e:  # one unit's bug or fault must not stop the others
-        log.exception("%s: the pass failed unexpectedly", unit.name)
-        return failed_results(unit, f"unexpected error: {type(e).__name__}: {e}", dry_run)
+        return failed_results(unit, unexpected_error(unit.name, e), dry_run)
 
 
 def _run_unlocked(
