@@ -14,16 +14,16 @@ How the schedule is built (rules a project manager can follow):
    allow it and every resource it needs has room for its whole duration. No activity is
    split and none starts before its CPM early start.
 2. **Priority**: least latest finish first (the CPM late finish: least float towards the
-   finish), then the given rank (issue priority, then key).
+   finish), then the given rank (the overlay ranks by issue key: the common model has no
+   issue priority).
 3. **Justification** (forward-backward improvement, Valls, Ballestin & Quintanilla 2005):
    the schedule is redone backwards from its finish, activities in order of decreasing
    finish, then forwards again in order of the backward starts. This closes gaps a single
    pass leaves and never makes the finish later.
 4. **Sampling**: further priority orders are drawn by regret-biased random sampling
    (Kolisch & Hartmann 2006) from a fixed seed, each justified; the best finish is kept
-   (ties: the earliest found). The result is therefore the
-   same for the same input. Only a strictly earlier finish replaces the schedule of the
-   priority rule.
+   (ties: the earliest found), so the same input gives the same schedule. Only a strictly
+   earlier finish replaces the schedule of the priority rule.
 
 Fixed activities (in progress or done) keep their start and take their capacity first.
 Schedules are computed in batches: one numpy array of free capacity per batch of orders, so
