@@ -24,6 +24,7 @@ from tracker_bridge.pipeline import (
     close_adapter,
     desired_state,
     open_adapter,
+    quiet_diff,
     record_written,
 )
 from tracker_bridge.planner import plan as make_plan
@@ -131,11 +132,13 @@ def run_combined_pass(
         result.plan = plan
         try:
             desired = desired_state(plan, snapshot, settings, name, baseline)
-            result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))
+            changes = quiet_diff(
+                adapter, part, own_part(desired, {i.key for i in part.items}), settings, result
+            )
             if not dry_run:
-                result.report = adapter.apply(result.changes)
+                result.report = adapter.apply(changes)
                 if store is not None:
-                    record_written(store, name, result.changes)
+                    record_written(store, name, changes)
             result.ok = True
         except TrackerBridgeError as e:
             result.error = str(e)

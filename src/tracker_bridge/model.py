@@ -421,6 +421,10 @@ class PageChange(BaseModel):
     text: str = Field(repr=False)
     base_version: int | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+    obsolete_attachments: list[int] = Field(
+        default_factory=list,
+        description="ids of our earlier chart files a newer same-named one replaced; deleted",
+    )
 
 
 class ChangeSet(BaseModel):
@@ -445,6 +449,7 @@ class ApplyReport(BaseModel):
     fields_written: int = 0
     pages_written: int = 0
     attachments_uploaded: int = 0
+    attachments_deleted: int = 0
     conflicts_retried: int = 0
     requests: int = 0
 

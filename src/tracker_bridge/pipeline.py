@@ -29,12 +29,14 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
+from tracker_bridge.cadence import hold_drift
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import (
     ApplyReport,
     Baseline,
     ChangeSet,
     DesiredState,
+    FieldChange,
     Finding,
     Plan,
     Snapshot,
@@ -324,6 +326,8 @@ class PassResult:
     fetch_requests: int = 0
     #: Why the fetch was a full one ("" for an incremental fetch).
     full_fetch_reason: str = ""
+    #: Changed values left on the issues for now: drift within ``[write_back]`` tolerance.
+    held_back: list[FieldChange] = field(default_factory=list)
 
 
 def run_pass(
@@ -389,12 +393,12 @@ def run_pass(
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
         desired = desired_state(result.plan, snapshot, settings, project_name, baseline)
-        result.changes = adapter.diff(snapshot, desired)
+        changes = quiet_diff(adapter, snapshot, desired, settings, result)
         t3 = time.perf_counter()
         if not dry_run:
-            result.report = adapter.apply(result.changes)
+            result.report = adapter.apply(changes)
             if store is not None:
-                record_written(store, project_name, result.changes)
+                record_written(store, project_name, changes)
             if fetch_plan.store is not None and result.report.issues_updated:
                 log.info(
                     "project %s: the next incremental fetch re-reads the %d issue(s) written "
@@ -414,6 +418,30 @@ def run_pass(
             result.requests = adapter.requests_made
             close_adapter(adapter)
     return result
+
+
+def quiet_diff(
+    adapter: TrackerAdapter,
+    snapshot: Snapshot,
+    desired: DesiredState,
+    settings: Settings,
+    result: PassResult,
+) -> ChangeSet:
+    """The adapter's diff, less the drift ``[write_back]`` holds back today (see
+    :mod:`tracker_bridge.cadence`); sets ``result.changes`` and ``result.held_back``."""
+    as_of = result.plan.project.as_of if result.plan else dt.date.today()
+    changes, result.held_back = hold_drift(
+        adapter.diff(snapshot, desired), as_of, settings.write_back, settings.calendar
+    )
+    result.changes = changes
+    if result.held_back:
+        log.info(
+            "project %s: %d drifting value(s) on %d issue(s) held back (write_back)",
+            result.project,
+            len(result.held_back),
+            len({c.item for c in result.held_back}),
+        )
+    return changes
 
 
 def close_adapter(adapter: TrackerAdapter) -> None:

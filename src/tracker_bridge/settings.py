@@ -148,6 +148,40 @@ class FieldNames(_Section):
         return ["critical", "total_float", "early_start", "early_finish", "late_finish"]
 
 
+class WriteBackSettings(_Section):
+    """How closely the values on the issues follow the daily plan.
+
+    Every write to an issue is a journal entry, and Redmine mails it to everybody notified
+    about the issue who can see the field. With nobody editing, a moving status date shifts
+    the dates of open work by a working day a day; these settings keep such drift on the
+    issues until it is worth a mail. The wiki page always shows the exact daily figures.
+    """
+
+    tolerance_days: int = Field(
+        default=5,
+        ge=0,
+        description="Dates and day counts already on an issue are kept until the plan moves "
+        "them by at least this many working days (0: write every change)",
+    )
+    tolerance_percent: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Risk score and criticality (%) are kept until they move by this many "
+        "points (0: write every change)",
+    )
+    refresh_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "never"] = Field(
+        default="mon",
+        description="On this weekday of the status date every value is brought up to date "
+        "exactly; 'never': only the tolerances decide",
+    )
+
+    @property
+    def exact(self) -> bool:
+        """Every change is written at once (no tolerance)."""
+        return self.tolerance_days == 0 and self.tolerance_percent == 0
+
+
 _GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _GITHUB_PROJECT_RE = re.compile(
     r"^(org|user):([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([1-9][0-9]*)$"
@@ -475,6 +509,7 @@ class Settings(_Section):
     trackers: dict[str, TrackerSettings] = Field(default_factory=dict)
     projects: dict[str, ProjectSettings] = Field(default_factory=dict)
     fields: FieldNames = Field(default_factory=FieldNames)
+    write_back: WriteBackSettings = Field(default_factory=WriteBackSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

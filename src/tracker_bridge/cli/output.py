@@ -112,7 +112,12 @@ def _changes_json(changes: ChangeSet | None) -> dict[str, Any] | None:
     return {
         "fields": [c.model_dump(mode="json") for c in changes.fields],
         "pages": [
-            {"title": p.title, "action": p.action, "lines_changed": p.lines_changed}
+            {
+                "title": p.title,
+                "action": p.action,
+                "lines_changed": p.lines_changed,
+                "obsolete_attachments": p.obsolete_attachments,
+            }
             for p in changes.pages
         ],
     }
@@ -133,6 +138,7 @@ def result_json(result: PassResult) -> dict[str, Any]:
         "finish": str(plan.project.finish) if plan else None,
         "critical_paths": plan.project.critical_paths if plan else None,
         "changes": _changes_json(result.changes),
+        "held_back": [c.model_dump(mode="json") for c in result.held_back],
         "written": result.report.model_dump() if result.report else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }
@@ -152,9 +158,16 @@ def _print_changes(changes: ChangeSet) -> None:
         out.print(table)
     for page in changes.pages:
         verb = "create page" if page.action == "create" else "update page"
-        out.print(
-            f"  {verb} {page.title!r}: block changed, {page.lines_changed} lines", markup=False
-        )
+        leftovers = len(page.obsolete_attachments)
+        if page.lines_changed or page.attachments or not leftovers:
+            out.print(
+                f"  {verb} {page.title!r}: block changed, {page.lines_changed} lines", markup=False
+            )
+        if leftovers:
+            out.print(
+                f"  delete {leftovers} replaced chart file(s) still on {page.title!r}",
+                markup=False,
+            )
 
 
 def print_result(result: PassResult) -> None:
@@ -176,10 +189,22 @@ def print_result(result: PassResult) -> None:
         if result.changes.empty:
             out.print("  no changes: the tracker already shows this plan")
         else:
+            deleted = (
+                f", deleted {report.attachments_deleted} replaced chart file(s)"
+                if report.attachments_deleted
+                else ""
+            )
             out.print(
                 f"  wrote {report.fields_written} field values on {report.issues_updated} "
-                f"issues, {report.pages_written} wiki page(s)"
+                f"issues, {report.pages_written} wiki page(s){deleted}"
             )
+    if result.held_back:
+        out.print(
+            f"  held back {len(result.held_back)} value(s) on "
+            f"{len({c.item for c in result.held_back})} issue(s) that drifted less than "
+            "[write_back] tolerates (the wiki page has today's figures)",
+            markup=False,
+        )
     fetch = ""
     if result.fetch_mode:
         reason = f", {result.full_fetch_reason}" if result.full_fetch_reason else ""
