@@ -273,6 +273,8 @@ class LocalRedmine:
     custom_field_ids: dict[str, int] = field(default_factory=dict)
     #: seconds spent in each start-up phase (copy, runner, server) — for diagnostics.
     timings: dict[str, float] = field(default_factory=dict)
+    #: where the server writes each notification mail it sends (None: it sends none).
+    mail_dir: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -499,11 +501,14 @@ def start(
     port: int | None = None,
     custom_fields: Sequence[tuple[str, str]] = OUR_CUSTOM_FIELDS,
     progress: Callable[[str], None] = _noop,
+    mail_dir: Path | None = None,
 ) -> LocalRedmine:
     """Start a fresh Redmine on 127.0.0.1 with its own database copy in ``workdir``.
 
     Returns once ``GET /users/current.json`` answers 200 for the admin key. Call
-    :func:`ensure_installed` first on machines that may not have Redmine.
+    :func:`ensure_installed` first on machines that may not have Redmine. With ``mail_dir``
+    the server sends its notification mails at once, each as one ``.eml`` file there
+    (``LocalRedmine.mail_dir``); without it, it sends none (Debian's default).
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -547,10 +552,11 @@ def start(
             workdir=workdir,
             custom_field_ids={cf["name"]: int(cf["id"]) for cf in setup["custom_fields"]},
             timings=timings,
+            mail_dir=mail_dir,
         )
         progress(f"starting Redmine {setup.get('redmine_version', '')} on {instance.url}")
         log_offset = log_path.stat().st_size if log_path.exists() else 0
-        instance._proc = _launch_server(chosen, workdir, env, sync_rb, log_path)
+        instance._proc = _launch_server(chosen, workdir, env, sync_rb, log_path, mail_dir)
         atexit.register(instance.stop)
         try:
             _wait_ready(instance, instance._proc, log_path)
@@ -572,13 +578,51 @@ def start(
     return instance
 
 
+# Loaded with `ruby -r` before Rails boots (the instance's own copy of what an administrator
+# sets as `email_delivery` in configuration.yml): once the app is initialised, mails are sent
+# at once (ActiveJob inline, not in a background thread) and each one is written to its own
+# file in $TB_MAIL_DIR, named after its recipients, so a test can count who got what.
+_MAIL_CAPTURE_RUBY = r"""
+require 'active_support'
+require 'active_support/lazy_load_hooks'
+ActiveSupport.on_load(:after_initialize) do
+  dir = ENV.fetch('TB_MAIL_DIR')
+  delivery = Class.new do
+    def initialize(settings = {}) @settings = settings end
+    attr_reader :settings
+    define_method(:deliver!) do |mail|
+      stamp = Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond)
+      to = Array(mail.to).join(',').gsub(/[^A-Za-z0-9@.,_-]/, '_')
+      File.binwrite(File.join(dir, "#{stamp}-#{to}.eml"), mail.encoded)
+    end
+  end
+  ActionMailer::Base.add_delivery_method :tb_files, delivery
+  ActionMailer::Base.delivery_method = :tb_files
+  ActionMailer::Base.perform_deliveries = true
+  ActiveJob::Base.queue_adapter = :inline
+end
+"""
+
+
 def _launch_server(
-    port: int, workdir: Path, env: dict[str, str], sync_rb: Path, log_path: Path
+    port: int,
+    workdir: Path,
+    env: dict[str, str],
+    sync_rb: Path,
+    log_path: Path,
+    mail_dir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     pidfile = workdir / "server.pid"
     with contextlib.suppress(FileNotFoundError):
         pidfile.unlink()  # a stale one makes Rails refuse to start
-    cmd = ["ruby", "-r", str(sync_rb), "bin/rails", "server", "-u", "webrick"]
+    cmd = ["ruby", "-r", str(sync_rb)]
+    if mail_dir is not None:
+        capture = workdir / "mail_capture.rb"
+        capture.write_text(_MAIL_CAPTURE_RUBY)
+        mail_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(env, TB_MAIL_DIR=str(mail_dir))
+        cmd += ["-r", str(capture)]
+    cmd += ["bin/rails", "server", "-u", "webrick"]
     cmd += ["-e", "production", "-b", "127.0.0.1", "-p", str(port), "-P", str(pidfile)]
     with open(log_path, "ab") as log:
         log.write(f"\n==> {' '.join(cmd)}\n".encode())

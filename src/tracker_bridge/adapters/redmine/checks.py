@@ -13,7 +13,7 @@ from tracker_bridge.adapters.redmine.context import Context
 from tracker_bridge.adapters.redmine.fields import (
     EXPECTED_FORMATS,
     OPTIONAL_FIELD_PURPOSE,
-    SETUP_DOC,
+    SETUP_COMMAND,
     FieldResolver,
 )
 from tracker_bridge.model import Finding
@@ -82,8 +82,8 @@ def findings(ctx: Context, client: RedmineClient, resolver: FieldResolver) -> li
         found.append(Finding(
             id="redmine.project.forbidden", ok=False, message=str(e),
             fix=f"Add '{user.get('login')}' as a member of the project (Settings -> "
-                "Members) with a role that has the permissions listed in "
-                f"{SETUP_DOC}."))
+                "Members) with a role that has: "
+                + _permission_list(list(NEEDED_PERMISSIONS))))
         return found
     found.append(Finding(id="redmine.project.ok", ok=True,
                          message=f"project '{ctx.pid}' ({project.get('name')}) found"))
@@ -194,7 +194,8 @@ def _fields(ctx: Context, client: RedmineClient, resolver: FieldResolver,
             fix=f"Optional. Administration -> Custom fields -> New -> Issues, named "
                 f"'{target}', format {EXPECTED_FORMATS.get(logical, 'as documented')}, "
                 "the trackers the project uses, 'For all projects' or enabled in the "
-                f"project's Settings -> Issue tracking (see {SETUP_DOC}); or set "
+                f"project's Settings -> Issue tracking (on the Redmine host `{SETUP_COMMAND}` "
+                "creates it); or set "
                 f"fields.{logical} to the name the field has in Redmine"))
     for logical, field_id in plan.ids.items():
         name = next((n for n, i in catalogue.items() if int(i) == field_id), str(field_id))
