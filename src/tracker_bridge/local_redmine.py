@@ -49,6 +49,7 @@ __all__ = [
     "LocalRedmineError",
     "RedmineNotInstalledError",
     "add_member",
+    "add_role_user",
     "ensure_installed",
     "main",
     "start",
@@ -471,11 +472,16 @@ def _prepare_database(db_path: Path, custom_fields: Sequence[tuple[str, str]]) -
         "project_modules": list(DEFAULT_PROJECT_MODULES),
     }
     stdout = _rails_runner(_SETUP_RUBY, db_path, {"TB_SETUP": json.dumps(params)})
+    return _runner_result(stdout, "set-up")
+
+
+def _runner_result(stdout: str, what: str) -> dict[str, Any]:
+    """The JSON a runner script printed after :data:`_SETUP_MARKER`."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(_SETUP_MARKER):
             result: dict[str, Any] = json.loads(line[len(_SETUP_MARKER) :])
             return result
-    raise LocalRedmineError("the set-up runner printed no result line:\n" + _tail(stdout, 40))
+    raise LocalRedmineError(f"the {what} runner printed no result line:\n" + _tail(stdout, 40))
 
 
 def _free_port() -> int:
@@ -732,6 +738,45 @@ def add_member(
                     )
                 return
     raise LocalRedmineError(f"POST {path} -> {resp.status_code}: {resp.text[:500]}")
+
+
+# A role with exactly the given permissions and a non-admin user holding it; idempotent.
+_ROLE_USER_RUBY = r"""
+require 'json'
+cfg = JSON.parse(ENV.fetch('TB_ROLE_USER'))
+perms = cfg['permissions'].map(&:to_sym)
+unknown = perms - Redmine::AccessControl.permissions.map(&:name)
+raise "unknown Redmine permissions: #{unknown.inspect}" if unknown.any?
+role = Role.find_by(name: cfg['role']) || Role.new(name: cfg['role'])
+role.permissions = perms
+role.issues_visibility = 'all'
+role.save!
+user = User.find_by(login: cfg['login']) || User.new
+user.login = cfg['login']
+user.firstname = 'Bot'
+user.lastname = cfg['login']
+user.mail = "#{cfg['login']}@example.net" if user.mail.blank?
+user.password = user.password_confirmation = cfg['password']
+user.status = User::STATUS_ACTIVE
+user.mail_notification = 'none'
+user.must_change_passwd = false
+user.save!
+puts "__MARKER__" + {'key' => user.api_key}.to_json
+""".replace("__MARKER__", _SETUP_MARKER)
+
+
+def add_role_user(instance: LocalRedmine, login: str, role: str, permissions: Sequence[str]) -> str:
+    """Create (or reset) ``role`` with exactly ``permissions`` and a non-admin user ``login``
+    who is to hold it (add it to projects with :func:`add_member`); returns the user's API key.
+    One ``rails runner`` call (about 3-4 s)."""
+    params = {
+        "login": login,
+        "role": role,
+        "permissions": list(permissions),
+        "password": BOT_PASSWORD,
+    }
+    stdout = _rails_runner(_ROLE_USER_RUBY, instance.db_path, {"TB_ROLE_USER": json.dumps(params)})
+    return str(_runner_result(stdout, "role/user")["key"])
 
 
 # --------------------------------------------------------------------------------------------
