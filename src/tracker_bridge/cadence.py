@@ -3,23 +3,21 @@
 The plan is recomputed every pass and the wiki page shows it exactly. On the issues, every
 write is a journal entry that the tracker may mail to the author, the assignee and the
 watchers (Redmine does; its REST API has no "don't notify" switch). With nobody editing, a
-moving status date shifts the dates of open work by a working day a day, so writing every
-change would mail every open issue's people every working day.
+moving status date shifts the dates of open work every working day, so writing every change
+would mail every open issue's people every working day.
 
 :func:`hold_drift` filters the change set the adapter computed, tracker-neutrally, by the
-``[write_back]`` settings:
+``[write_back]`` settings. With the weekly cadence (the default):
 
-- An issue is written when one of its changes is *significant*: a value appears or is
-  cleared, a field without a tolerance changes (``critical``, ``planned_cost``), or a value
-  moved by at least its tolerance (``tolerance_days`` working days for dates and day counts,
-  ``tolerance_percent`` points for risk score and criticality). Then *all* its changed values
-  are written exactly: it is one journal either way.
-- An issue whose changes are all drift within tolerance is left alone (held back).
-- On ``refresh_weekday`` (of the status date) nothing is held back: once a week the issues
-  show the exact plan.
+- on ``refresh_weekday`` (of the status date) every changed value is written;
+- on other days an issue is written only when one of its changes cannot wait: a value
+  appears where there was none, or is cleared, or — with ``urgent_days`` > 0 — Critical
+  flips or a date or day count moved by at least ``urgent_days`` working days. Then all its
+  changed values are written: it is one journal either way;
+- every other change is held back until the refresh day.
 
-Held-back values are measured against what the issue shows, not against yesterday's plan, so
-slow drift adds up until it is written.
+So with ``urgent_days = 0`` an issue nobody edits gets at most one journal a week. Held-back
+values are measured against what the issue shows, so drift adds up until it is written.
 """
 
 from __future__ import annotations
@@ -31,19 +29,17 @@ import numpy as np
 from tracker_bridge.model import ChangeSet, FieldChange
 from tracker_bridge.settings import WEEKDAYS, CalendarSettings, WriteBackSettings
 
-__all__ = ["DAY_COUNTS", "DAY_DATES", "PERCENTS", "hold_drift"]
+__all__ = ["DAY_COUNTS", "DAY_DATES", "hold_drift"]
 
-#: Date fields: their drift is the number of working days between old and new value.
+#: Date fields: how far they moved is the number of working days between old and new.
 DAY_DATES = frozenset({"early_start", "early_finish", "late_finish", "p80_finish"})
-#: Fields counting working days: their drift is the difference.
+#: Fields counting working days: how far they moved is the difference.
 DAY_COUNTS = frozenset({"total_float", "slip_days"})
-#: Fields in percent points (0-100): their drift is the difference.
-PERCENTS = frozenset({"risk_score", "criticality"})
 
 
 def _date(text: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(text.strip()[:10])
+        return dt.date.fromisoformat(text[:10])
     except ValueError:
         return None
 
@@ -55,34 +51,32 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _within_tolerance(
-    change: FieldChange, write_back: WriteBackSettings, calendar: CalendarSettings
-) -> bool:
-    """True when ``change`` only moves a value already on the issue by less than its
-    tolerance; False for anything that should be written now."""
-    old, new = (change.old or "").strip(), change.new.strip()
-    if not old or not new:
-        return False  # a value appears or is cleared
+def _days_moved(change: FieldChange, old: str, new: str, calendar: CalendarSettings) -> float:
+    """Working days a date or day count moved; 0 for other fields, inf when unreadable."""
     if change.field in DAY_DATES:
         a, b = _date(old), _date(new)
         if a is None or b is None:
-            return False
+            return float("inf")
         lo, hi = min(a, b), max(a, b)
-        moved = int(
+        return float(
             np.busday_count(lo, hi, weekmask=calendar.weekmask, holidays=list(calendar.holidays))
         )
-        return moved < write_back.tolerance_days
-    if change.field in DAY_COUNTS or change.field in PERCENTS:
+    if change.field in DAY_COUNTS:
         x, y = _number(old), _number(new)
-        if x is None or y is None:
-            return False
-        tolerance = (
-            write_back.tolerance_days
-            if change.field in DAY_COUNTS
-            else write_back.tolerance_percent
-        )
-        return abs(x - y) < tolerance
-    return False  # no tolerance for this field: every change counts
+        return float("inf") if x is None or y is None else abs(x - y)
+    return 0.0
+
+
+def _urgent(change: FieldChange, write_back: WriteBackSettings, calendar: CalendarSettings) -> bool:
+    """True for a change that is written even between refresh days."""
+    old, new = (change.old or "").strip(), change.new.strip()
+    if not old or not new:
+        return True  # a value appears or is cleared
+    if write_back.urgent_days == 0:
+        return False
+    if change.field == "critical":
+        return True
+    return _days_moved(change, old, new, calendar) >= write_back.urgent_days
 
 
 def hold_drift(
@@ -92,7 +86,7 @@ def hold_drift(
     calendar: CalendarSettings,
 ) -> tuple[ChangeSet, list[FieldChange]]:
     """The changes to write today and the ones held back (see the module docstring)."""
-    if write_back.exact or WEEKDAYS[as_of.weekday()] == write_back.refresh_weekday:
+    if write_back.cadence == "daily" or WEEKDAYS[as_of.weekday()] == write_back.refresh_weekday:
         return changes, []
     by_item: dict[str, list[FieldChange]] = {}
     for change in changes.fields:
@@ -100,8 +94,8 @@ def hold_drift(
     write: list[FieldChange] = []
     held: list[FieldChange] = []
     for item_changes in by_item.values():
-        if all(_within_tolerance(c, write_back, calendar) for c in item_changes):
-            held.extend(item_changes)
-        else:
+        if any(_urgent(c, write_back, calendar) for c in item_changes):
             write.extend(item_changes)
+        else:
+            held.extend(item_changes)
     return changes.model_copy(update={"fields": write}), held

@@ -326,7 +326,7 @@ class PassResult:
     fetch_requests: int = 0
     #: Why the fetch was a full one ("" for an incremental fetch).
     full_fetch_reason: str = ""
-    #: Changed values left on the issues for now: drift within ``[write_back]`` tolerance.
+    #: Changed values left on the issues until the weekly refresh (``[write_back]``).
     held_back: list[FieldChange] = field(default_factory=list)
 
 

@@ -153,33 +153,24 @@ class WriteBackSettings(_Section):
 
     Every write to an issue is a journal entry, and Redmine mails it to everybody notified
     about the issue who can see the field. With nobody editing, a moving status date shifts
-    the dates of open work by a working day a day; these settings keep such drift on the
-    issues until it is worth a mail. The wiki page always shows the exact daily figures.
+    the dates of open work every day; the weekly cadence brings the issues up to date once a
+    week. The wiki page always shows the exact daily figures.
     """
 
-    tolerance_days: int = Field(
-        default=5,
+    cadence: Literal["weekly", "daily"] = Field(
+        default="weekly",
+        description="weekly: changed values go onto the issues on refresh_weekday (new values "
+        "at once); daily: every change at once (a journal per changed issue per pass)",
+    )
+    refresh_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", description="Weekly cadence: the status date's weekday of the refresh"
+    )
+    urgent_days: int = Field(
+        default=0,
         ge=0,
-        description="Dates and day counts already on an issue are kept until the plan moves "
-        "them by at least this many working days (0: write every change)",
+        description="Weekly cadence: also write at once when a date or day count moved by at "
+        "least this many working days or Critical flipped (0: wait for the refresh day)",
     )
-    tolerance_percent: int = Field(
-        default=10,
-        ge=0,
-        le=100,
-        description="Risk score and criticality (%) are kept until they move by this many "
-        "points (0: write every change)",
-    )
-    refresh_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "never"] = Field(
-        default="mon",
-        description="On this weekday of the status date every value is brought up to date "
-        "exactly; 'never': only the tolerances decide",
-    )
-
-    @property
-    def exact(self) -> bool:
-        """Every change is written at once (no tolerance)."""
-        return self.tolerance_days == 0 and self.tolerance_percent == 0
 
 
 _GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")

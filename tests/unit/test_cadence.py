@@ -14,6 +14,7 @@ from tracker_bridge.settings import CalendarSettings, WriteBackSettings
 
 TUESDAY = dt.date(2026, 12, 8)
 MONDAY = dt.date(2026, 12, 7)
+URGENT_2 = WriteBackSettings(urgent_days=2)
 
 
 def change(item: str, field: str, old: str | None, new: str) -> FieldChange:
@@ -35,74 +36,59 @@ def split(
     return kept.fields, held
 
 
-def test_one_working_day_of_drift_is_held_back() -> None:
+def test_between_refresh_days_changes_wait() -> None:
     drift = [
         change("r:1", "early_start", "2026-12-07", "2026-12-08"),
-        change("r:1", "early_finish", "2026-12-09", "2026-12-10"),
-        change("r:1", "late_finish", "2026-12-09", "2026-12-10"),
+        change("r:1", "total_float", "3", "-9"),
+        change("r:1", "critical", "0", "1"),
+        change("r:1", "risk_score", "10", "90"),
+        change("r:2", "planned_cost", "800", "950.5"),
     ]
     assert split(drift) == ([], drift)
-
-
-def test_a_weekend_is_not_drift() -> None:
-    # Friday -> Monday is one working day, not three calendar days
-    drift = [change("r:1", "early_start", "2026-12-04", "2026-12-07")]
-    tolerance_2 = WriteBackSettings(tolerance_days=2)
-    assert split(drift, write_back=tolerance_2) == ([], drift)
-
-
-def test_holidays_are_not_working_days() -> None:
-    # 12-07 -> 12-10 is 3 working days; with 12-08 and 12-09 holidays it is 1
-    moved = [change("r:1", "early_start", "2026-12-07", "2026-12-10")]
-    tolerance_2 = WriteBackSettings(tolerance_days=2)
-    assert split(moved, write_back=tolerance_2) == (moved, [])
-    holidays = CalendarSettings(holidays=[dt.date(2026, 12, 8), dt.date(2026, 12, 9)])
-    assert split(moved, write_back=tolerance_2, calendar=holidays) == ([], moved)
-
-
-def test_drift_of_the_tolerance_is_written_with_the_issues_other_changes() -> None:
-    # 12-01 (Tue) -> 12-08 (Tue): five working days = the default tolerance
-    big = change("r:1", "early_finish", "2026-12-01", "2026-12-08")
-    small = change("r:1", "early_start", "2026-12-07", "2026-12-08")
-    other = change("r:2", "early_start", "2026-12-07", "2026-12-08")
-    assert split([big, small, other]) == ([big, small], [other])
-
-
-def test_four_days_of_drift_stay_held() -> None:
-    four = change("r:1", "early_finish", "2026-12-02", "2026-12-08")
-    assert split([four]) == ([], [four])
-
-
-def test_day_counts_and_percent_points_have_their_own_tolerance() -> None:
-    float_4 = change("r:1", "total_float", "7", "3")
-    float_5 = change("r:2", "total_float", "-2", "3")
-    risk_9 = change("r:3", "risk_score", "40", "49")
-    risk_10 = change("r:4", "criticality", "40", "50")
-    assert split([float_4, float_5, risk_9, risk_10]) == ([float_5, risk_10], [float_4, risk_9])
-
-
-def test_significant_changes_are_always_written() -> None:
-    flip = change("r:1", "critical", "0", "1")
-    drift = change("r:1", "early_start", "2026-12-07", "2026-12-08")
-    first = change("r:2", "early_start", None, "2026-12-08")
-    cleared = change("r:3", "p80_finish", "2026-12-10", "")
-    cost = change("r:4", "planned_cost", "800", "800.5")
-    garbage = change("r:5", "late_finish", "soon", "2026-12-08")
-    everything = [flip, drift, first, cleared, cost, garbage]
-    assert split(everything) == (everything, [])
 
 
 def test_the_refresh_day_writes_everything() -> None:
     drift = [change("r:1", "early_start", "2026-12-04", "2026-12-07")]
     assert split(drift, as_of=MONDAY) == (drift, [])
-    never = WriteBackSettings(refresh_weekday="never")
-    assert split(drift, as_of=MONDAY, write_back=never) == ([], drift)
+    on_friday = WriteBackSettings(refresh_weekday="fri")
+    assert split(drift, as_of=MONDAY, write_back=on_friday) == ([], drift)
+    assert split(drift, as_of=dt.date(2026, 12, 11), write_back=on_friday) == (drift, [])
 
 
-def test_tolerance_zero_writes_every_change() -> None:
-    drift = [
-        change("r:1", "early_start", "2026-12-07", "2026-12-08"),
-        change("r:1", "risk_score", "40", "41"),
-    ]
-    exact = WriteBackSettings(tolerance_days=0, tolerance_percent=0, refresh_weekday="never")
-    assert split(drift, write_back=exact) == (drift, [])
+def test_daily_cadence_writes_every_change() -> None:
+    drift = [change("r:1", "early_start", "2026-12-07", "2026-12-08")]
+    assert split(drift, write_back=WriteBackSettings(cadence="daily")) == (drift, [])
+
+
+def test_new_and_cleared_values_are_written_at_once_with_the_issues_other_changes() -> None:
+    first = change("r:1", "early_start", None, "2026-12-08")
+    drift = change("r:1", "late_finish", "2026-12-09", "2026-12-10")
+    cleared = change("r:2", "p80_finish", "2026-12-10", "")
+    waits = change("r:3", "early_start", "2026-12-07", "2026-12-08")
+    assert split([first, drift, cleared, waits]) == ([first, drift, cleared], [waits])
+
+
+def test_urgent_days_count_working_days() -> None:
+    # Friday -> Monday is one working day, not three calendar days
+    weekend = change("r:1", "early_start", "2026-12-04", "2026-12-07")
+    # 12-07 -> 12-09 is two working days
+    two = change("r:2", "early_finish", "2026-12-07", "2026-12-09")
+    assert split([weekend, two], write_back=URGENT_2) == ([two], [weekend])
+
+
+def test_holidays_are_not_working_days() -> None:
+    two = [change("r:1", "early_start", "2026-12-07", "2026-12-09")]
+    holiday = CalendarSettings(holidays=[dt.date(2026, 12, 8)])
+    assert split(two, write_back=URGENT_2, calendar=holiday) == ([], two)
+
+
+def test_urgent_day_counts_and_critical_flips() -> None:
+    float_1 = change("r:1", "total_float", "3", "2")
+    float_2 = change("r:2", "total_float", "1", "-1")
+    flip = change("r:3", "critical", "0", "1")
+    risk = change("r:4", "risk_score", "10", "90")  # no urgency for scores
+    garbage = change("r:5", "late_finish", "soon", "2026-12-08")
+    assert split([float_1, float_2, flip, risk, garbage], write_back=URGENT_2) == (
+        [float_2, flip, garbage],
+        [float_1, risk],
+    )

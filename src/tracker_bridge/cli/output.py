@@ -200,9 +200,9 @@ def print_result(result: PassResult) -> None:
             )
     if result.held_back:
         out.print(
-            f"  held back {len(result.held_back)} value(s) on "
-            f"{len({c.item for c in result.held_back})} issue(s) that drifted less than "
-            "[write_back] tolerates (the wiki page has today's figures)",
+            f"  held back {len(result.held_back)} changed value(s) on "
+            f"{len({c.item for c in result.held_back})} issue(s) until the weekly refresh "
+            "([write_back]); the wiki page has today's figures",
             markup=False,
         )
     fetch = ""
