@@ -23,9 +23,10 @@ from tracker_bridge.pipeline import (
     WriteRecorder,
     close_adapter,
     desired_state,
+    issue_plan,
     open_adapter,
-    quiet_diff,
     record_written,
+    with_issue_fields,
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
@@ -122,6 +123,7 @@ def run_combined_pass(
         for adapter in adapters.values():
             close_adapter(adapter)
         return list(results.values())
+    fields_plan = issue_plan(plan, snapshot, settings, baseline)
     fetched = time.perf_counter() - t0
 
     for name, result in results.items():
@@ -132,8 +134,10 @@ def run_combined_pass(
         result.plan = plan
         try:
             desired = desired_state(plan, snapshot, settings, name, baseline)
-            changes = quiet_diff(
-                adapter, part, own_part(desired, {i.key for i in part.items}), settings, result
+            desired = with_issue_fields(desired, fields_plan, settings)
+            result.fields_as_of = fields_plan.project.as_of
+            changes = result.changes = adapter.diff(
+                part, own_part(desired, {i.key for i in part.items})
             )
             if not dry_run:
                 result.report = adapter.apply(changes)

@@ -29,20 +29,19 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-from tracker_bridge.cadence import hold_drift
+from tracker_bridge.cadence import fields_as_of
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import (
     ApplyReport,
     Baseline,
     ChangeSet,
     DesiredState,
-    FieldChange,
     Finding,
     Plan,
     Snapshot,
 )
 from tracker_bridge.planner import plan as make_plan
-from tracker_bridge.publish import render_desired
+from tracker_bridge.publish import desired_fields, render_desired
 from tracker_bridge.settings import (
     FieldNames,
     ProjectSettings,
@@ -326,8 +325,8 @@ class PassResult:
     fetch_requests: int = 0
     #: Why the fetch was a full one ("" for an incremental fetch).
     full_fetch_reason: str = ""
-    #: Changed values left on the issues until the weekly refresh (``[write_back]``).
-    held_back: list[FieldChange] = field(default_factory=list)
+    #: The status date the issue fields were computed for (``[write_back]`` cadence).
+    fields_as_of: dt.date | None = None
 
 
 def run_pass(
@@ -393,7 +392,11 @@ def run_pass(
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
         desired = desired_state(result.plan, snapshot, settings, project_name, baseline)
-        changes = quiet_diff(adapter, snapshot, desired, settings, result)
+        fields_plan = issue_plan(result.plan, snapshot, settings, baseline)
+        result.fields_as_of = fields_plan.project.as_of
+        changes = result.changes = adapter.diff(
+            snapshot, with_issue_fields(desired, fields_plan, settings)
+        )
         t3 = time.perf_counter()
         if not dry_run:
             result.report = adapter.apply(changes)
@@ -420,28 +423,20 @@ def run_pass(
     return result
 
 
-def quiet_diff(
-    adapter: TrackerAdapter,
-    snapshot: Snapshot,
-    desired: DesiredState,
-    settings: Settings,
-    result: PassResult,
-) -> ChangeSet:
-    """The adapter's diff, less the drift ``[write_back]`` holds back today (see
-    :mod:`tracker_bridge.cadence`); sets ``result.changes`` and ``result.held_back``."""
-    as_of = result.plan.project.as_of if result.plan else dt.date.today()
-    changes, result.held_back = hold_drift(
-        adapter.diff(snapshot, desired), as_of, settings.write_back, settings.calendar
-    )
-    result.changes = changes
-    if result.held_back:
-        log.info(
-            "project %s: %d drifting value(s) on %d issue(s) held back (write_back)",
-            result.project,
-            len(result.held_back),
-            len({c.item for c in result.held_back}),
-        )
-    return changes
+def issue_plan(
+    plan: Plan, snapshot: Snapshot, settings: Settings, baseline: Baseline | None
+) -> Plan:
+    """The plan whose values go onto the issues: ``plan`` itself, or with the weekly cadence
+    the same data planned as of the last refresh day (see :mod:`tracker_bridge.cadence`)."""
+    day = fields_as_of(plan.project.as_of, settings.write_back)
+    if day == plan.project.as_of:
+        return plan
+    return make_plan(snapshot, settings, day, baseline=baseline)
+
+
+def with_issue_fields(desired: DesiredState, issue_plan: Plan, settings: Settings) -> DesiredState:
+    """``desired`` with the field values of ``issue_plan`` (the page stays as it is)."""
+    return desired.model_copy(update={"fields": desired_fields(issue_plan, settings.fields)})
 
 
 def close_adapter(adapter: TrackerAdapter) -> None:

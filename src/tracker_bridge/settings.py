@@ -149,27 +149,23 @@ class FieldNames(_Section):
 
 
 class WriteBackSettings(_Section):
-    """How closely the values on the issues follow the daily plan.
+    """Which status date the values on the issues are computed for.
 
     Every write to an issue is a journal entry, and Redmine mails it to everybody notified
     about the issue who can see the field. With nobody editing, a moving status date shifts
-    the dates of open work every day; the weekly cadence brings the issues up to date once a
-    week. The wiki page always shows the exact daily figures.
+    the dates of open work every day; with the weekly cadence the issues show the plan as of
+    the last refresh day (recomputed whenever the data changes), and the wiki page the plan
+    as of the pass's status date.
     """
 
     cadence: Literal["weekly", "daily"] = Field(
         default="weekly",
-        description="weekly: changed values go onto the issues on refresh_weekday (new values "
-        "at once); daily: every change at once (a journal per changed issue per pass)",
+        description="weekly: issue values are the plan as of the last refresh_weekday (an "
+        "issue nobody edits is written at most once a week); daily: as of the status date "
+        "(a journal per open issue per working day)",
     )
     refresh_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
-        default="mon", description="Weekly cadence: the status date's weekday of the refresh"
-    )
-    urgent_days: int = Field(
-        default=0,
-        ge=0,
-        description="Weekly cadence: also write at once when a date or day count moved by at "
-        "least this many working days or Critical flipped (0: wait for the refresh day)",
+        default="mon", description="Weekly cadence: the weekday the issue values catch up"
     )
 
 

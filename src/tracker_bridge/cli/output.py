@@ -138,7 +138,7 @@ def result_json(result: PassResult) -> dict[str, Any]:
         "finish": str(plan.project.finish) if plan else None,
         "critical_paths": plan.project.critical_paths if plan else None,
         "changes": _changes_json(result.changes),
-        "held_back": [c.model_dump(mode="json") for c in result.held_back],
+        "fields_as_of": str(result.fields_as_of) if result.fields_as_of else None,
         "written": result.report.model_dump() if result.report else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }
@@ -198,11 +198,10 @@ def print_result(result: PassResult) -> None:
                 f"  wrote {report.fields_written} field values on {report.issues_updated} "
                 f"issues, {report.pages_written} wiki page(s){deleted}"
             )
-    if result.held_back:
+    if result.fields_as_of and result.fields_as_of != project.as_of:
         out.print(
-            f"  held back {len(result.held_back)} changed value(s) on "
-            f"{len({c.item for c in result.held_back})} issue(s) until the weekly refresh "
-            "([write_back]); the wiki page has today's figures",
+            f"  issue fields: the plan as of {result.fields_as_of} (weekly [write_back]); "
+            f"the wiki page: as of {project.as_of}",
             markup=False,
         )
     fetch = ""
