@@ -22,8 +22,10 @@ from tracker_bridge.pipeline import (
     WriteRecorder,
     apply_and_record,
     desired_state,
+    issue_plan,
     open_adapter,
     unexpected_error,
+    with_issue_fields,
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
@@ -124,6 +126,7 @@ def run_combined_pass(
         for adapter in adapters.values():
             adapter.close()
         return list(results.values())
+    fields_plan = issue_plan(plan, snapshot, settings, baseline)
     fetched = time.perf_counter() - t0
 
     for name, result in results.items():
@@ -134,6 +137,8 @@ def run_combined_pass(
         result.plan = plan
         try:
             desired = desired_state(plan, snapshot, settings, name, adapter, baseline)
+            desired = with_issue_fields(desired, fields_plan, settings)
+            result.fields_as_of = fields_plan.project.as_of
             result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))
             if not dry_run:
                 result.report = apply_and_record(adapter, result.changes, store, name)

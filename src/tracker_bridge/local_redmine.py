@@ -49,6 +49,7 @@ __all__ = [
     "LocalRedmineError",
     "RedmineNotInstalledError",
     "add_member",
+    "add_role_user",
     "ensure_installed",
     "main",
     "start",
@@ -275,6 +276,8 @@ class LocalRedmine:
     custom_field_ids: dict[str, int] = field(default_factory=dict)
     #: seconds spent in each start-up phase (copy, runner, server) — for diagnostics.
     timings: dict[str, float] = field(default_factory=dict)
+    #: where the server writes each notification mail it sends (None: it sends none).
+    mail_dir: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -471,11 +474,16 @@ def _prepare_database(db_path: Path, custom_fields: Sequence[tuple[str, str]]) -
         "project_modules": list(DEFAULT_PROJECT_MODULES),
     }
     stdout = _rails_runner(_SETUP_RUBY, db_path, {"TB_SETUP": json.dumps(params)})
+    return _runner_result(stdout, "set-up")
+
+
+def _runner_result(stdout: str, what: str) -> dict[str, Any]:
+    """The JSON a runner script printed after :data:`_SETUP_MARKER`."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(_SETUP_MARKER):
             result: dict[str, Any] = json.loads(line[len(_SETUP_MARKER) :])
             return result
-    raise LocalRedmineError("the set-up runner printed no result line:\n" + _tail(stdout, 40))
+    raise LocalRedmineError(f"the {what} runner printed no result line:\n" + _tail(stdout, 40))
 
 
 def _free_port() -> int:
@@ -501,11 +509,14 @@ def start(
     port: int | None = None,
     custom_fields: Sequence[tuple[str, str]] = OUR_CUSTOM_FIELDS,
     progress: Callable[[str], None] = _noop,
+    mail_dir: Path | None = None,
 ) -> LocalRedmine:
     """Start a fresh Redmine on 127.0.0.1 with its own database copy in ``workdir``.
 
     Returns once ``GET /users/current.json`` answers 200 for the admin key. Call
-    :func:`ensure_installed` first on machines that may not have Redmine.
+    :func:`ensure_installed` first on machines that may not have Redmine. With ``mail_dir``
+    the server sends its notification mails at once, each as one ``.eml`` file there
+    (``LocalRedmine.mail_dir``); without it, it sends none (Debian's default).
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -549,10 +560,11 @@ def start(
             workdir=workdir,
             custom_field_ids={cf["name"]: int(cf["id"]) for cf in setup["custom_fields"]},
             timings=timings,
+            mail_dir=mail_dir,
         )
         progress(f"starting Redmine {setup.get('redmine_version', '')} on {instance.url}")
         log_offset = log_path.stat().st_size if log_path.exists() else 0
-        instance._proc = _launch_server(chosen, workdir, env, sync_rb, log_path)
+        instance._proc = _launch_server(chosen, workdir, env, sync_rb, log_path, mail_dir)
         atexit.register(instance.stop)
         try:
             _wait_ready(instance, instance._proc, log_path)
@@ -574,13 +586,51 @@ def start(
     return instance
 
 
+# Loaded with `ruby -r` before Rails boots (the instance's own copy of what an administrator
+# sets as `email_delivery` in configuration.yml): once the app is initialised, mails are sent
+# at once (ActiveJob inline, not in a background thread) and each one is written to its own
+# file in $TB_MAIL_DIR, named after its recipients, so a test can count who got what.
+_MAIL_CAPTURE_RUBY = r"""
+require 'active_support'
+require 'active_support/lazy_load_hooks'
+ActiveSupport.on_load(:after_initialize) do
+  dir = ENV.fetch('TB_MAIL_DIR')
+  delivery = Class.new do
+    def initialize(settings = {}) @settings = settings end
+    attr_reader :settings
+    define_method(:deliver!) do |mail|
+      stamp = Process.clock_gettime(Process::CLOCK_REALTIME, :nanosecond)
+      to = Array(mail.to).join(',').gsub(/[^A-Za-z0-9@.,_-]/, '_')
+      File.binwrite(File.join(dir, "#{stamp}-#{to}.eml"), mail.encoded)
+    end
+  end
+  ActionMailer::Base.add_delivery_method :tb_files, delivery
+  ActionMailer::Base.delivery_method = :tb_files
+  ActionMailer::Base.perform_deliveries = true
+  ActiveJob::Base.queue_adapter = :inline
+end
+"""
+
+
 def _launch_server(
-    port: int, workdir: Path, env: dict[str, str], sync_rb: Path, log_path: Path
+    port: int,
+    workdir: Path,
+    env: dict[str, str],
+    sync_rb: Path,
+    log_path: Path,
+    mail_dir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     pidfile = workdir / "server.pid"
     with contextlib.suppress(FileNotFoundError):
         pidfile.unlink()  # a stale one makes Rails refuse to start
-    cmd = ["ruby", "-r", str(sync_rb), "bin/rails", "server", "-u", "webrick"]
+    cmd = ["ruby", "-r", str(sync_rb)]
+    if mail_dir is not None:
+        capture = workdir / "mail_capture.rb"
+        capture.write_text(_MAIL_CAPTURE_RUBY)
+        mail_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(env, TB_MAIL_DIR=str(mail_dir))
+        cmd += ["-r", str(capture)]
+    cmd += ["bin/rails", "server", "-u", "webrick"]
     cmd += ["-e", "production", "-b", "127.0.0.1", "-p", str(port), "-P", str(pidfile)]
     with open(log_path, "ab") as log:
         log.write(f"\n==> {' '.join(cmd)}\n".encode())
@@ -690,6 +740,45 @@ def add_member(
                     )
                 return
     raise LocalRedmineError(f"POST {path} -> {resp.status_code}: {resp.text[:500]}")
+
+
+# A role with exactly the given permissions and a non-admin user holding it; idempotent.
+_ROLE_USER_RUBY = r"""
+require 'json'
+cfg = JSON.parse(ENV.fetch('TB_ROLE_USER'))
+perms = cfg['permissions'].map(&:to_sym)
+unknown = perms - Redmine::AccessControl.permissions.map(&:name)
+raise "unknown Redmine permissions: #{unknown.inspect}" if unknown.any?
+role = Role.find_by(name: cfg['role']) || Role.new(name: cfg['role'])
+role.permissions = perms
+role.issues_visibility = 'all'
+role.save!
+user = User.find_by(login: cfg['login']) || User.new
+user.login = cfg['login']
+user.firstname = 'Bot'
+user.lastname = cfg['login']
+user.mail = "#{cfg['login']}@example.net" if user.mail.blank?
+user.password = user.password_confirmation = cfg['password']
+user.status = User::STATUS_ACTIVE
+user.mail_notification = 'none'
+user.must_change_passwd = false
+user.save!
+puts "__MARKER__" + {'key' => user.api_key}.to_json
+""".replace("__MARKER__", _SETUP_MARKER)
+
+
+def add_role_user(instance: LocalRedmine, login: str, role: str, permissions: Sequence[str]) -> str:
+    """Create (or reset) ``role`` with exactly ``permissions`` and a non-admin user ``login``
+    who is to hold it (add it to projects with :func:`add_member`); returns the user's API key.
+    One ``rails runner`` call (about 3-4 s)."""
+    params = {
+        "login": login,
+        "role": role,
+        "permissions": list(permissions),
+        "password": BOT_PASSWORD,
+    }
+    stdout = _rails_runner(_ROLE_USER_RUBY, instance.db_path, {"TB_ROLE_USER": json.dumps(params)})
+    return str(_runner_result(stdout, "role/user")["key"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -442,6 +442,10 @@ class PageChange(BaseModel):
     text: str = Field(repr=False)
     base_version: int | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+    obsolete_attachments: list[int] = Field(
+        default_factory=list,
+        description="ids of our earlier chart files a newer same-named one replaced; deleted",
+    )
 
 
 class ChangeSet(BaseModel):
@@ -466,6 +470,7 @@ class ApplyReport(BaseModel):
     fields_written: int = 0
     pages_written: int = 0
     attachments_uploaded: int = 0
+    attachments_deleted: int = 0
     conflicts_retried: int = 0
     requests: int = 0
     #: Keys of the items whose field values were written (not in JSON output): after a

@@ -31,6 +31,7 @@ from tracker_bridge.adapters.protocol import (
     TrackerAdapter,
     adapter_factory,
 )
+from tracker_bridge.cadence import fields_as_of
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import (
     ApplyReport,
@@ -41,7 +42,7 @@ from tracker_bridge.model import (
     Snapshot,
 )
 from tracker_bridge.planner import plan as make_plan
-from tracker_bridge.publish import render_desired
+from tracker_bridge.publish import desired_fields, render_desired
 from tracker_bridge.settings import (
     Settings,
 )
@@ -293,6 +294,8 @@ class PassResult:
     fetch_requests: int = 0
     #: Why the fetch was a full one ("" for an incremental fetch).
     full_fetch_reason: str = ""
+    #: The status date the issue fields were computed for (``[write_back]`` cadence).
+    fields_as_of: dt.date | None = None
 
 
 def run_pass(
@@ -350,7 +353,9 @@ def run_pass(
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
         desired = desired_state(result.plan, snapshot, settings, project_name, adapter, baseline)
-        result.changes = adapter.diff(snapshot, desired)
+        fields_plan = issue_plan(result.plan, snapshot, settings, baseline)
+        result.fields_as_of = fields_plan.project.as_of
+        result.changes = adapter.diff(snapshot, with_issue_fields(desired, fields_plan, settings))
         t3 = time.perf_counter()
         if not dry_run:
             result.report = apply_and_record(adapter, result.changes, store, project_name)
@@ -379,3 +384,19 @@ def run_pass(
             result.requests = adapter.requests_made
             adapter.close()
     return result
+
+
+def issue_plan(
+    plan: Plan, snapshot: Snapshot, settings: Settings, baseline: Baseline | None
+) -> Plan:
+    """The plan whose values go onto the issues: ``plan`` itself, or with the weekly cadence
+    the same data planned as of the last refresh day (see :mod:`tracker_bridge.cadence`)."""
+    day = fields_as_of(plan.project.as_of, settings.write_back)
+    if day == plan.project.as_of:
+        return plan
+    return make_plan(snapshot, settings, day, baseline=baseline)
+
+
+def with_issue_fields(desired: DesiredState, issue_plan: Plan, settings: Settings) -> DesiredState:
+    """``desired`` with the field values of ``issue_plan`` (the page stays as it is)."""
+    return desired.model_copy(update={"fields": desired_fields(issue_plan, settings.fields)})

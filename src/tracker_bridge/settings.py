@@ -190,6 +190,27 @@ class FieldNames(_Section):
         return ["critical", "total_float", "early_start", "early_finish", "late_finish"]
 
 
+class WriteBackSettings(_Section):
+    """Which status date the values on the issues are computed for.
+
+    Every write to an issue is a journal entry, and Redmine mails it to everybody notified
+    about the issue who can see the field. With nobody editing, a moving status date shifts
+    the dates of open work every day; with the weekly cadence the issues show the plan as of
+    the last refresh day (recomputed whenever the data changes), and the wiki page the plan
+    as of the pass's status date.
+    """
+
+    cadence: Literal["weekly", "daily"] = Field(
+        default="weekly",
+        description="weekly: issue values are the plan as of the last refresh_weekday (an "
+        "issue nobody edits is written at most once a week); daily: as of the status date "
+        "(a journal per open issue per working day)",
+    )
+    refresh_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", description="Weekly cadence: the weekday the issue values catch up"
+    )
+
+
 _GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _GITHUB_PROJECT_RE = re.compile(
     r"^(org|user):([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([1-9][0-9]*)$"
@@ -625,6 +646,7 @@ class Settings(_Section):
     trackers: dict[str, TrackerSettings] = Field(default_factory=dict)
     projects: dict[str, ProjectSettings] = Field(default_factory=dict)
     fields: FieldNames = Field(default_factory=FieldNames)
+    write_back: WriteBackSettings = Field(default_factory=WriteBackSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     resources: ResourceSettings = Field(default_factory=ResourceSettings)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tracker_bridge import store as store_module
+from tracker_bridge.store import database as store_module
 from tracker_bridge.errors import StoreError
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan

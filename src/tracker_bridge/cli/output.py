@@ -143,7 +143,12 @@ def _changes_json(changes: ChangeSet | None) -> dict[str, Any] | None:
     return {
         "fields": [c.model_dump(mode="json") for c in changes.fields],
         "pages": [
-            {"title": p.title, "action": p.action, "lines_changed": p.lines_changed}
+            {
+                "title": p.title,
+                "action": p.action,
+                "lines_changed": p.lines_changed,
+                "obsolete_attachments": p.obsolete_attachments,
+            }
             for p in changes.pages
         ],
     }
@@ -165,6 +170,7 @@ def result_json(result: PassResult) -> dict[str, Any]:
         "critical_paths": plan.project.critical_paths if plan else None,
         "warnings": [w.model_dump() for w in plan.warnings] if plan else None,
         "changes": _changes_json(result.changes),
+        "fields_as_of": str(result.fields_as_of) if result.fields_as_of else None,
         "written": result.report.model_dump() if result.report else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }
@@ -184,9 +190,16 @@ def _print_changes(changes: ChangeSet) -> None:
         out.print(table)
     for page in changes.pages:
         verb = "create page" if page.action == "create" else "update page"
-        out.print(
-            f"  {verb} {page.title!r}: block changed, {page.lines_changed} lines", markup=False
-        )
+        leftovers = len(page.obsolete_attachments)
+        if page.lines_changed or page.attachments or not leftovers:
+            out.print(
+                f"  {verb} {page.title!r}: block changed, {page.lines_changed} lines", markup=False
+            )
+        if leftovers:
+            out.print(
+                f"  delete {leftovers} replaced chart file(s) still on {page.title!r}",
+                markup=False,
+            )
 
 
 def print_result(result: PassResult) -> None:
@@ -208,13 +221,24 @@ def print_result(result: PassResult) -> None:
         if result.changes.empty:
             out.print("  no changes: the tracker already shows this plan")
         else:
+            deleted = (
+                f", deleted {report.attachments_deleted} replaced chart file(s)"
+                if report.attachments_deleted
+                else ""
+            )
             out.print(
                 f"  wrote {report.fields_written} field values on {report.issues_updated} "
-                f"issues, {report.pages_written} wiki page(s)"
+                f"issues, {report.pages_written} wiki page(s){deleted}"
             )
     for warning in result.plan.warnings:
         if warning.code in SUMMARY_WARNINGS:
             out.print(f"  {warning.message}", markup=False)
+    if result.fields_as_of and result.fields_as_of != project.as_of:
+        out.print(
+            f"  issue fields: the plan as of {result.fields_as_of} (weekly [write_back]); "
+            f"the wiki page: as of {project.as_of}",
+            markup=False,
+        )
     fetch = ""
     if result.fetch_mode:
         reason = f", {result.full_fetch_reason}" if result.full_fetch_reason else ""

@@ -18,6 +18,8 @@ modules that rely on them:
 * :mod:`.updates` -- the diff of our field values and one PUT per issue;
 * :mod:`.wiki` -- the plan page: managed block merge, version/409 retry, attachments;
 * :mod:`.checks` -- the doctor's findings;
+* :mod:`.kit` -- the Redmine side shipped as package data: the custom-field script and how
+  ``tracker-bridge setup redmine`` runs it on the Redmine host;
 * :mod:`.context` -- what all of them know of the project.
 
 Tracker-neutral value parsers (dates, instants, numbers) are in
@@ -32,7 +34,7 @@ from tracker_bridge.adapters.redmine.fields import FLOAT_DECIMALS as FLOAT_DECIM
 from tracker_bridge.adapters.redmine.fields import (
     OPTIONAL_FIELD_PURPOSE as OPTIONAL_FIELD_PURPOSE,
 )
-from tracker_bridge.adapters.redmine.fields import SETUP_DOC as SETUP_DOC
+from tracker_bridge.adapters.redmine.fields import SETUP_COMMAND as SETUP_COMMAND
 from tracker_bridge.adapters.redmine.fields import format_value, values_equal
 from tracker_bridge.adapters.redmine.incremental import (
     INCREMENTAL_MARGIN as INCREMENTAL_MARGIN,

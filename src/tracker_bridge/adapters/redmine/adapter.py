@@ -228,7 +228,8 @@ class RedmineAdapter:
         skipped silently (``check`` reports it); an issue whose tracker lacks a field is
         skipped (noted). Pages: ``GET /projects/:p/wiki/:title.json?include=attachments`` (404 means
         create); our block is merged with :func:`merge_block` and the page is kept only if its
-        text (or one of its attachments) changes.
+        text (or one of its attachments) changes, or when chart files a newer one replaced are
+        still on it (``obsolete_attachments``: deleted by ``apply``).
         """
         started = self.requests_made
         changes = self._updates.diff(snapshot, desired)

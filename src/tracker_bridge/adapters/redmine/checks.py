@@ -13,21 +13,30 @@ from tracker_bridge.adapters.redmine.context import Context
 from tracker_bridge.adapters.redmine.fields import (
     EXPECTED_FORMATS,
     OPTIONAL_FIELD_PURPOSE,
-    SETUP_DOC,
+    SETUP_COMMAND,
     FieldResolver,
 )
 from tracker_bridge.model import Finding
 
 __all__ = ["NEEDED_PERMISSIONS", "findings"]
 
-#: Permissions the bot needs in the project (role permissions, Redmine 5.0 symbols).
-NEEDED_PERMISSIONS = {
-    "view_issues": "read issues",
-    "edit_issues": "write our custom fields",
-    "view_time_entries": "read spent time",
-    "view_wiki_pages": "read the plan page",
-    "edit_wiki_pages": "write the plan page",
+#: Every permission a pass uses in the project (Redmine 5.0 symbols) -> (the module and label
+#: on Administration -> Roles and permissions, what the pass needs it for). Uploading the
+#: charts needs no permission of its own: ``edit_wiki_pages`` allows ``POST /uploads.json``.
+NEEDED_PERMISSIONS: dict[str, tuple[str, str]] = {
+    "view_issues": ("Issue tracking: View Issues", "read issues and relations"),
+    "edit_issues": ("Issue tracking: Edit issues", "write our custom fields"),
+    "view_time_entries": ("Time tracking: View spent time", "read spent time"),
+    "view_wiki_pages": ("Wiki: View wiki", "read the plan page"),
+    "edit_wiki_pages": ("Wiki: Edit wiki pages", "write the plan page and upload its charts"),
+    "delete_wiki_pages_attachments": ("Wiki: Delete attachments",
+                                      "delete the chart files a pass replaced"),
 }
+
+
+def _permission_list(permissions: list[str]) -> str:
+    return ", ".join(f"'{NEEDED_PERMISSIONS[p][0]}' ({p}: {NEEDED_PERMISSIONS[p][1]})"
+                     for p in permissions)
 
 
 def findings(ctx: Context, client: RedmineClient, resolver: FieldResolver) -> list[Finding]:
@@ -73,8 +82,8 @@ def findings(ctx: Context, client: RedmineClient, resolver: FieldResolver) -> li
         found.append(Finding(
             id="redmine.project.forbidden", ok=False, message=str(e),
             fix=f"Add '{user.get('login')}' as a member of the project (Settings -> "
-                "Members) with a role that has the permissions listed in "
-                f"{SETUP_DOC}."))
+                "Members) with a role that has: "
+                + _permission_list(list(NEEDED_PERMISSIONS))))
         return found
     found.append(Finding(id="redmine.project.ok", ok=True,
                          message=f"project '{ctx.pid}' ({project.get('name')}) found"))
@@ -123,18 +132,21 @@ def _permissions(ctx: Context, client: RedmineClient, user: dict[str, Any],
             message=f"'{login}' is not a member of project '{ctx.pid}' (only public-project "
                     "rights apply, which usually cannot edit issues or the wiki)",
             fix=f"Add '{login}' to the project (Settings -> Members) with a role that has: "
-                + ", ".join(NEEDED_PERMISSIONS))]
+                + _permission_list(list(NEEDED_PERMISSIONS)))]
     granted: set[str] = set()
+    role_names: list[str] = []
     for role_id in sorted(role_ids):
         role = client.get(f"/roles/{role_id}.json", what="role lookup").get("role") or {}
         granted.update(role.get("permissions") or [])
+        role_names.append(str(role.get("name") or role_id))
     lacking = [p for p in NEEDED_PERMISSIONS if p not in granted]
     if lacking:
+        labels = ", ".join(f"'{NEEDED_PERMISSIONS[p][0]}'" for p in lacking)
         return [Finding(
             id="redmine.permissions.missing", ok=False,
-            message=f"'{login}' lacks in project '{ctx.pid}': "
-                    + ", ".join(f"{p} ({NEEDED_PERMISSIONS[p]})" for p in lacking),
-            fix="Administration -> Roles and permissions: tick these for the bot's role.")]
+            message=f"'{login}' lacks in project '{ctx.pid}': " + _permission_list(lacking),
+            fix=f"Administration -> Roles and permissions -> {' or '.join(role_names)} "
+                f"(the bot's role in '{ctx.pid}'): tick {labels}, then Save.")]
     return [Finding(id="redmine.permissions.ok", ok=True,
                     message=f"'{login}' has the permissions tracker-bridge needs")]
 
@@ -182,7 +194,8 @@ def _fields(ctx: Context, client: RedmineClient, resolver: FieldResolver,
             fix=f"Optional. Administration -> Custom fields -> New -> Issues, named "
                 f"'{target}', format {EXPECTED_FORMATS.get(logical, 'as documented')}, "
                 "the trackers the project uses, 'For all projects' or enabled in the "
-                f"project's Settings -> Issue tracking (see {SETUP_DOC}); or set "
+                f"project's Settings -> Issue tracking (on the Redmine host `{SETUP_COMMAND}` "
+                "creates it); or set "
                 f"fields.{logical} to the name the field has in Redmine"))
     for logical, field_id in plan.ids.items():
         name = next((n for n, i in catalogue.items() if int(i) == field_id), str(field_id))

@@ -23,7 +23,7 @@ __all__ = [
     "EXPECTED_FORMATS",
     "FLOAT_DECIMALS",
     "OPTIONAL_FIELD_PURPOSE",
-    "SETUP_DOC",
+    "SETUP_COMMAND",
     "FieldPlan",
     "FieldResolver",
     "cf_number",
@@ -60,8 +60,9 @@ OPTIONAL_FIELD_PURPOSE = {
     "levelled_finish": "each issue's finish once people's capacity is respected",
 }
 FLOAT_DECIMALS = 2
-#: How an administrator creates the custom fields (and gives the bot its permissions).
-SETUP_DOC = "adapters/redmine/README.md"
+#: How an administrator creates the custom fields on the Redmine host (it ships with the
+#: package; it prints the script when started elsewhere).
+SETUP_COMMAND = "tracker-bridge setup redmine"
 
 
 # ------------------------------------------------------------------------------- values
@@ -209,9 +210,11 @@ class FieldResolver:
                 else f"custom field '{target}'")
         return errors.ConfigError(
             f"{what} (fields.{logical}) not found on any issue of project '{self._ctx.pid}': "
-            f"an administrator must create it (see {SETUP_DOC}: Administration -> Custom "
+            f"an administrator must create it: on the Redmine host run `{SETUP_COMMAND}` "
+            "(it creates every field); on Planio or without a shell: Administration -> Custom "
             f"fields -> New -> Issues, format {EXPECTED_FORMATS.get(logical, 'as documented')}, "
             "all trackers the project uses, 'For all projects' or enabled in the project's "
-            "Settings -> Issue tracking), or set fields."
+            "Settings -> Issue tracking; a field visible to chosen roles only must include the "
+            "bot's role. Or set fields."
             f"{logical} to the name the field has in Redmine"
         )

@@ -3,7 +3,8 @@
 Wiki writes use optimistic locking (``version``); a 409 is retried after re-merging our block
 into the page a person just changed (at most :data:`MAX_CONFLICT_RETRIES` times). Attachments
 carry a digest of their content in their description, so an unchanged chart is not uploaded
-again; a replaced one is deleted after the new one is on the page.
+again; a replaced one is deleted after the new one is on the page, and one a pass left behind
+(interrupted, or without the delete permission) is deleted by the next pass.
 """
 
 from __future__ import annotations
@@ -107,11 +108,16 @@ class Wiki:
                 f"{e}"
             ) from None
         stale = self._stale_attachments(page.attachments, current.attachments)
-        if text == current.text and not stale:
+        obsolete = _obsolete_attachments(current.attachments,
+                                         {a.filename for a in page.attachments})
+        if text == current.text and not stale and not obsolete:
             return None
-        return PageChange(title=page.title, action="update",
-                          lines_changed=lines_changed(current.text, text), text=text,
-                          base_version=current.version, attachments=stale)
+        # 0 lines changed and no upload means "only delete leftovers" to apply_page, so a
+        # text that differs (in line endings only, say) counts as at least one line
+        changed = lines_changed(current.text, text) or int(text != current.text)
+        return PageChange(title=page.title, action="update", lines_changed=changed, text=text,
+                          base_version=current.version, attachments=stale,
+                          obsolete_attachments=obsolete)
 
     @staticmethod
     def _stale_attachments(desired: list[Attachment],
@@ -136,6 +142,11 @@ class Wiki:
                    report: ApplyReport) -> None:
         """Upload the attachments and write the page; a 409 re-reads, re-merges and retries."""
         title = change.title
+        if change.action == "update" and not change.lines_changed and not change.attachments:
+            # the page shows this plan already; only earlier charts are left over (a pass
+            # was interrupted before it deleted them, or the bot could not)
+            self._delete_attachments(change.obsolete_attachments, report)
+            return
         text = change.text
         version = change.base_version
         action = change.action
@@ -174,7 +185,7 @@ class Wiki:
             report.pages_written += 1
             break
         if uploads:
-            self._delete_replaced_attachments(title, {u["filename"] for u in uploads})
+            self._delete_replaced_attachments(title, {u["filename"] for u in uploads}, report)
 
     def _put_page(self, title: str, text: str, version: int | None,
                   uploads: list[dict[str, str]]) -> None:
@@ -199,19 +210,33 @@ class Wiki:
                 "content_type": attachment.content_type,
                 "description": _attachment_digest(attachment)}
 
-    def _delete_replaced_attachments(self, title: str, filenames: set[str]) -> None:
+    def _delete_replaced_attachments(self, title: str, filenames: set[str],
+                                     report: ApplyReport) -> None:
         page = self._read_page(title)
-        if page is None:
-            return
-        by_name: dict[str, list[int]] = {}
-        for a in page.attachments:
-            if a.get("filename") in filenames:
-                by_name.setdefault(str(a["filename"]), []).append(int(a["id"]))
-        for ids in by_name.values():
-            for old in sorted(ids)[:-1]:
-                path = f"/attachments/{old}.json"
-                with contextlib.suppress(errors.NotFoundError):  # already gone
-                    self._client.request(
-                        "delete", path, what=f"delete of old attachment {old}",
-                        forbidden=("the API user may not delete wiki attachments: give its "
-                                   "role 'Delete attachments' on wiki pages"))
+        if page is not None:
+            self._delete_attachments(_obsolete_attachments(page.attachments, filenames), report)
+
+    def _delete_attachments(self, ids: list[int], report: ApplyReport) -> None:
+        for old in ids:
+            with contextlib.suppress(errors.NotFoundError):  # already gone
+                self._client.request(
+                    "delete", f"/attachments/{old}.json", what=f"delete of old attachment {old}",
+                    forbidden=("the API user may not delete wiki attachments: give its role "
+                               "'Wiki: Delete attachments' (Administration -> Roles and "
+                               "permissions), then run again; the new charts are on the page"))
+                report.attachments_deleted += 1
+
+
+def _obsolete_attachments(existing: list[dict[str, Any]], filenames: set[str]) -> list[int]:
+    """Ids of our chart files (tagged :data:`ATTACHMENT_TAG`) that a newer file of the same
+    name replaced. Files a person attached are never deleted."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for a in existing:
+        if str(a.get("filename")) in filenames:
+            by_name.setdefault(str(a["filename"]), []).append(a)
+    obsolete = []
+    for same_name in by_name.values():
+        for a in sorted(same_name, key=lambda a: int(a["id"]))[:-1]:
+            if str(a.get("description") or "").startswith(ATTACHMENT_TAG):
+                obsolete.append(int(a["id"]))
+    return sorted(obsolete)
