@@ -336,8 +336,17 @@ class BudgetSettings(_Section):
     rates: dict[str, float] = Field(default_factory=dict, description="Per person, per hour")
     activity_rates: dict[str, float] = Field(default_factory=dict, description="Per activity")
     fixed_costs: list[FixedCost] = Field(default_factory=list)
+    eac_method: Literal["BAC/CPI", "AC+(BAC-EV)", "AC+(BAC-EV)/(CPI*SPI)"] = Field(
+        default="BAC/CPI", description="Method of the headline EAC (PMBOK 6th ed. table 7-1)"
+    )
+    project_eac: float | None = Field(
+        default=None, gt=0, description="An explicit (management) EAC of the whole project"
+    )
+    milestone_eac: dict[str, float] = Field(
+        default_factory=dict, description="Explicit EAC per milestone name"
+    )
 
-    @field_validator("rates", "activity_rates")
+    @field_validator("rates", "activity_rates", "milestone_eac")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
         for name, rate in value.items():
