@@ -337,6 +337,12 @@ class MilestoneForecast(BaseModel):
     p50: dt.date | None = None
     p80: dt.date | None = None
     p95: dt.date | None = None
+    mean_finish: dt.date | None = Field(
+        default=None, description="Simulated mean finish: the working day nearest the mean"
+    )
+    std_days: float | None = Field(
+        default=None, description="Standard deviation of the simulated finish (working days)"
+    )
     probability_on_time: float | None = None
     slip_days: int | None = None
 

@@ -133,6 +133,11 @@ def assert_reproduces_cpm(snap: Snapshot, cfg: Settings, as_of: dt.date) -> None
             assert found.probability_on_time == (1.0 if milestone.total_float >= 0 else 0.0)
     project = result.project
     assert project.p50 == project.p80 == project.p95 == deterministic.project.finish
+    assert project.mean == deterministic.project.finish and project.std_days == 0.0
+    for milestone in deterministic.milestones:
+        found = result.milestones[milestone.key]
+        if found.p50 is not None:
+            assert (found.mean, found.std_days) == (milestone.finish, 0.0), milestone.key
     for key, forecast in result.summaries.items():
         assert forecast.p80 == deterministic.items[key].early_finish, key
 
@@ -494,6 +499,30 @@ def test_percentiles_are_ordered_and_p80_finish_per_item() -> None:
     assert result.p80_finish == sorted(result.p80_finish)
     assert sum(count for _day, count in result.finish_histogram) == 2_000
     assert result.default_spread_items == []
+
+
+def test_mean_and_standard_deviation_of_a_serial_chain() -> None:
+    """A chain of four PERT(2, 3, 7)-day items: the finish is the sum of their whole-day
+    durations, so its mean is the sum of the means (exact for the same draws, and within
+    Monte Carlo error of 4 x E[ceil X] from the CDF) and, the items being independent, its
+    variance the sum of the variances."""
+    cfg = settings()
+    snap = snapshot(chain(milestone="M"), chain_deps(), milestones=[{"key": "M", "name": "M"}])
+    net = compile_network(snap, cfg, START)
+    trials = 4_000
+    result = simulate(snap, net, cfg, trials=trials, seed=5)
+    work = sample_work(snap, net, cfg, trials=trials, seed=5)
+    total = work.sum(axis=0)  # working days; the last one shown is index total - 1
+    cal = net.calendar
+    for forecast in (result.project, result.milestones["M"]):
+        assert forecast.mean == cal.date(math.floor(total.mean() - 1 + 0.5))
+        assert forecast.std_days == pytest.approx(total.std())
+    ks = np.arange(0, 8, dtype=float)
+    cdf = three_point_cdf("pert", np.full(8, 2.0), np.full(8, 3.0), np.full(8, 7.0), ks)
+    item_mean = float(np.sum(1.0 - cdf))  # E[ceil X] = sum_k P(X > k)
+    item_var = float(np.sum((2 * ks + 1) * (1.0 - cdf))) - item_mean**2  # E[Y^2] - E[Y]^2
+    assert abs(total.mean() - 4 * item_mean) < 5 * math.sqrt(4 * item_var / trials)
+    assert result.project.std_days == pytest.approx(math.sqrt(4 * item_var), rel=0.1)
 
 
 def test_relations_must_match_the_network() -> None:

@@ -26,8 +26,8 @@ How every number is made (all money in ``budget.currency``):
   do), and an item that should have started days ago is owed the value of those days. A
   closed item keeps its actual dates. PV at the status date is the share of those days on
   or before ``as_of`` (the status date counts as worked, like a booking on it). Costs use
-  the *current* estimates and rates; a baseline only fixes *when* the value was planned (the baseline
-  overlay compares BAC with the baseline's).
+  the *current* estimates and rates; a baseline only fixes *when* the value was planned
+  (the baseline overlay compares BAC with the baseline's).
 * **EV** (earned value) = planned cost × done ratio; a closed item has earned 100 %.
 * **AC** (actual cost) = Σ hours × rate of the time entries dated on or before ``as_of``. An
   item with no time entry at all but ``spent_hours`` (trackers without time entries, files

@@ -2,8 +2,9 @@
 
 Every trial draws a duration for each open item, lets the open risks fire, and runs the
 same forward and backward pass as the deterministic plan (:mod:`.cpm`) — for thousands of
-trials at once. Results: P50/P80/P95 finish dates and the probability of finishing on time
-for every milestone and the project, and per item the criticality index and P80 finish.
+trials at once. Results: P50/P80/P95 finish dates, the mean (the working day nearest it)
+and standard deviation (working days) of the finish, and the probability of finishing on
+time for every milestone and the project, and per item the criticality index and P80 finish.
 
 How a trial is made (all of it explainable from the snapshot and the settings):
 
@@ -363,6 +364,8 @@ class Forecast:
     p95: dt.date | None
     probability_on_time: float | None
     due: dt.date | None = None
+    mean: dt.date | None = None  # the working day nearest the mean finish
+    std_days: float | None = None  # standard deviation of the finish, in working days
 
 
 @dataclass
@@ -821,6 +824,18 @@ class _Histogram:
         result: IntArray = self.base + np.argmax(reached, axis=1)
         return result
 
+    def moments(self) -> tuple[FloatArray, FloatArray]:
+        """Per row, the mean value and the (population) standard deviation over the trials."""
+        assert self.base is not None and self.counts is not None
+        columns = np.arange(self.counts.shape[1], dtype=np.float64)
+        weights = self.counts.astype(np.float64)
+        total = weights.sum(axis=1)
+        offset = weights @ columns / total  # mean column: values relative to the base
+        spread = weights @ (columns**2) / total - offset**2
+        std: FloatArray = np.sqrt(np.maximum(spread, 0.0))
+        mean: FloatArray = self.base + offset
+        return mean, std
+
     def share_at_most(self, limit: IntArray, trials: int) -> FloatArray:
         """Per row, the share of trials with a value <= ``limit[r]``."""
         assert self.base is not None and self.counts is not None
@@ -1028,6 +1043,11 @@ def sample_work(
     return out
 
 
+def _nearest(value: float) -> int:
+    """The nearest whole working day (halves round up, not to even)."""
+    return math.floor(value + 0.5)
+
+
 def _last_index(cal: WorkCalendar, due: dt.date | None) -> int:
     """Index of the last working day on or before ``due`` (0 without a due date)."""
     return cal.finish_bound(due) - 1 if due is not None else 0
@@ -1108,10 +1128,12 @@ def simulate(
         quantiles = [acc.groups.quantile(q, n_trials) for q in (0.5, 0.8, 0.95)]
         limits = np.array([_last_index(cal, dues[g]) for g in rows], dtype=np.int64)
         on_time = acc.groups.share_at_most(limits, n_trials)
+        means, stds = acc.groups.moments()
         for r, g in enumerate(rows):
             p50, p80, p95 = (cal.date(int(q[r])) for q in quantiles)
             chance = float(on_time[r]) if dues[g] is not None else None
-            found[g] = Forecast(p50, p80, p95, chance, dues[g])
+            mean = cal.date(_nearest(means[r]))
+            found[g] = Forecast(p50, p80, p95, chance, dues[g], mean, float(stds[r]))
     count_m = len(snapshot.milestones)
     milestones = dict(zip([m.key for m in snapshot.milestones], found[:count_m], strict=True))
     summaries = dict(zip(summary_keys, found[count_m:], strict=True))
@@ -1126,7 +1148,9 @@ def simulate(
         if project_due is not None:
             limit = np.array([cal.finish_bound(project_due) - 1])
             chance = float(acc.project.share_at_most(limit, n_trials)[0])
-        project = Forecast(p50, p80, p95, chance, project_due)
+        means, stds = acc.project.moments()
+        mean = cal.date(_nearest(means[0]))
+        project = Forecast(p50, p80, p95, chance, project_due, mean, float(stds[0]))
         counts = acc.project.counts[0]
         days = np.flatnonzero(counts)
         shown = cal.dates(acc.project.base[0] + days)
