@@ -22,7 +22,7 @@ from tracker_bridge.planner.montecarlo import (
     simulate,
     three_point_cdf,
 )
-from tracker_bridge.planner.network import NO_DEADLINE, Network, compile_network
+from tracker_bridge.planner.network import NO_DEADLINE, compile_network
 from tracker_bridge.settings import CalendarSettings, RiskSettings, Settings
 
 START = dt.date(2025, 1, 6)  # a Monday
@@ -525,10 +525,19 @@ def test_mean_and_standard_deviation_of_a_serial_chain() -> None:
     assert result.project.std_days == pytest.approx(math.sqrt(4 * item_var), rel=0.1)
 
 
-def test_relations_must_match_the_network() -> None:
-    snap = snapshot(chain(2), chain_deps(2))
-    cfg = settings()
-    net: Network = compile_network(snap, cfg, START)
-    other = snapshot(chain(2), [("C0", "C1", "SS")])
-    with pytest.raises(RuntimeError, match="do not match"):
-        simulate(other, net, cfg, trials=10)
+def test_the_network_carries_relation_kinds_and_lags_for_the_simulation() -> None:
+    """One relation of each type on two 3-day items, lag 2: the offset of S_succ >= S_pred +
+    offset is (3 if it reads the predecessor's finish) + 2 - (3 if it bounds the successor's
+    finish), as in the textbook precedence-diagram rules; the simulation reads these arrays."""
+    items = [{"key": "A", "estimate_hours": 24}, {"key": "B", "estimate_hours": 24}]
+    cfg = settings(spread=False)
+    for kind, finish_pred, finish_succ, offset in (
+        ("FS", True, False, 5),
+        ("SS", False, False, 2),
+        ("FF", True, True, 2),
+        ("SF", False, True, -1),
+    ):
+        net = compile_network(snapshot(items, [("A", "B", kind, 2)]), cfg, START)
+        assert net.pred_finish.tolist() == [finish_pred] and net.lag.tolist() == [2]
+        assert net.succ_finish.tolist() == [finish_succ] and net.offset.tolist() == [offset]
+        assert_reproduces_cpm(snapshot(items, [("A", "B", kind, 2)]), cfg, START)

@@ -82,10 +82,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from tracker_bridge.model import DependencyType, Snapshot, Status, WorkItem
+from tracker_bridge.model import Snapshot, Status, WorkItem
 from tracker_bridge.planner.calendar import WorkCalendar
 from tracker_bridge.planner.cpm import levelise
-from tracker_bridge.planner.network import Network
+from tracker_bridge.planner.network import (
+    Network,
+    duration_days,
+    remaining_days,
+    remaining_work,
+)
 from tracker_bridge.settings import Settings
 
 Distribution = Literal["pert", "triangular"]
@@ -94,8 +99,6 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 AnyArray = npt.NDArray[Any]
 
-_PRED_FINISH = (DependencyType.FS, DependencyType.FF)
-_SUCC_FINISH = (DependencyType.FF, DependencyType.SF)
 _EPS = 1e-9  # the tolerance network.duration_days uses before rounding up
 _TABLE_ENTRIES = 1 << 22  # budget for all quantile tables together (entries)
 _MIN_K_BITS, _MAX_K_BITS = 10, 16
@@ -177,20 +180,6 @@ def three_point_cdf(
     return np.clip(result, 0.0, 1.0)
 
 
-def _days(hours: float, hours_per_day: float) -> int:
-    """``network.duration_days``: whole working days, at least 1 for positive work."""
-    if hours <= 0:
-        return 0
-    return max(1, math.ceil(hours / hours_per_day - _EPS))
-
-
-def _remaining(days: int, done_ratio: int) -> int:
-    """The share still to schedule of an in-progress item (as ``compile_network`` does)."""
-    if done_ratio <= 0:
-        return days
-    return math.ceil(days * (100 - done_ratio) / 100 - _EPS) if days else 0
-
-
 def three_point_hours(item: WorkItem, settings: Settings) -> tuple[float, float, float, bool]:
     """``(optimistic, likely, pessimistic, default_spread)`` in hours for one item."""
     if item.estimate_range is not None:
@@ -206,15 +195,6 @@ def three_point_hours(item: WorkItem, settings: Settings) -> tuple[float, float,
         hours * risk.default_pessimistic_factor,
         True,
     )
-
-
-def _work(days: IntArray, done_ratio: int) -> IntArray:
-    """Whole-day work still to schedule for full durations ``days`` (vectorised)."""
-    if done_ratio <= 0:
-        return days
-    partial = np.ceil(days * (100 - done_ratio) / 100 - _EPS).astype(np.int64)
-    result: IntArray = np.where(days > 0, partial, 0)
-    return result
 
 
 def day_thresholds(
@@ -234,9 +214,9 @@ def day_thresholds(
     t_x: list[float] = []
     lows: list[int] = []
     for r, (a, m, b, _done) in enumerate(params):
-        low = max(1, _days(a, hours_per_day))
+        low = max(1, duration_days(a, hours_per_day))
         lows.append(low)
-        for k in range(low, _days(b, hours_per_day)):
+        for k in range(low, duration_days(b, hours_per_day)):
             rows.append(r)
             t_a.append(a)
             t_m.append(m)
@@ -264,14 +244,14 @@ def duration_table(low: int, cdf: FloatArray, done_ratio: int, k_bits: int) -> I
     size = 1 << k_bits
     diff = np.zeros(size + 1, dtype=np.int64)
     np.add.at(diff, _positions(cdf, k_bits), 1)
-    return _work(low + np.cumsum(diff[:size]), done_ratio)
+    return remaining_work(low + np.cumsum(diff[:size]), done_ratio)
 
 
 def duration_steps(low: int, cdf: FloatArray, done_ratio: int) -> tuple[int, list[tuple[int, int]]]:
     """Whole-day work as ``low + sum(rise for (position, rise) if u16 >= position)`` for a
     16-bit uniform ``u16`` — the table of :func:`duration_table` at 16 bits, as steps."""
     positions = _positions(cdf, 16)
-    levels = _work(low + np.arange(cdf.size + 1, dtype=np.int64), done_ratio)
+    levels = remaining_work(low + np.arange(cdf.size + 1, dtype=np.int64), done_ratio)
     rises = np.diff(levels)
     base = int(levels[0]) + int(rises[positions == 0].sum())
     steps: dict[int, int] = {}
@@ -385,45 +365,6 @@ class SimulationResult:
     finish_histogram: list[tuple[dt.date, int]] = field(repr=False)  # project finish: trials
 
 
-def relation_kinds(snapshot: Snapshot, net: Network) -> tuple[BoolArray, BoolArray, IntArray]:
-    """Per network edge: does it read the predecessor's finish, bound the successor's finish,
-    and its lag — rebuilt from the snapshot in the order ``compile_network`` emits edges."""
-    index = {key: i for i, key in enumerate(net.keys)}
-    pred_finish: list[bool] = []
-    succ_finish: list[bool] = []
-    lags: list[int] = []
-    preds: list[int] = []
-    succs: list[int] = []
-    for dep in snapshot.dependencies:
-        p_rows = net.summaries.get(dep.predecessor) or [index[dep.predecessor]]
-        s_rows = net.summaries.get(dep.successor) or [index[dep.successor]]
-        pf = dep.type in _PRED_FINISH
-        sf = dep.type in _SUCC_FINISH
-        for p in p_rows:
-            for s in s_rows:
-                if p == s:
-                    continue
-                preds.append(p)
-                succs.append(s)
-                pred_finish.append(pf)
-                succ_finish.append(sf)
-                lags.append(dep.lag_days)
-    pf_arr = np.array(pred_finish, dtype=bool)
-    sf_arr = np.array(succ_finish, dtype=bool)
-    lag_arr = np.array(lags, dtype=np.int64)
-    p_arr = np.array(preds, dtype=np.int64)
-    s_arr = np.array(succs, dtype=np.int64)
-    expected = net.work[p_arr] * pf_arr + lag_arr - net.work[s_arr] * sf_arr
-    if (
-        p_arr.shape != net.pred.shape
-        or not np.array_equal(p_arr, net.pred)
-        or not np.array_equal(s_arr, net.succ)
-        or not np.array_equal(expected, net.offset)
-    ):
-        raise RuntimeError("relations do not match the compiled network (snapshot changed?)")
-    return pf_arr, sf_arr, lag_arr
-
-
 def _slot_part(
     edges: IntArray, group_of: IntArray, src: IntArray, lag: IntArray, dtype: type
 ) -> _Part | None:
@@ -516,7 +457,7 @@ def _build_model(
     hpd = settings.calendar.hours_per_day
     by_key = snapshot.item_map()
     index = {key: i for i, key in enumerate(net.keys)}
-    pred_finish, succ_finish, lag = relation_kinds(snapshot, net)
+    pred_finish, succ_finish, lag = net.pred_finish, net.succ_finish, net.lag
     if level is None:
         level = levelise(n, net.pred, net.succ, net.keys).level
     depth = int(level.max(initial=0))
@@ -537,11 +478,11 @@ def _build_model(
             default_spread.append(key)
         done = item.done_ratio
         if b - a <= 1e-12 * max(1.0, b):
-            const_work[i] = min_work[i] = max_work[i] = _remaining(_days(m, hpd), done)
+            const_work[i] = min_work[i] = max_work[i] = remaining_days(duration_days(m, hpd), done)
         else:
             sampled_key[i] = (a, m, b, done)
-            min_work[i] = _remaining(max(1, _days(a, hpd)), done)
-            max_work[i] = _remaining(_days(b, hpd), done)
+            min_work[i] = remaining_days(max(1, duration_days(a, hpd)), done)
+            max_work[i] = remaining_days(duration_days(b, hpd), done)
 
     # --- risks ---
     risk_prob_list: list[float] = []

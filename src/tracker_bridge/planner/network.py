@@ -39,11 +39,30 @@ _PRED_FINISH = {DependencyType.FS, DependencyType.FF}
 _SUCC_FINISH = {DependencyType.FF, DependencyType.SF}
 
 
+_EPS = 1e-9  # float noise tolerated before rounding up
+
+
 def duration_days(hours: float, hours_per_day: float) -> int:
     """Whole working days for an estimate: rounded up, tolerant of float noise."""
     if hours <= 0:
         return 0
-    return max(1, math.ceil(hours / hours_per_day - 1e-9))
+    return max(1, math.ceil(hours / hours_per_day - _EPS))
+
+
+def remaining_days(days: int, done_ratio: int) -> int:
+    """Whole days still to schedule of an item ``done_ratio`` % done (rounded up)."""
+    if done_ratio <= 0 or days <= 0:
+        return days
+    return math.ceil(days * (100 - done_ratio) / 100 - _EPS)
+
+
+def remaining_work(days: IntArray, done_ratio: int) -> IntArray:
+    """Vectorised :func:`remaining_days` for one done ratio."""
+    if done_ratio <= 0:
+        return days
+    partial = np.ceil(days * (100 - done_ratio) / 100 - _EPS).astype(np.int64)
+    result: IntArray = np.where(days > 0, partial, 0)
+    return result
 
 
 @dataclass
@@ -63,6 +82,9 @@ class Network:
     pred: IntArray
     succ: IntArray
     offset: IntArray  # S_succ >= S_pred + offset
+    pred_finish: BoolArray  # the relation reads the predecessor's finish (FS, FF)
+    succ_finish: BoolArray  # the relation bounds the successor's finish (FF, SF)
+    lag: IntArray  # working days
     start_index: int
     as_of_index: int
     summaries: dict[str, list[int]] = field(default_factory=dict)  # key -> leaf indices
@@ -159,7 +181,7 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
             state.append("done")
             continue
         if item.done_ratio > 0:
-            work[i] = math.ceil(days * (100 - item.done_ratio) / 100 - 1e-9) if days else 0
+            work[i] = remaining_days(days, item.done_ratio)
             state.append("in_progress")
         else:
             work[i] = days
@@ -179,21 +201,29 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
 
     pred_list: list[int] = []
     succ_list: list[int] = []
-    offset_list: list[int] = []
+    pf_list: list[bool] = []
+    sf_list: list[bool] = []
+    lag_list: list[int] = []
     for dep in snapshot.dependencies:
         preds = summary_leaves.get(dep.predecessor) or [dep.predecessor]
         succs = summary_leaves.get(dep.successor) or [dep.successor]
+        pf, sf = dep.type in _PRED_FINISH, dep.type in _SUCC_FINISH
         for p_key in preds:
             p = index[p_key]
-            head = int(work[p]) if dep.type in _PRED_FINISH else 0
             for s_key in succs:
                 if p_key == s_key:
                     continue
-                s = index[s_key]
-                tail = int(work[s]) if dep.type in _SUCC_FINISH else 0
                 pred_list.append(p)
-                succ_list.append(s)
-                offset_list.append(head + dep.lag_days - tail)
+                succ_list.append(index[s_key])
+                pf_list.append(pf)
+                sf_list.append(sf)
+                lag_list.append(dep.lag_days)
+    pred = np.array(pred_list, dtype=np.int64)
+    succ = np.array(succ_list, dtype=np.int64)
+    pred_finish = np.array(pf_list, dtype=bool)
+    succ_finish = np.array(sf_list, dtype=bool)
+    lag = np.array(lag_list, dtype=np.int64)
+    offset = work[pred] * pred_finish + lag - work[succ] * succ_finish
 
     return Network(
         keys=keys,
@@ -206,9 +236,12 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
         deadline=deadline,
         estimate_missing=missing,
         state=state,
-        pred=np.array(pred_list, dtype=np.int64),
-        succ=np.array(succ_list, dtype=np.int64),
-        offset=np.array(offset_list, dtype=np.int64),
+        pred=pred,
+        succ=succ,
+        offset=offset,
+        pred_finish=pred_finish,
+        succ_finish=succ_finish,
+        lag=lag,
         start_index=start_index,
         as_of_index=as_of_index,
         summaries={k: [index[leaf] for leaf in v] for k, v in summary_leaves.items()},
