@@ -155,7 +155,7 @@ def test_pipeline_protocol_is_what_memory_adapter_implements() -> None:
 
 
 def test_cli_runs_a_combined_plan_once_for_its_projects() -> None:
-    from tracker_bridge.cli import _plan_units
+    from tracker_bridge.cli.run import _plan_units
 
     settings = settings_from_dict(
         {
