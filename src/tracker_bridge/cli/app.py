@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from click.utils import make_default_short_help
 from rich.console import Console
 
 from tracker_bridge import __version__
@@ -116,7 +117,7 @@ class LazyGroup(click.Group):
                     continue
                 rows.append((name, command.get_short_help_str(limit)))
             else:
-                rows.append((name, click.utils.make_default_short_help(COMMANDS[name][1], limit)))
+                rows.append((name, make_default_short_help(COMMANDS[name][1], limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
