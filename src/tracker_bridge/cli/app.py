@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from click.utils import make_default_short_help
 from rich.console import Console
 
 from tracker_bridge import __version__
@@ -117,7 +116,8 @@ class LazyGroup(click.Group):
                     continue
                 rows.append((name, command.get_short_help_str(limit)))
             else:
-                rows.append((name, make_default_short_help(COMMANDS[name][1], limit)))
+                stand_in = click.Command(name, help=COMMANDS[name][1])  # click's own shortening
+                rows.append((name, stand_in.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
