@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from click.testing import CliRunner
 
 from tracker_bridge.cli import main
 from tracker_bridge.cli.app import COMMANDS
+from tracker_bridge.planner import plan as make_plan
+from tracker_bridge.settings import Settings
+from tracker_bridge.snapshot_file import load_snapshot
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "medco-snapshot.json"
 EXAMPLE_CONFIG = EXAMPLE.parent / "example.toml"
@@ -220,3 +224,13 @@ def test_help_imports_no_heavy_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_plan_json_is_the_plan_model_as_json(runner: CliRunner) -> None:
+    """``--json`` uses pydantic's serializer; it must print what ``Plan.to_json_dict`` holds."""
+    result = runner.invoke(
+        main, ["plan", "--snapshot", str(EXAMPLE), "--json", "--as-of", "2027-01-04"]
+    )
+    assert result.exit_code == 0, result.output
+    expected = make_plan(load_snapshot(EXAMPLE), Settings(), dt.date(2027, 1, 4))
+    assert json.loads(result.output) == json.loads(json.dumps(expected.to_json_dict(), default=str))
