@@ -1,17 +1,18 @@
 """One pass for one project: fetch -> plan -> render -> diff -> apply.
 
 Adapters are found through the ``tracker_bridge.adapters`` entry-point group, the same way a
-third-party adapter (Jira, GitLab...) would register itself. Each project is its own unit of
+third-party adapter (Jira, GitLab...) would register itself, and are used only through
+:class:`~tracker_bridge.adapters.protocol.TrackerAdapter`. Each project is its own unit of
 work: a failure is reported with the project's name and never reads as "nothing there".
 
 Incremental fetch: with a store (:class:`SyncStore`) and an adapter that supports it
-(``supports_incremental = True``, i.e. ``fetch(since=..., cached=...)``), a pass fetches only
+(``supports_incremental``), a pass fetches only
 what changed since the last successful pass and merges it into the cached snapshot. A full
 fetch is done when there is no cache or cursor, when the last full fetch is older than
 ``ProjectSettings.full_fetch_hours`` (a tracker's change feed does not see everything:
 Redmine's ``updated_on`` does not move for relations), when the tracker or project settings
 changed, or when asked (``run --full``). The cursors are kept per project in the store:
-``<kind>.updated_on`` (the adapter's ``sync_cursor``), ``<kind>.full_at`` (when the last full
+``<kind>.updated_on`` (the fetch result's ``cursor``), ``<kind>.full_at`` (when the last full
 fetch started, UTC) and ``<kind>.config`` (a digest of the settings the snapshot depends on).
 """
 
@@ -19,85 +20,34 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import SecretStr
-
+from tracker_bridge.adapters.protocol import (
+    FetchResult,
+    Progress,
+    TrackerAdapter,
+    adapter_factory,
+)
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import (
     ApplyReport,
     Baseline,
     ChangeSet,
     DesiredState,
-    Finding,
     Plan,
     Snapshot,
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish import render_desired
 from tracker_bridge.settings import (
-    FieldNames,
-    ProjectSettings,
-    RiskSettings,
     Settings,
-    TrackerSettings,
 )
 from tracker_bridge.store import active_baseline
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int], None]
-
-
-class TrackerAdapter(Protocol):
-    """What every tracker adapter offers; see each method's docstring in the adapters."""
-
-    requests_made: int
-
-    def fetch(self) -> Snapshot:
-        """Read the project into a Snapshot (all items, relations, milestones, time)."""
-        ...
-
-    def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
-        """Compare desired state with the tracker's current state; only real changes."""
-        ...
-
-    def apply(self, changes: ChangeSet) -> ApplyReport:
-        """Write exactly the changes; nothing when the change set is empty."""
-        ...
-
-    def check(self) -> list[Finding]:
-        """Check connectivity, credentials, project, fields and wiki; stable finding ids."""
-        ...
-
-
-class AdapterFactory(Protocol):
-    def __call__(
-        self,
-        tracker: TrackerSettings,
-        project: ProjectSettings,
-        field_names: FieldNames,
-        api_key: SecretStr,
-        *,
-        progress: Progress | None = None,
-        tracker_name: str = ...,
-        risk: RiskSettings | None = None,
-    ) -> TrackerAdapter: ...
-
-
-def adapter_factory(kind: str) -> AdapterFactory:
-    """The adapter class registered for a tracker kind."""
-    found = {ep.name: ep for ep in entry_points(group="tracker_bridge.adapters")}
-    if kind not in found:
-        known = ", ".join(sorted(found)) or "none installed"
-        raise ConfigError(f"no adapter for tracker kind {kind!r} (installed: {known})")
-    factory: AdapterFactory = found[kind].load()
-    return factory
 
 
 def open_adapter(
@@ -121,21 +71,32 @@ def open_adapter(
     )
 
 
+def fetch_snapshot(
+    settings: Settings, project_name: str, progress: Progress | None = None
+) -> Snapshot:
+    """Read one configured project in full (``plan``, ``baseline save``), then let go of
+    the adapter's connections."""
+    adapter = open_adapter(settings, project_name, progress)
+    try:
+        return adapter.fetch().snapshot
+    finally:
+        adapter.close()
+
+
 def desired_state(
     plan: Plan,
     snapshot: Snapshot,
     settings: Settings,
     project_name: str,
+    adapter: TrackerAdapter,
     baseline: Baseline | None = None,
 ) -> DesiredState:
-    """Render the plan into what the project's tracker should show."""
+    """Render the plan into what the project's tracker should show, in its adapter's style."""
     project = settings.projects[project_name]
-    tracker = settings.trackers[project.tracker]
     return render_desired(
         plan,
         snapshot,
-        markup=tracker.markup,
-        tracker_kind=tracker.kind,
+        style=adapter.page_style,
         page_title=project.wiki_page,
         field_names=settings.fields,
         baseline=baseline,
@@ -161,22 +122,6 @@ class SyncStore(Protocol):
     def load_snapshot_cache(self, project: str) -> Snapshot | None: ...
 
     def save_snapshot_cache(self, project: str, snapshot: Snapshot) -> None: ...
-
-
-def supports_incremental(adapter: object) -> bool:
-    """True when ``adapter.fetch`` takes ``since`` and ``cached`` (an incremental fetch):
-    ``supports_incremental = True`` on the class, or both keywords in its signature."""
-    flag = getattr(type(adapter), "supports_incremental", None)
-    if isinstance(flag, bool):
-        return flag
-    fetch = getattr(adapter, "fetch", None)
-    if not callable(fetch):
-        return False
-    try:
-        parameters = inspect.signature(fetch).parameters
-    except (TypeError, ValueError):
-        return False
-    return "since" in parameters and "cached" in parameters
 
 
 def _utc(text: str | None) -> dt.datetime | None:
@@ -225,7 +170,7 @@ def _plan_fetch(
 ) -> _FetchPlan:
     project = settings.projects[project_name]
     kind = settings.trackers[project.tracker].kind
-    sync = store if isinstance(store, SyncStore) and supports_incremental(adapter) else None
+    sync = store if isinstance(store, SyncStore) and adapter.supports_incremental else None
     plan = _FetchPlan(store=sync, kind=kind, digest=fetch_config_digest(settings, project_name))
     if sync is None:
         plan.reason = "the adapter or the store does not support incremental fetches"
@@ -256,28 +201,16 @@ def _plan_fetch(
     return plan
 
 
-def _fetch(adapter: TrackerAdapter, plan: _FetchPlan) -> Snapshot:
-    if plan.since is not None and plan.cached is not None:
-        fetch: Callable[..., Snapshot] = adapter.fetch
-        return fetch(since=plan.since, cached=plan.cached)
-    return adapter.fetch()
-
-
 def _remember_fetch(
-    project_name: str,
-    adapter: TrackerAdapter,
-    plan: _FetchPlan,
-    snapshot: Snapshot,
-    mode: str,
-    started: dt.datetime,
+    project_name: str, plan: _FetchPlan, fetched: FetchResult, started: dt.datetime
 ) -> None:
     """Keep the snapshot and the cursors for the next pass (the cache first: a crash in
     between leaves an older cursor, which only re-reads more)."""
     store = plan.store
     if store is None:
         return
-    cursor = getattr(adapter, "sync_cursor", None)
-    if not isinstance(cursor, dt.datetime):
+    snapshot, mode, cursor = fetched.snapshot, fetched.mode, fetched.cursor
+    if cursor is None:
         stamps = [i.updated_on for i in snapshot.items if i.updated_on is not None]
         cursor = min(max(stamps), started) if stamps else None
     try:
@@ -359,22 +292,13 @@ def run_pass(
         started = dt.datetime.now(dt.UTC)
         before = adapter.requests_made
         t0 = time.perf_counter()
-        snapshot = _fetch(adapter, fetch_plan)
+        fetched = adapter.fetch(since=fetch_plan.since, cached=fetch_plan.cached)
+        snapshot, mode = fetched.snapshot, fetched.mode
         t1 = time.perf_counter()
         result.fetch_requests = adapter.requests_made - before
-        reported = getattr(adapter, "fetch_mode", None)
-        mode: Literal["full", "incremental"] = (
-            reported
-            if reported in ("full", "incremental")
-            else "full"
-            if fetch_plan.since is None
-            else "incremental"
-        )
         result.fetch_mode = mode
         if mode == "full":
-            result.full_fetch_reason = fetch_plan.reason or str(
-                getattr(adapter, "fallback_reason", None) or ""
-            )
+            result.full_fetch_reason = fetch_plan.reason or fetched.fallback_reason
         if fetch_plan.store is not None:
             log.info(
                 "project %s: %s fetch in %d requests%s",
@@ -388,7 +312,7 @@ def run_pass(
         baseline = active_baseline(settings.store.path, project_name)
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
-        desired = desired_state(result.plan, snapshot, settings, project_name, baseline)
+        desired = desired_state(result.plan, snapshot, settings, project_name, adapter, baseline)
         result.changes = adapter.diff(snapshot, desired)
         t3 = time.perf_counter()
         if not dry_run:
@@ -405,19 +329,12 @@ def run_pass(
         t4 = time.perf_counter()
         result.timings = {"fetch": t1 - t0, "plan": t2 - t1, "diff": t3 - t2, "apply": t4 - t3}
         result.ok = True
-        _remember_fetch(project_name, adapter, fetch_plan, snapshot, mode, started)
+        _remember_fetch(project_name, fetch_plan, fetched, started)
     except TrackerBridgeError as e:
         result.error = str(e)
         log.warning("project %s failed: %s", project_name, e)
     finally:
         if adapter is not None:
             result.requests = adapter.requests_made
-            close_adapter(adapter)
+            adapter.close()
     return result
-
-
-def close_adapter(adapter: TrackerAdapter) -> None:
-    """Release the adapter's HTTP connections, for adapters that hold any."""
-    close = getattr(adapter, "close", None)
-    if callable(close):
-        close()

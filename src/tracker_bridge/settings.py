@@ -85,12 +85,28 @@ class PlannerSettings(_Section):
 class TrackerSettings(_Section):
     """One tracker connection. The key comes from ``api_key_env`` or ``api_key_file``."""
 
-    kind: Literal["redmine", "github"]
+    kind: str = Field(
+        description="The adapter: 'redmine' (also Planio), 'github', or any other installed "
+        "in the 'tracker_bridge.adapters' entry-point group"
+    )
     url: str = ""
     api_key_env: str | None = None
     api_key_file: Path | None = None
     markup: Literal["textile", "markdown", "common_mark"] = "textile"
     timeout_seconds: float = Field(default=30, gt=0)
+
+    @field_validator("kind")
+    @classmethod
+    def _installed_kind(cls, value: str) -> str:
+        from tracker_bridge.adapters.protocol import installed_kinds  # (imports settings)
+
+        kinds = installed_kinds()
+        if value not in kinds:
+            raise ValueError(
+                f"no adapter for tracker kind {value!r} is installed (installed: "
+                f"{', '.join(kinds) or 'none'})"
+            )
+        return value
 
     @field_validator("url")
     @classmethod

@@ -137,7 +137,7 @@ def test_three_point_fields_become_an_estimate_range(redmine: LocalRedmine,
     single = admin.issue.create(project_id=pid, subject="Single", estimated_hours=4).id
 
     with make_adapter(redmine, redmine_project.identifier) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         notes = list(a.notes)
     items = snap.item_map()
     assert items[f"redmine:{wide}"].estimate_range == EstimateRange(
@@ -165,7 +165,7 @@ def test_inconsistent_three_point_estimate_is_ignored_with_a_note(redmine: Local
                               custom_fields=three_point(redmine, "4", "9")).id
 
     with make_adapter(redmine, redmine_project.identifier) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         notes = list(a.notes)
     items = snap.item_map()
     for iid, estimate in ((unordered, 5.0), (half, 5.0), (no_likely, None)):
@@ -233,7 +233,7 @@ def test_risk_tracker_issues_become_risks(redmine: LocalRedmine, risk_register: 
                             spent_on=dt.date(2026, 11, 2))
 
     with make_adapter(redmine, redmine_project.identifier) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         notes = list(a.notes)
         findings = a.check()
         changes = a.diff(snap, DesiredState(fields={
@@ -295,14 +295,14 @@ def test_optional_field_disabled_in_the_project_is_skipped(redmine: LocalRedmine
                              "slip_days": -2}
             for n, i in enumerate(ids)})
         with make_adapter(redmine, redmine_project.identifier) as a:
-            snap = a.fetch()
+            snap = a.fetch().snapshot
             assert "Risk score" not in snap.custom_fields
             assert "Planned cost" in snap.custom_fields
             changes = a.diff(snap, desired)
             notes = list(a.notes)
             report = a.apply(changes)
             findings = a.check()
-            again = a.diff(a.fetch(), desired)
+            again = a.diff(a.fetch().snapshot, desired)
         values = issue_values(redmine, ids[1])
     finally:
         redmine.runner(f"""
@@ -335,7 +335,7 @@ def test_check_lists_the_optional_missing_field(redmine: LocalRedmine, redmine_p
     names = FieldNames(slip_days="Slip vs baseline (d)", criticality="Criticality %")
     with make_adapter(redmine, redmine_project.identifier, field_names=names) as a:
         findings = a.check()
-        changes = a.diff(a.fetch(), DesiredState(fields={
+        changes = a.diff(a.fetch().snapshot, DesiredState(fields={
             f"redmine:{issue}": {**schedule_values(0), "slip_days": 3, "criticality": 10}}))
     optional = {f.message.split("(fields.")[1].split(")")[0]: f for f in findings
                 if f.id == "redmine.custom_field.optional_missing"}

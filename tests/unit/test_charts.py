@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.planner.baseline import make_baseline
@@ -169,7 +170,7 @@ def test_the_gantt_grows_with_the_items_within_bounds() -> None:
         snapshot = synthetic(n)
         plan = make_plan(snapshot, settings_from_dict({"risk": {"trials": 100}}), AS_OF)
         started = time.perf_counter()
-        data = gantt_png(plan, snapshot, tracker_kind="redmine")
+        data = gantt_png(plan, snapshot, style=RedminePageStyle())
         elapsed = time.perf_counter() - started
         assert data is not None
         width, heights[n] = png_size(data)

@@ -3,6 +3,7 @@ into the adapter protocol (fetch, diff, apply, check) and ``setup github``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -17,11 +18,12 @@ from tracker_bridge.adapters.github.context import Context, Notes
 from tracker_bridge.adapters.github.fetch import Fetcher
 from tracker_bridge.adapters.github.keys import IssueKeys, web_base
 from tracker_bridge.adapters.github.projects import Projects
+from tracker_bridge.adapters.github.style import GitHubPageStyle
 from tracker_bridge.adapters.github.wiki import Wiki
+from tracker_bridge.adapters.protocol import FetchResult, TrackerAdapter
 from tracker_bridge.model import (
     ApplyReport,
     ChangeSet,
-    Dependency,
     DesiredState,
     FieldChange,
     Finding,
@@ -45,6 +47,9 @@ class GitHubAdapter:
 
     ``sleep`` and ``clock`` are injectable so tests can assert waits without waiting.
     """
+
+    #: GitHub has no cheap "changed since" feed covering relations and boards: always full.
+    supports_incremental = False
 
     def __init__(
         self,
@@ -107,6 +112,11 @@ class GitHubAdapter:
         return self._wiki.git_operations
 
     @property
+    def page_style(self) -> GitHubPageStyle:
+        """GitHub Markdown (a GitHub wiki speaks nothing else), full links to issues."""
+        return GitHubPageStyle(self.web_base)
+
+    @property
     def notes(self) -> list[str]:
         """Things fetch, diff or apply noticed but did not fail on."""
         return self._ctx.notes.items
@@ -114,12 +124,6 @@ class GitHubAdapter:
     @notes.setter
     def notes(self, value: list[str]) -> None:
         self._ctx.notes.items = value
-
-    @property
-    def external_dependencies(self) -> list[Dependency]:
-        """Dependencies from body lines whose predecessor is not in the snapshot (another
-        tracker, e.g. ``redmine:123``, or a repository that is not configured)."""
-        return self._fetcher.external_dependencies
 
     @property
     def items_added(self) -> list[str]:
@@ -146,8 +150,11 @@ class GitHubAdapter:
 
     # ------------------------------------------------------------------ fetch
 
-    def fetch(self) -> Snapshot:
-        """Read the repositories and the board into a Snapshot.
+    def fetch(
+        self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
+    ) -> FetchResult:
+        """Read the repositories and the board into a Snapshot (always in full: ``since`` and
+        ``cached`` are ignored, see ``supports_incremental``).
 
         Contract: every issue (open and closed, no pull requests) of the configured
         repositories becomes a WorkItem keyed ``github:owner/repo#N`` (``native_id`` = the
@@ -155,13 +162,17 @@ class GitHubAdapter:
         due date read in US-Pacific; "blocked by" relations become FS dependencies (origin
         ``blocked_by``), sub-issues set ``parent``; ``Depends on`` / ``Blocked by`` lines in
         the body become FS dependencies (origin ``body``) when the predecessor is in the
-        snapshot, else go to :attr:`external_dependencies`. With a board configured, an
+        snapshot, else go to the result's ``external_dependencies`` (another tracker, e.g.
+        ``redmine:123``, or a repository that is not configured). With a board configured, an
         issue on the board carries ``fields[logical]`` (the shown value or None) for each of
         our logical fields the board has; issues not on the board carry none. Estimates: see
         :func:`.estimates.estimate`. The request budget is in the docstring of :mod:`.fetch`.
         """
         self.notes = []
-        return self._fetcher.fetch(self.progress)
+        snapshot = self._fetcher.fetch(self.progress)
+        return FetchResult(
+            snapshot, external_dependencies=list(self._fetcher.external_dependencies)
+        )
 
     # ------------------------------------------------------------------ diff
 
@@ -251,3 +262,8 @@ class GitHubAdapter:
     def create_project_fields(self, fields: list[tuple[str, str, str]]) -> list[str]:
         """Create fields on the board with ``createProjectV2Field``; their names."""
         return self._projects.create_fields(fields)
+
+
+def conforms(adapter: GitHubAdapter) -> TrackerAdapter:
+    """Never called: mypy checks here that the adapter implements the protocol."""
+    return adapter
