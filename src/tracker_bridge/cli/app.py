@@ -70,7 +70,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": (
         "tracker_bridge.cli.run",
-        "Fetch, plan and publish: one full pass per project (safe to run from cron).",
+        "Fetch, plan and publish: one pass per project or combined plan (safe from cron).",
     ),
     "schema": (
         "tracker_bridge.cli.plan",
