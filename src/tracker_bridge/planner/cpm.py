@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -50,15 +49,27 @@ class Schedule:
 def _cycle_keys(
     n: int, pred: IntArray, succ: IntArray, stuck: IntArray, keys: list[str]
 ) -> list[str]:
-    graph: nx.DiGraph[int] = nx.DiGraph()
-    stuck_set = set(stuck.tolist())
-    graph.add_edges_from(
-        (int(p), int(s))
-        for p, s in zip(pred.tolist(), succ.tolist(), strict=True)
-        if p in stuck_set and s in stuck_set
+    """One cycle among the nodes Kahn's algorithm could not level, in relation order.
+
+    Every such node has a predecessor that is also stuck (else it would have been levelled),
+    so walking from predecessor to predecessor must revisit a node: the walk between the two
+    visits is a cycle. Linear in the relations.
+    """
+    is_stuck = np.zeros(n, dtype=bool)
+    is_stuck[stuck] = True
+    inside = is_stuck[pred] & is_stuck[succ]
+    stuck_pred: dict[int, int] = dict(
+        zip(succ[inside].tolist(), pred[inside].tolist(), strict=True)
     )
-    cycle = nx.find_cycle(graph)
-    return [keys[edge[0]] for edge in cycle]
+    seen: dict[int, int] = {}
+    walk: list[int] = []
+    node = int(stuck[0])
+    while node not in seen:
+        seen[node] = len(walk)
+        walk.append(node)
+        node = stuck_pred[node]
+    cycle = walk[seen[node] :][::-1]  # the walk went backwards along the relations
+    return [keys[i] for i in cycle]
 
 
 def levelise(n: int, pred: IntArray, succ: IntArray, keys: list[str]) -> Levels:
