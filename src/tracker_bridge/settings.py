@@ -314,7 +314,18 @@ class ProjectSettings(_Section):
 class RiskSettings(_Section):
     """Schedule risk: Monte Carlo simulation and per-item risk scores."""
 
-    trials: int = Field(default=10_000, ge=100, le=1_000_000)
+    trials: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Most trials; fewer once the forecasts are stable to precision_days",
+    )
+    precision_days: float = Field(
+        default=0.5,
+        ge=0,
+        description="Stop when every P50/P80/P95 finish is known to this many working days "
+        "(95 % confidence); 0 runs all trials",
+    )
     seed: int = 20_261_126
     distribution: Literal["pert", "triangular"] = "pert"
     default_optimistic_factor: float = Field(

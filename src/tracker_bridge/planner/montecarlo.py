@@ -40,6 +40,12 @@ How a trial is made (all of it explainable from the snapshot and the settings):
   80 % of trials. Percentiles are order statistics: P80 is the smallest date on or before
   which at least 80 % of the trials finish. Dates are inclusive and shown as the plan shows
   them (a zero-duration item driven by a predecessor sits on that predecessor's last day).
+* **As many trials as needed.** Called with ``stop_when_stable`` (the risk overlay does),
+  ``risk.trials`` is a maximum: every 2,000 trials or so the simulation checks a 95 %
+  confidence interval of each P50/P80/P95 finish of the project and the milestones
+  (distribution-free, from order statistics: ranks ``N q -/+ 1.96 sqrt(N q (1 - q))``) and
+  stops once none is wider than ``2 x risk.precision_days``. Without spread every trial is
+  the same, so it stops at the first check.
 * **Reproducible.** Trials run in chunks; chunk ``c`` draws from
   ``PCG64(SeedSequence(seed).spawn(chunks)[c])``. The chunk size depends only on the number
   of items, so the same snapshot, settings and seed give the same result on any machine and
@@ -107,6 +113,8 @@ _MIN_CHUNK, _MAX_CHUNK = 256, 4096
 _BLOCK_ELEMENTS = 1 << 20  # rows x trials per block for 64-bit index temporaries
 _SMALL_BLOCK = 1 << 17  # rows x trials per block of the comparison sampler (stays in cache)
 _HIST_ROWS = 256  # rows per histogram block (its bins stay in cache)
+_CHECK_TRIALS = 2_000  # trials between two checks of stability (stop_when_stable)
+_FORECAST_QUANTILES = (0.5, 0.8, 0.95)
 
 
 # ------------------------------------------------------------------------ distributions
@@ -765,6 +773,22 @@ class _Histogram:
         result: IntArray = self.base + np.argmax(reached, axis=1)
         return result
 
+    def half_width(self, q: float, trials: int) -> FloatArray:
+        """Per row, half the width of a 95 % confidence interval of the ``q`` quantile.
+
+        Distribution-free, from order statistics: the quantile lies between the values of
+        ranks ``N q -/+ 1.96 sqrt(N q (1 - q))`` with about 95 % confidence.
+        """
+        assert self.base is not None and self.counts is not None
+        spread = 1.96 * math.sqrt(trials * q * (1 - q))
+        low = max(1, math.floor(trials * q - spread))
+        high = min(trials, math.ceil(trials * q + spread))
+        running = np.cumsum(self.counts, axis=1, dtype=np.int64)
+        first = np.argmax(running >= low, axis=1)
+        last = np.argmax(running >= high, axis=1)
+        result: FloatArray = (last - first) / 2
+        return result
+
     def moments(self) -> tuple[FloatArray, FloatArray]:
         """Per row, the mean value and the (population) standard deviation over the trials."""
         assert self.base is not None and self.counts is not None
@@ -984,6 +1008,19 @@ def sample_work(
     return out
 
 
+def _stable(acc: _Accumulator, trials: int, precision: float) -> bool:
+    """True when every project and group P50/P80/P95 is known to ``precision`` days."""
+    if precision <= 0:
+        return False
+    for histogram in (acc.project, acc.groups):
+        if histogram.counts is None:
+            continue
+        for q in _FORECAST_QUANTILES:
+            if float(histogram.half_width(q, trials).max(initial=0.0)) > precision:
+                return False
+    return True
+
+
 def _nearest(value: float) -> int:
     """The nearest whole working day (halves round up, not to even)."""
     return math.floor(value + 0.5)
@@ -1004,13 +1041,16 @@ def simulate(
     distribution: Distribution | None = None,
     level: IntArray | None = None,
     workers: int | None = None,
+    stop_when_stable: bool = False,
 ) -> SimulationResult:
     """Run the Monte Carlo simulation of ``net`` (compiled from ``snapshot``).
 
     ``trials``, ``seed`` and ``distribution`` default to ``settings.risk``; ``level`` is the
     topological level of each network node when already known (``Schedule.levels.level``);
     ``workers`` threads run chunks in parallel (default: up to 4, the CPUs available) and do
-    not change the result.
+    not change the result. ``stop_when_stable``: ``trials`` is a maximum; the simulation
+    stops once every P50/P80/P95 finish of the project and the milestones is known to
+    ``risk.precision_days`` (``SimulationResult.trials`` says how many ran).
     """
     risk = settings.risk
     n_trials = trials if trials is not None else risk.trials
@@ -1036,6 +1076,10 @@ def simulate(
     threads = workers if workers is not None else min(4, os.cpu_count() or 1)
     threads = max(1, min(threads, len(chunks)))
     local = threading.local()
+    precision = risk.precision_days if stop_when_stable else 0.0
+    # Stability is checked after fixed numbers of chunks (never depending on the threads),
+    # so the trials used, like the draws, depend only on the snapshot, settings and seed.
+    batch = len(chunks) if precision <= 0 else max(2, -(-_CHECK_TRIALS // size))
 
     def run(c: int) -> None:
         ws = getattr(local, "ws", None)
@@ -1044,13 +1088,20 @@ def simulate(
             local.ws = ws
         _run_chunk(model, seeds[c], chunks[c][0], chunks[c][1], acc, ws)
 
+    done = 0
     if n:
-        if threads == 1:
-            for c in range(len(chunks)):
-                run(c)
-        else:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                list(pool.map(run, range(len(chunks))))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            while done < len(chunks):
+                upto = min(len(chunks), done + batch)
+                if threads == 1:
+                    for c in range(done, upto):
+                        run(c)
+                else:
+                    list(pool.map(run, range(done, upto)))
+                done = upto
+                if done < len(chunks) and _stable(acc, chunks[done - 1][1], precision):
+                    break
+        n_trials = chunks[done - 1][1]
 
     # per item: criticality and P80 finish (back to network order)
     criticality = np.zeros(n, dtype=np.float64)
@@ -1066,7 +1117,7 @@ def simulate(
     rows = [g for g, _first, _end in model.group_cuts]
     quantiles: list[IntArray] = []
     if rows and n:
-        quantiles = [acc.groups.quantile(q, n_trials) for q in (0.5, 0.8, 0.95)]
+        quantiles = [acc.groups.quantile(q, n_trials) for q in _FORECAST_QUANTILES]
         limits = np.array([_last_index(cal, dues[g]) for g in rows], dtype=np.int64)
         on_time = acc.groups.share_at_most(limits, n_trials)
         means, stds = acc.groups.moments()
@@ -1083,7 +1134,7 @@ def simulate(
     histogram: list[tuple[dt.date, int]] = []
     if n and acc.project.base is not None and acc.project.counts is not None:
         p50, p80, p95 = (
-            cal.date(int(acc.project.quantile(q, n_trials)[0])) for q in (0.5, 0.8, 0.95)
+            cal.date(int(acc.project.quantile(q, n_trials)[0])) for q in _FORECAST_QUANTILES
         )
         chance = None
         if project_due is not None:
