@@ -98,21 +98,31 @@ def _children(items: list[WorkItem]) -> dict[str, list[str]]:
     return children
 
 
-def _leaves_below(key: str, children: dict[str, list[str]]) -> list[str]:
-    leaves: list[str] = []
-    stack = [key]
-    seen: set[str] = set()
-    while stack:
-        current = stack.pop()
-        if current in seen:  # a parent loop; the model forbids it, stay safe anyway
-            continue
-        seen.add(current)
-        kids = children.get(current)
-        if kids:
-            stack.extend(kids)
-        elif current != key:
-            leaves.append(current)
-    return leaves
+def _summary_leaves(children: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The leaves below every summary, children before parents (each list built once from
+    its children's lists: linear in the output, not in depth x items)."""
+    result: dict[str, list[str]] = {}
+    opened: set[str] = set()
+    for root in children:
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            key, expanded = stack.pop()
+            if key in result or (not expanded and key in opened):
+                continue
+            kids = children[key]
+            if not expanded:
+                opened.add(key)
+                stack.append((key, True))
+                stack.extend((kid, False) for kid in kids if kid in children and kid not in result)
+                continue
+            below: list[str] = []
+            for kid in kids:
+                if kid in children:
+                    below.extend(result.get(kid, ()))  # a parent loop (rejected by the model)
+                else:
+                    below.append(kid)
+            result[key] = below
+    return result
 
 
 def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Network:
@@ -125,7 +135,7 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
                 raise UnknownKeyError(own, other)
 
     children = _children(items)
-    summary_leaves = {key: _leaves_below(key, children) for key in children}
+    summary_leaves = _summary_leaves(children)
     leaves = [item for item in items if item.key not in children]
     keys = [item.key for item in leaves]
     index = {key: i for i, key in enumerate(keys)}

@@ -235,25 +235,56 @@ def _add_summaries(
     critical: BoolArray,
     display: _Display,
 ) -> None:
-    """A summary item spans its leaves (as shown); its float is the smallest of theirs."""
-    cal = net.calendar
-    for key, leaves in net.summaries.items():
-        if not leaves:
-            continue
-        idx = np.array(leaves, dtype=np.int64)
-        first, last = int(sched.early_start[idx].min()), int(sched.early_finish[idx].max())
-        all_done = bool(net.fixed[idx].all())
+    """A summary item spans its leaves (as shown); its float is the smallest of theirs.
+
+    All summaries at once: their leaf lists laid end to end, one ``reduceat`` per figure.
+    """
+    keys = [key for key, leaves in net.summaries.items() if leaves]
+    if not keys:
+        return
+    lists = [net.summaries[key] for key in keys]
+    idx = np.fromiter((i for leaves in lists for i in leaves), dtype=np.int64)
+    cuts = np.cumsum([0, *(len(leaves) for leaves in lists[:-1])])
+
+    def low(values: IntArray) -> list[int]:
+        result: list[int] = np.minimum.reduceat(values[idx], cuts).tolist()
+        return result
+
+    def high(values: IntArray) -> list[int]:
+        result: list[int] = np.maximum.reduceat(values[idx], cuts).tolist()
+        return result
+
+    live = ~net.fixed[idx]
+    big = np.iinfo(np.int64).max
+    float_live = np.minimum.reduceat(np.where(live, sched.total_float[idx], big), cuts)
+    any_live = np.logical_or.reduceat(live, cuts)
+    remaining = np.add.reduceat(np.where(live, net.work[idx], 0), cuts)
+    shown = net.calendar.dates(
+        np.concatenate(
+            [
+                np.minimum.reduceat(display.early_start[idx], cuts),
+                np.maximum.reduceat(display.early_finish[idx], cuts),
+                np.minimum.reduceat(display.late_start[idx], cuts),
+                np.maximum.reduceat(display.late_finish[idx], cuts),
+            ]
+        )
+    )
+    m = len(keys)
+    first, last = low(sched.early_start), high(sched.early_finish)
+    free = low(sched.free_float)
+    crit = np.logical_or.reduceat(critical[idx], cuts).tolist()
+    for j, key in enumerate(keys):
         items[key] = ItemSchedule(
             key=key,
-            early_start=cal.date(int(display.early_start[idx].min())),
-            early_finish=cal.date(int(display.early_finish[idx].max())),
-            late_start=cal.date(int(display.late_start[idx].min())),
-            late_finish=cal.date(int(display.late_finish[idx].max())),
-            total_float=int(sched.total_float[idx][~net.fixed[idx]].min()) if not all_done else 0,
-            free_float=int(sched.free_float[idx].min()),
-            critical=bool(critical[idx].any()),
-            duration_days=last - first,
-            remaining_days=int(net.work[idx][~net.fixed[idx]].sum()) if not all_done else 0,
+            early_start=shown[j],
+            early_finish=shown[m + j],
+            late_start=shown[2 * m + j],
+            late_finish=shown[3 * m + j],
+            total_float=int(float_live[j]) if any_live[j] else 0,
+            free_float=free[j],
+            critical=crit[j],
+            duration_days=last[j] - first[j],
+            remaining_days=int(remaining[j]) if any_live[j] else 0,
             state="summary",
         )
 
