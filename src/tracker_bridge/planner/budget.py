@@ -449,7 +449,7 @@ def budget_stage(ctx: OverlayContext) -> None:
         pv_starts.append(begin)
         pv_finishes.append(shown.early_finish)
     pv_s, pv_f = _working_ranges(cal, pv_starts, pv_finishes)
-    pv_f = np.where(full_duration, pv_s + np.maximum(net.duration, 1), pv_f)
+    pv_f = np.where(full_duration, pv_s + np.maximum(net.duration[:n], 1), pv_f)
     pv_days = pv_f - pv_s
     pv_item = cost * np.clip(as_of_bound - pv_s, 0, pv_days) / pv_days if n else cost.copy()
 

@@ -111,8 +111,8 @@ def levelise(n: int, pred: IntArray, succ: IntArray, keys: list[str]) -> Levels:
 
 def run_passes(net: Network) -> Schedule:
     """Compute early and late dates, total and free float for every leaf."""
-    n = len(net.keys)
-    levels = levelise(n, net.pred, net.succ, net.keys)
+    n = net.size
+    levels = levelise(n, net.pred, net.succ, [*net.keys, *net.hub_keys])
     work = net.work
     fixed = net.fixed
 
@@ -145,8 +145,17 @@ def run_passes(net: Network) -> Schedule:
     # Free float: room before the first successor is delayed (or the project finish).
     free_float = project_finish - early_finish
     if pred.size:
-        slack = early_start[succ] - early_start[pred] - offset
-        slack = np.where(live_back, slack, np.iinfo(np.int64).max)
+        # Through a hub, the successors that count are the hub's: its "start" for free
+        # float is the earliest its successors allow (they are all leaves).
+        none = np.iinfo(np.int64).max // 4
+        allowed = early_start.copy()
+        if net.hub_keys:
+            leaves = len(net.keys)
+            from_hub = live_back & (pred >= leaves)
+            allowed[leaves:] = none
+            np.minimum.at(allowed, pred[from_hub], (early_start[succ] - offset)[from_hub])
+        slack = allowed[succ] - early_start[pred] - offset
+        slack = np.where(live_back, slack, none)
         np.minimum.at(free_float, pred, slack)
     free_float = np.minimum(free_float, np.maximum(total_float, 0))
     free_float = np.where(fixed, 0, free_float)

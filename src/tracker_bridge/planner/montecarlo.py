@@ -461,13 +461,13 @@ def _build_model(
 
     ``groups`` are lists of network indices whose common finish (the latest) is forecast.
     """
-    n = len(net.keys)
+    n = net.size  # the leaves, then hub nodes (zero work, never sampled or shown)
     hpd = settings.calendar.hours_per_day
     by_key = snapshot.item_map()
     index = {key: i for i, key in enumerate(net.keys)}
     pred_finish, succ_finish, lag = net.pred_finish, net.succ_finish, net.lag
     if level is None:
-        level = levelise(n, net.pred, net.succ, net.keys).level
+        level = levelise(n, net.pred, net.succ, [*net.keys, *net.hub_keys]).level
     depth = int(level.max(initial=0))
 
     # --- durations: constant rows and sampled rows (by distinct estimate) ---
@@ -630,7 +630,9 @@ def _build_model(
         bwd=bwd,
         max_edges=max_edges,
         max_nodes=max_nodes,
-        zero_rows=np.flatnonzero((min_work == 0)[perm] & ~fixed[perm]).astype(np.int64),
+        zero_rows=np.flatnonzero(
+            (min_work == 0)[perm] & ~fixed[perm] & (perm < len(net.keys))
+        ).astype(np.int64),
         risk_rows=inv[risk_rows] if risk_rows.size else risk_rows,
         risk_impact=risk_impact,
         risk_prob=np.array(risk_prob_list, dtype=np.float64),
@@ -1005,7 +1007,7 @@ def sample_work(
         work = _view(ws.w, model.n, t1 - t0)
         _sample_work(model, seeds[c], work, ws)
         out[model.perm, t0:t1] = work
-    return out
+    return out[: len(net.keys)]  # hub nodes are not items
 
 
 def _stable(acc: _Accumulator, trials: int, precision: float) -> bool:
@@ -1109,6 +1111,8 @@ def simulate(
     p80_idx = np.zeros(n, dtype=np.int64)
     if n:
         p80_idx[model.perm] = acc.items.quantile(0.8, n_trials)
+    leaves = len(net.keys)  # hub nodes follow the leaves and are not reported
+    criticality, p80_idx = criticality[:leaves], p80_idx[:leaves]
 
     # groups (milestones, then summary items) and the project
     by_key = snapshot.item_map()

@@ -14,7 +14,9 @@ Conventions (documented in the README, section "How dates are computed"):
   ``as_of`` and the item's own ``start``.
 * Summary items (parents) are not scheduled themselves: relations on them apply to every
   leaf below them, their own start/due constrain those leaves, and their dates are the span
-  of their leaves.
+  of their leaves. A relation between two summaries of many leaves each goes through a hub
+  node (the predecessor summary's start or finish: the latest of its leaves'), which gives
+  the same dates with m + n edges instead of m x n.
 """
 
 from __future__ import annotations
@@ -88,6 +90,15 @@ class Network:
     start_index: int
     as_of_index: int
     summaries: dict[str, list[int]] = field(default_factory=dict)  # key -> leaf indices
+    # Hub nodes follow the leaves (index len(keys) + j): one per summary end that relations
+    # between two summaries go through, so m x n leaves need m + n edges, not m x n. Their
+    # arrays hold zero work and no constraint; ``hub_keys[j]`` is the summary it stands for.
+    hub_keys: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Nodes of the network: the leaves, then the hubs."""
+        return len(self.keys) + len(self.hub_keys)
 
 
 def _children(items: list[WorkItem]) -> dict[str, list[str]]:
@@ -209,30 +220,43 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
         if known:
             deadline[i] = calendar.finish_bound(min(known))
 
-    pred_list: list[int] = []
-    succ_list: list[int] = []
-    pf_list: list[bool] = []
-    sf_list: list[bool] = []
-    lag_list: list[int] = []
+    edges = _Edges()
+    hubs: dict[tuple[str, bool], int] = {}  # (summary, its finish end?) -> node index
     for dep in snapshot.dependencies:
         preds = summary_leaves.get(dep.predecessor) or [dep.predecessor]
         succs = summary_leaves.get(dep.successor) or [dep.successor]
         pf, sf = dep.type in _PRED_FINISH, dep.type in _SUCC_FINISH
+        if len(preds) * len(succs) > len(preds) + len(succs) and not set(preds) & set(succs):
+            # Many x many: through a hub node at the predecessor summary's start or finish.
+            hub = hubs.get((dep.predecessor, pf))
+            if hub is None:
+                hub = hubs[(dep.predecessor, pf)] = n + len(hubs)
+                for p_key in preds:
+                    edges.add(index[p_key], hub, pf, False, 0)
+            for s_key in succs:
+                edges.add(hub, index[s_key], False, sf, dep.lag_days)
+            continue
         for p_key in preds:
             p = index[p_key]
             for s_key in succs:
-                if p_key == s_key:
-                    continue
-                pred_list.append(p)
-                succ_list.append(index[s_key])
-                pf_list.append(pf)
-                sf_list.append(sf)
-                lag_list.append(dep.lag_days)
-    pred = np.array(pred_list, dtype=np.int64)
-    succ = np.array(succ_list, dtype=np.int64)
-    pred_finish = np.array(pf_list, dtype=bool)
-    succ_finish = np.array(sf_list, dtype=bool)
-    lag = np.array(lag_list, dtype=np.int64)
+                if p_key != s_key:
+                    edges.add(p, index[s_key], pf, sf, dep.lag_days)
+
+    if hubs:
+        # A hub is a zero-work node that never binds by itself: its floor is below any start.
+        floor = min(int(lower.min()), int(fixed_start[fixed].min(initial=int(lower.min()))))
+        extra = len(hubs)
+        duration, work = np.append(duration, [0] * extra), np.append(work, [0] * extra)
+        lower = np.append(lower, [floor] * extra)
+        fixed = np.append(fixed, [False] * extra)
+        fixed_start = np.append(fixed_start, [0] * extra)
+        deadline = np.append(deadline, [NO_DEADLINE] * extra)
+        missing = np.append(missing, [False] * extra)
+    pred = np.array(edges.pred, dtype=np.int64)
+    succ = np.array(edges.succ, dtype=np.int64)
+    pred_finish = np.array(edges.pred_finish, dtype=bool)
+    succ_finish = np.array(edges.succ_finish, dtype=bool)
+    lag = np.array(edges.lag, dtype=np.int64)
     offset = work[pred] * pred_finish + lag - work[succ] * succ_finish
 
     return Network(
@@ -255,4 +279,23 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
         start_index=start_index,
         as_of_index=as_of_index,
         summaries={k: [index[leaf] for leaf in v] for k, v in summary_leaves.items()},
+        hub_keys=[key for key, _end in hubs],
     )
+
+
+@dataclass
+class _Edges:
+    """Relations being compiled, one list per array of :class:`Network`."""
+
+    pred: list[int] = field(default_factory=list)
+    succ: list[int] = field(default_factory=list)
+    pred_finish: list[bool] = field(default_factory=list)
+    succ_finish: list[bool] = field(default_factory=list)
+    lag: list[int] = field(default_factory=list)
+
+    def add(self, p: int, s: int, pf: bool, sf: bool, lag: int) -> None:
+        self.pred.append(p)
+        self.succ.append(s)
+        self.pred_finish.append(pf)
+        self.succ_finish.append(sf)
+        self.lag.append(lag)

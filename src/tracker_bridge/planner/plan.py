@@ -57,6 +57,7 @@ def critical_paths(
     pred, succ, offset = net.pred, net.succ, net.offset
     es = sched.early_start
     tight = critical[pred] & critical[succ] & (es[succ] == es[pred] + offset)
+    names = [*net.keys, *net.hub_keys]
     nexts: dict[int, list[int]] = {}
     has_incoming: set[int] = set()
     # A relation given twice (or on a summary and on its leaf) is one link, not two paths.
@@ -64,8 +65,9 @@ def critical_paths(
         nexts.setdefault(p, []).append(s)
         has_incoming.add(s)
     for successors in nexts.values():
-        successors.sort(key=lambda i: (int(es[i]), net.keys[i]))
-    heads = [int(i) for i in np.flatnonzero(critical) if int(i) not in has_incoming]
+        successors.sort(key=lambda i: (int(es[i]), names[i]))
+    leaves = len(net.keys)  # hub nodes (after the leaves) link chains but are not listed
+    heads = [int(i) for i in np.flatnonzero(critical[:leaves]) if int(i) not in has_incoming]
     heads.sort(key=lambda i: (int(es[i]), net.keys[i]))
 
     paths: list[list[str]] = []
@@ -78,7 +80,7 @@ def critical_paths(
             if not following:
                 if len(paths) == limit:
                     return paths, True
-                paths.append([net.keys[i] for i in chain])
+                paths.append([net.keys[i] for i in chain if i < leaves])
                 continue
             stack.extend([*chain, nxt] for nxt in reversed(following))
     return paths, truncated
@@ -114,18 +116,18 @@ def plan(
     critical = (sched.total_float <= threshold) & ~net.fixed
 
     # Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
-    n = len(net.keys)
-    shift = _milestone_shift(net, sched.early_start)
-    es_idx = sched.early_start - shift
-    ls_idx = sched.late_start - shift
-    ef_idx = np.maximum(sched.early_finish - 1, es_idx)
-    lf_idx = np.maximum(sched.late_finish - 1, ls_idx)
+    n = len(net.keys)  # the leaves; hub nodes (after them) are not shown
+    shift = _milestone_shift(net, sched.early_start)[:n]
+    es_idx = sched.early_start[:n] - shift
+    ls_idx = sched.late_start[:n] - shift
+    ef_idx = np.maximum(sched.early_finish[:n] - 1, es_idx)
+    lf_idx = np.maximum(sched.late_finish[:n] - 1, ls_idx)
     # The project finishes on the last day any item is shown on. Late dates never fall after
     # it, nor after the item's own deadline (both inclusive). This only ever moves
     # zero-duration items: one sitting at its start floor is shown at the start of its day,
     # so without the bound its late date could land one day past the finish or deadline.
     finish_idx = max(int(ef_idx.max()), 0) if n else 0
-    last_allowed = np.minimum(net.deadline - 1, finish_idx)
+    last_allowed = np.minimum(net.deadline[:n] - 1, finish_idx)
     ls_idx = np.minimum(ls_idx, last_allowed)
     lf_idx = np.minimum(lf_idx, last_allowed)
     all_idx = np.concatenate([es_idx, ef_idx, ls_idx, lf_idx])
@@ -133,15 +135,15 @@ def plan(
     es_d, ef_d = all_dates[:n], all_dates[n : 2 * n]
     ls_d, lf_d = all_dates[2 * n : 3 * n], all_dates[3 * n :]
     deadline_dates = [
-        cal.date(int(d) - 1) if d != NO_DEADLINE else None for d in net.deadline.tolist()
+        cal.date(int(d) - 1) if d != NO_DEADLINE else None for d in net.deadline[:n].tolist()
     ]
 
-    tf_list = sched.total_float.tolist()
-    ff_list = sched.free_float.tolist()
-    crit_list = critical.tolist()
-    dur_list = net.duration.tolist()
-    work_list = net.work.tolist()
-    missing_list = net.estimate_missing.tolist()
+    tf_list = sched.total_float[:n].tolist()
+    ff_list = sched.free_float[:n].tolist()
+    crit_list = critical[:n].tolist()
+    dur_list = net.duration[:n].tolist()
+    work_list = net.work[:n].tolist()
+    missing_list = net.estimate_missing[:n].tolist()
     items: dict[str, ItemSchedule] = {}
     for i, key in enumerate(net.keys):
         items[key] = ItemSchedule.model_construct(
@@ -165,7 +167,7 @@ def plan(
     _add_summaries(items, net, sched, critical, display)
 
     paths, truncated = critical_paths(net, sched, critical, settings.planner.max_critical_paths)
-    live_float = sched.total_float[~net.fixed]
+    live_float = sched.total_float[:n][~net.fixed[:n]]
     min_float = int(live_float.min()) if live_float.size else 0
     start = snapshot.project.start
     finish = cal.date(finish_idx) if n else start

@@ -71,7 +71,7 @@ def risk_stage(ctx: OverlayContext) -> None:
     cfg = settings.risk
     open_risks = [r for r in snapshot.risks if r.status is Status.OPEN]
     result: SimulationResult | None = None
-    if net.keys and not bool(net.fixed.all()):
+    if net.keys and not bool(net.fixed[: len(net.keys)].all()):
         result = simulate(
             snapshot, net, settings, level=ctx.schedule.levels.level, stop_when_stable=True
         )
