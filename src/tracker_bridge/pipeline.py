@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from tracker_bridge.adapters.protocol import (
@@ -31,6 +32,7 @@ from tracker_bridge.adapters.protocol import (
     TrackerAdapter,
     adapter_factory,
 )
+from tracker_bridge.chart_cache import ChartCache
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import (
     ApplyReport,
@@ -42,10 +44,11 @@ from tracker_bridge.model import (
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish import render_desired
+from tracker_bridge.publish.chart_inputs import ChartStore
 from tracker_bridge.settings import (
     Settings,
 )
-from tracker_bridge.store import active_baseline
+from tracker_bridge.store import Store, active_baseline
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ def desired_state(
     project_name: str,
     adapter: TrackerAdapter,
     baseline: Baseline | None = None,
+    chart_store: ChartStore | None = None,
 ) -> DesiredState:
     """Render the plan into what the project's tracker should show, in its adapter's style."""
     project = settings.projects[project_name]
@@ -100,6 +104,7 @@ def desired_state(
         page_title=project.wiki_page,
         field_names=settings.fields,
         baseline=baseline,
+        chart_store=chart_store,
     )
 
 
@@ -228,6 +233,13 @@ def _remember_fetch(
         )
 
 
+def _chart_cache(store: object, project_name: str) -> ChartCache | None:
+    """Charts drawn by earlier passes, kept beside the store's file (no store: none)."""
+    if not isinstance(store, Store):
+        return None
+    return ChartCache(Path(store.path).parent / "chart-cache", project_name)
+
+
 def record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) -> None:
     """Remember what a pass wrote; a failure here only weakens webhook echo recognition."""
     try:
@@ -312,7 +324,10 @@ def run_pass(
         baseline = active_baseline(settings.store.path, project_name)
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
-        desired = desired_state(result.plan, snapshot, settings, project_name, adapter, baseline)
+        charts = _chart_cache(store, project_name)
+        desired = desired_state(
+            result.plan, snapshot, settings, project_name, adapter, baseline, charts
+        )
         result.changes = adapter.diff(snapshot, desired)
         t3 = time.perf_counter()
         if not dry_run:
