@@ -41,7 +41,7 @@ How a trial is made (all of it explainable from the snapshot and the settings):
   which at least 80 % of the trials finish. Dates are inclusive and shown as the plan shows
   them (a zero-duration item driven by a predecessor sits on that predecessor's last day).
 * **As many trials as needed.** Called with ``stop_when_stable`` (the risk overlay does),
-  ``risk.trials`` is a maximum: every 2,000 trials or so the simulation checks a 95 %
+  ``risk.trials`` is a maximum: after 512, 1,024, 2,048, ... trials it checks a 95 %
   confidence interval of each P50/P80/P95 finish of the project and the milestones
   (distribution-free, from order statistics: ranks ``N q -/+ 1.96 sqrt(N q (1 - q))``) and
   stops once none is wider than ``2 x risk.precision_days``. Without spread every trial is
@@ -113,7 +113,7 @@ _MIN_CHUNK, _MAX_CHUNK = 256, 4096
 _BLOCK_ELEMENTS = 1 << 20  # rows x trials per block for 64-bit index temporaries
 _SMALL_BLOCK = 1 << 17  # rows x trials per block of the comparison sampler (stays in cache)
 _HIST_ROWS = 256  # rows per histogram block (its bins stay in cache)
-_CHECK_TRIALS = 2_000  # trials between two checks of stability (stop_when_stable)
+_FIRST_CHECK = 512  # trials before the first check of stability (stop_when_stable)
 _FORECAST_QUANTILES = (0.5, 0.8, 0.95)
 
 
@@ -1010,6 +1010,19 @@ def sample_work(
     return out[: len(net.keys)]  # hub nodes are not items
 
 
+def _checkpoints(chunks: int, size: int) -> list[int]:
+    """Chunk counts after which stability is checked: trials 512, 1024, 2048, ... and all."""
+    points: list[int] = []
+    trials = _FIRST_CHECK
+    while True:
+        count = min(chunks, -(-trials // size))
+        if not points or count > points[-1]:
+            points.append(count)
+        if count == chunks:
+            return points
+        trials *= 2
+
+
 def _stable(acc: _Accumulator, trials: int, precision: float) -> bool:
     """True when every project and group P50/P80/P95 is known to ``precision`` days."""
     if precision <= 0:
@@ -1079,9 +1092,10 @@ def simulate(
     threads = max(1, min(threads, len(chunks)))
     local = threading.local()
     precision = risk.precision_days if stop_when_stable else 0.0
-    # Stability is checked after fixed numbers of chunks (never depending on the threads),
-    # so the trials used, like the draws, depend only on the snapshot, settings and seed.
-    batch = len(chunks) if precision <= 0 else max(2, -(-_CHECK_TRIALS // size))
+    # Stability is checked after 512, 1024, 2048, ... trials (rounded up to whole chunks,
+    # never depending on the threads), so the trials used, like the draws, depend only on
+    # the snapshot, settings and seed; doubling keeps the checks' cost a small share.
+    checks = _checkpoints(len(chunks), size) if precision > 0 else [len(chunks)]
 
     def run(c: int) -> None:
         ws = getattr(local, "ws", None)
@@ -1093,8 +1107,7 @@ def simulate(
     done = 0
     if n:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            while done < len(chunks):
-                upto = min(len(chunks), done + batch)
+            for upto in checks:
                 if threads == 1:
                     for c in range(done, upto):
                         run(c)
