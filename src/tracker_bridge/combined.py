@@ -16,13 +16,14 @@ import time
 
 from tracker_bridge.adapters.protocol import Progress, TrackerAdapter
 from tracker_bridge.errors import InputError, TrackerBridgeError
-from tracker_bridge.model import Dependency, DesiredState, Project, Snapshot, Source
+from tracker_bridge.model import ApplyReport, Dependency, DesiredState, Project, Snapshot, Source
 from tracker_bridge.pipeline import (
     PassResult,
     WriteRecorder,
+    apply_and_record,
     desired_state,
     open_adapter,
-    record_written,
+    unexpected_error,
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
@@ -112,11 +113,12 @@ def run_combined_pass(
         snapshot = merge_snapshots(combined.name or plan_name, parts, external)
         baseline = active_baseline(settings.store.path, plan_name)
         plan = make_plan(snapshot, settings, as_of, baseline=baseline)
-    except TrackerBridgeError as e:
+    except Exception as e:  # no project of the plan is written; other units still run
         failed = next((n for n in combined.projects if n not in parts), None)
+        text = str(e) if isinstance(e, TrackerBridgeError) else unexpected_error(plan_name, e)
         for name, result in results.items():
             result.error = f"plan {plan_name!r}: " + (
-                f"fetch of {failed!r} failed: {e}" if failed else str(e)
+                f"fetch of {failed!r} failed: {text}" if failed else text
             )
             result.requests = adapters[name].requests_made if name in adapters else 0
         for adapter in adapters.values():
@@ -134,12 +136,14 @@ def run_combined_pass(
             desired = desired_state(plan, snapshot, settings, name, adapter, baseline)
             result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))
             if not dry_run:
-                result.report = adapter.apply(result.changes)
-                if store is not None:
-                    record_written(store, name, result.changes)
+                result.report = apply_and_record(adapter, result.changes, store, name)
             result.ok = True
         except TrackerBridgeError as e:
             result.error = str(e)
+            if isinstance(e.report, ApplyReport):
+                result.report = e.report
+        except Exception as e:  # one project's bug must not stop the plan's other projects
+            result.error = unexpected_error(name, e)
         finally:
             result.requests = adapter.requests_made
             result.timings = {"fetch_and_plan": fetched}

@@ -248,6 +248,42 @@ def record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) 
         log.warning("project %s: could not record the values written: %s", project_name, e)
 
 
+def written_part(changes: ChangeSet, report: ApplyReport) -> ChangeSet:
+    """The field changes of the items ``report`` says were written."""
+    done = set(report.items_written)
+    return ChangeSet(fields=[c for c in changes.fields if c.item in done])
+
+
+def apply_and_record(
+    adapter: TrackerAdapter,
+    changes: ChangeSet,
+    store: WriteRecorder | None,
+    project_name: str,
+) -> ApplyReport:
+    """Apply ``changes`` and record the values written, also those written before an error
+    stopped the apply (one issue refused, a dropped connection...): their webhook echoes are
+    then recognised instead of each queueing another pass."""
+    try:
+        report = adapter.apply(changes)
+    except TrackerBridgeError as e:
+        if store is not None and isinstance(e.report, ApplyReport):
+            record_written(store, project_name, written_part(changes, e.report))
+        raise
+    if store is not None:
+        record_written(store, project_name, changes)
+    return report
+
+
+def unexpected_error(project_name: str, error: Exception) -> str:
+    """The one-line report of an error no part of tracker-bridge raised on purpose (a bug);
+    its traceback goes to the debug log."""
+    log.debug("project %s: unexpected error", project_name, exc_info=error)
+    return (
+        f"unexpected {type(error).__name__}: {error} (a bug in tracker-bridge; "
+        "--debug shows the traceback)"
+    )
+
+
 @dataclass
 class PassResult:
     """What one pass did for one project."""
@@ -283,10 +319,11 @@ def run_pass(
 ) -> PassResult:
     """Fetch, plan, render, diff and (unless dry run) apply for one project.
 
-    Errors that belong to this project are caught and reported in the result, so the caller
-    can go on with the next project; a fetch that failed never leads to writes. With a
-    ``store``, the field values written are recorded (``store.record_written``) so that the
-    webhook server recognises their echoes.
+    Every error is caught and reported in the result (an unexpected one as such, with its
+    traceback in the debug log), so the caller can go on with the next project; a fetch that
+    failed never leads to writes. With a ``store``, the field values written are recorded
+    (``store.record_written``) so that the webhook server recognises their echoes, also
+    those written before an error stopped the apply.
 
     With a store that keeps snapshots and cursors (:class:`SyncStore`) and an adapter that
     supports it, the fetch is incremental (see the module docstring); ``full`` forces a full
@@ -331,9 +368,7 @@ def run_pass(
         result.changes = adapter.diff(snapshot, desired)
         t3 = time.perf_counter()
         if not dry_run:
-            result.report = adapter.apply(result.changes)
-            if store is not None:
-                record_written(store, project_name, result.changes)
+            result.report = apply_and_record(adapter, result.changes, store, project_name)
             if fetch_plan.store is not None and result.report.issues_updated:
                 log.info(
                     "project %s: the next incremental fetch re-reads the %d issue(s) written "
@@ -347,7 +382,13 @@ def run_pass(
         _remember_fetch(project_name, fetch_plan, fetched, started)
     except TrackerBridgeError as e:
         result.error = str(e)
-        log.warning("project %s failed: %s", project_name, e)
+        if isinstance(e.report, ApplyReport):
+            result.report = e.report
+        # the caller reports the failure (the CLI's FAILED line, the worker's log): once
+        log.info("project %s failed: %s", project_name, e)
+    except Exception as e:  # one project's bug must not stop the others (run --all, worker)
+        result.error = unexpected_error(project_name, e)
+        log.info("project %s failed: %s", project_name, result.error)
     finally:
         if adapter is not None:
             result.requests = adapter.requests_made

@@ -205,6 +205,7 @@ def test_sections_appear_in_order_with_every_overlay(
         "Milestones",
         *OVERLAY_HEADINGS,
         "Negative float",
+        "Forecast later than due date",
         "Items without estimates",
     ]
 

@@ -22,6 +22,7 @@ from tracker_bridge.cli.output import dump_json, print_result, progress_bar, res
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.errors import TrackerBridgeError
 from tracker_bridge.pipeline import PassResult, open_adapter
+from tracker_bridge.planner.dates import dates_finding
 from tracker_bridge.settings import Settings
 
 
@@ -180,7 +181,10 @@ def doctor(projects: tuple[str, ...], config_path: Path | None, as_json: bool) -
     failed = False
     for name in names:
         try:
-            findings = open_adapter(settings, name).check()
+            findings = [
+                *open_adapter(settings, name).check(),
+                dates_finding(settings.projects[name]),
+            ]
         except TrackerBridgeError as e:
             findings = []
             report[name] = [{"id": "config.invalid", "ok": False, "message": str(e), "fix": None}]

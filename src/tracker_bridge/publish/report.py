@@ -168,6 +168,39 @@ def _negative_float(plan: Plan, refs: IssueRefs) -> list[Heading | Paragraph | T
     return [*blocks, note, Table(header, rows, right=(4,))]
 
 
+def _later_than_due(plan: Plan, refs: IssueRefs) -> list[Heading | Paragraph | Table]:
+    """Open items forecast to finish after the due date the team gave them."""
+    blocks: list[Heading | Paragraph | Table] = [Heading(3, "Forecast later than due date")]
+    late: list[ItemSchedule] = sorted(
+        (
+            s
+            for s in plan.items.values()
+            if s.finish_vs_due is not None and s.finish_vs_due > 0 and s.state != "summary"
+        ),
+        key=lambda s: (-(s.finish_vs_due or 0), s.early_finish, s.key),
+    )
+    if not late:
+        return [*blocks, Paragraph("No open item is forecast to finish after its due date.")]
+    rows: list[list[Cell]] = [
+        [
+            refs.ref(s.key),
+            refs.title(s.key),
+            str(s.due),
+            str(s.early_finish),
+            f"+{s.finish_vs_due}",
+            str(s.total_float),
+        ]
+        for s in late
+    ]
+    header = ["Issue", "Title", "Due date", "Forecast finish", "vs due (d)", "Total float (d)"]
+    note = Paragraph(
+        "Issue due dates are the team's current dates: they are compared with the forecast "
+        "but do not bind the schedule (milestone due dates and deadlines do). Forecast finish "
+        "vs due date, in working days:"
+    )
+    return [*blocks, note, Table(header, rows, right=(4, 5))]
+
+
 def _missing_estimates(plan: Plan, refs: IssueRefs) -> list[Heading | Paragraph | BulletList]:
     blocks: list[Heading | Paragraph | BulletList] = [Heading(3, "Items without estimates")]
     keys = [key for key, s in plan.items.items() if s.estimate_missing]
@@ -555,7 +588,8 @@ def build_report(
 ) -> Document:
     """The plan page: summary, critical path, milestones and, when the plan has them, the
     overlay sections (milestone forecast, top risks, budget and earned value, against
-    baseline), then negative float and missing estimates.
+    baseline), then negative float, items forecast after their due date and missing
+    estimates.
 
     ``charts`` names the chart files attached to the page (see ``CHART_FILES``); each one
     named is shown as an image in its section, the others are left out.
@@ -571,6 +605,7 @@ def build_report(
     doc.blocks.extend(_budget(plan, charts))
     doc.blocks.extend(_against_baseline(plan, refs))
     doc.blocks.extend(_negative_float(plan, refs))
+    doc.blocks.extend(_later_than_due(plan, refs))
     doc.blocks.extend(_missing_estimates(plan, refs))
     doc.blocks.append(Paragraph(FOOTER.format(as_of=plan.project.as_of)))
     return doc

@@ -91,6 +91,7 @@ class GitHubAdapter:
             web_base=self.web_base,
             notes=Notes(project.project),
             clock=clock,
+            section=project.section,
         )
         self._ctx = ctx
         token = Token(api_key.get_secret_value())
@@ -218,14 +219,20 @@ class GitHubAdapter:
         (commit and push to the wiki; a rejected push is fetched, re-merged and retried up to
         ``wiki_push_retries`` times, counted in ``conflicts_retried``). Writes are at least
         ``write_interval_seconds`` apart. Issues added to the board are in
-        :attr:`items_added` and :attr:`notes`.
+        :attr:`items_added` and :attr:`notes`. An error stops at once and carries what was
+        written before it (``error.report``).
         """
         started = self.requests_made
         report = ApplyReport()
-        self._projects.apply(changes.fields, report, refresh=self.fetch)
-        desired = {p.title: p for p in changes.pages_desired}
-        for page_change in changes.pages:
-            self._wiki.apply_page(page_change, desired.get(page_change.title), report)
+        try:
+            self._projects.apply(changes.fields, report, refresh=self.fetch)
+            desired = {p.title: p for p in changes.pages_desired}
+            for page_change in changes.pages:
+                self._wiki.apply_page(page_change, desired.get(page_change.title), report)
+        except errors.TrackerBridgeError as e:
+            report.requests = self.requests_made - started
+            e.report = report
+            raise
         report.requests = self.requests_made - started
         log.info(
             "github apply %s: %d issues (%d fields, %d added to the board), %d pages, "
@@ -247,7 +254,8 @@ class GitHubAdapter:
 
         Finding ids are stable: ``github.auth.failed``, ``github.auth.ok``,
         ``github.auth.scopes``, ``github.connect.failed``, ``github.repo.missing``,
-        ``github.repo.ok``, ``github.project.unconfigured``, ``github.project.missing``,
+        ``github.repo.ok``, ``github.repo.moved`` (renamed or transferred: the message names
+        the new name), ``github.project.unconfigured``, ``github.project.missing``,
         ``github.project.ok``, ``github.project_field.missing`` (the message names the
         field), ``github.project_field.type``, ``github.project_field.ok``,
         ``github.wiki.disabled``, ``github.wiki.missing``, ``github.wiki.failed``,

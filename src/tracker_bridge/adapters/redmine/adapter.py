@@ -253,17 +253,23 @@ class RedmineAdapter:
         A 409 on a page re-reads it, re-merges our block into the person's new text and retries
         (at most 3 times; counted in ``conflicts_retried``). A 422 or 404 on one issue does not
         stop the others; they are raised together (RejectedError, ``.report`` = what was
-        written) at the end. Other errors stop at once.
+        written) at the end. Other errors stop at once, also with ``.report``.
         """
         started = self.requests_made
         report = ApplyReport()
-        failures = self._updates.apply(
-            changes.fields, report, refresh=lambda: self.fetch().snapshot
-        )
-
-        desired = {wiki_title(p.title): p for p in changes.pages_desired}
-        for page_change in changes.pages:
-            self._wiki.apply_page(page_change, desired.get(wiki_title(page_change.title)), report)
+        try:
+            failures = self._updates.apply(
+                changes.fields, report, refresh=lambda: self.fetch().snapshot
+            )
+            desired = {wiki_title(p.title): p for p in changes.pages_desired}
+            for page_change in changes.pages:
+                self._wiki.apply_page(
+                    page_change, desired.get(wiki_title(page_change.title)), report
+                )
+        except errors.TrackerBridgeError as e:
+            report.requests = self.requests_made - started
+            e.report = report
+            raise
 
         report.requests = self.requests_made - started
         log.info(
@@ -283,7 +289,7 @@ class RedmineAdapter:
                 + "; ".join(failures[:5])
                 + (" ..." if len(failures) > 5 else "")
             )
-            error.report = report  # type: ignore[attr-defined]
+            error.report = report
             raise error
         return report
 
