@@ -51,6 +51,8 @@ from tracker_bridge.planner.budget import (
     RateTable,
     evm_figures,
 )
+from tracker_bridge.publish import PlainStyle, build_report
+from tracker_bridge.publish.document import Table
 from tracker_bridge.settings import BudgetSettings, Settings, settings_from_dict
 
 approx = pytest.approx
@@ -763,3 +765,8 @@ def test_explicit_eac_per_project_and_milestone_and_the_eac_method_setting() -> 
     assert release["tcpi_eac"] == approx(6_000 / 6_500)  # 0.9231
     (warning,) = [w for w in result.warnings if w.code == "budget.eac_milestone"]
     assert "Nope" in warning.message
+    # the wiki's EVM table gains the explicit EAC and the TCPI to it
+    document = build_report(result, snapshot, style=PlainStyle())
+    (table,) = [b for b in document.blocks if isinstance(b, Table) and "TCPI" in b.header]
+    assert table.header[-2:] == ["Explicit EAC", "TCPI (EAC)"]
+    assert [row[-2:] for row in table.rows] == [["11,000", "0.92"], ["12,000", "0.80"]]

@@ -497,8 +497,17 @@ def _budget(plan: Plan, charts: Collection[str]) -> list[Block]:
     project = budget.get("project")
     if isinstance(project, Mapping):
         rows.append(_evm_row("Project", project))
-    right = tuple(i for i in range(1, len(_EVM_HEADER)) if i != 10)
-    blocks.append(Table(list(_EVM_HEADER), rows, right=right))
+    header = list(_EVM_HEADER)
+    scopes = [f for f in milestones.values() if isinstance(f, Mapping)]
+    scopes += [project] if isinstance(project, Mapping) else []
+    if any(f.get("eac_explicit") is not None for f in scopes):
+        # an explicit EAC was given: its figure and the efficiency needed to meet it
+        header += ["Explicit EAC", "TCPI (EAC)"]
+        for row, f in zip(rows, scopes, strict=True):
+            row += [money(f.get("eac_explicit")), index(f.get("tcpi_eac"))]
+        blocks.insert(2, Paragraph("TCPI (EAC) = (BAC − EV) / (explicit EAC − AC)."))
+    right = tuple(i for i in range(1, len(header)) if i != 10)
+    blocks.append(Table(header, rows, right=right))
     missing = [str(name) for name in budget.get("rate_missing") or []]
     if missing:
         blocks.append(Paragraph(f"No hourly rate (their work costs 0): {', '.join(missing)}."))
