@@ -78,7 +78,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": (
         "tracker_bridge.cli.serve",
-        "Run the webhook server (POST /hooks/github, /hooks/redmine; GET /healthz) and a worker.",
+        "Run the webhook server (POST /hooks/github, /hooks/redmine; GET /livez, /readyz, "
+        "/healthz) and a worker.",
     ),
     "setup": (
         "tracker_bridge.cli.setup",
