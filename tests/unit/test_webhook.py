@@ -31,6 +31,7 @@ from starlette.testclient import TestClient
 
 from tracker_bridge import pipeline
 from tracker_bridge.adapters.protocol import FetchResult
+from tracker_bridge.adapters.redmine.webhooks import parse_redmine
 from tracker_bridge.cli import main
 from tracker_bridge.model import (
     ApplyReport,
@@ -46,7 +47,7 @@ from tracker_bridge.pipeline import PassResult, run_pass
 from tracker_bridge.publish import PlainStyle
 from tracker_bridge.settings import Settings, settings_from_dict
 from tracker_bridge.store import Store, project_lock
-from tracker_bridge.webhook import create_app, parse_redmine, sign, verify_signature
+from tracker_bridge.webhook import create_app, sign, verify_signature
 from tracker_bridge.worker import Worker
 
 GITHUB_SECRET = "gh-webhook-secret-for-tests"

@@ -34,7 +34,8 @@ from test_webhook import (
     secrets_env,  # noqa: F401 - the autouse fixture that sets the webhook secrets
 )
 
-from tracker_bridge.webhook import GITHUB_EVENTS, sign
+from tracker_bridge.adapters.github.webhooks import GITHUB_EVENTS
+from tracker_bridge.webhook import sign
 
 FUZZ_DELIVERIES = 10_000
 #: A journal that sets one of our fields: the payload walks the echo check too.
