@@ -393,7 +393,18 @@ class ProjectSettings(_Section):
 class RiskSettings(_Section):
     """Schedule risk: Monte Carlo simulation and per-item risk scores."""
 
-    trials: int = Field(default=10_000, ge=100, le=1_000_000)
+    trials: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Most trials; fewer once the forecasts are stable to precision_days",
+    )
+    precision_days: float = Field(
+        default=0.5,
+        ge=0,
+        description="Stop when every P50/P80/P95 finish is known to this many working days "
+        "(95 % confidence); 0 runs all trials",
+    )
     seed: int = 20_261_126
     distribution: Literal["pert", "triangular"] = "pert"
     default_optimistic_factor: float = Field(
@@ -431,8 +442,17 @@ class BudgetSettings(_Section):
     rates: dict[str, float] = Field(default_factory=dict, description="Per person, per hour")
     activity_rates: dict[str, float] = Field(default_factory=dict, description="Per activity")
     fixed_costs: list[FixedCost] = Field(default_factory=list)
+    eac_method: Literal["BAC/CPI", "AC+(BAC-EV)", "AC+(BAC-EV)/(CPI*SPI)"] = Field(
+        default="BAC/CPI", description="Method of the headline EAC (PMBOK 6th ed. table 7-1)"
+    )
+    project_eac: float | None = Field(
+        default=None, gt=0, description="An explicit (management) EAC of the whole project"
+    )
+    milestone_eac: dict[str, float] = Field(
+        default_factory=dict, description="Explicit EAC per milestone name"
+    )
 
-    @field_validator("rates", "activity_rates")
+    @field_validator("rates", "activity_rates", "milestone_eac")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
         for name, rate in value.items():
