@@ -834,8 +834,7 @@ class Store:
                     )
                 if state == "queued":
                     conn.execute(
-                        "UPDATE jobs SET not_before = ?, attempts = 0, updated_at = ? "
-                        "WHERE id = ?",
+                        "UPDATE jobs SET not_before = ?, attempts = 0, updated_at = ? WHERE id = ?",
                         (now, now, job_id),
                     )
                     return job_id
@@ -1131,7 +1130,6 @@ def _lock_holder(fd: int) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
-
 
 
 def active_baseline(path: Path | None, project: str) -> Baseline | None:

@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 import pytest
+from github_contract import API_URL, GitHubMock
+
 from conftest import (
     BOARD_ID,
     FIELD_BY_ID,
@@ -20,8 +22,6 @@ from conftest import (
     board_data,
     board_item,
 )
-from github_contract import API_URL, GitHubMock
-
 from tracker_bridge import errors
 from tracker_bridge.adapters.github import GitHubAdapter
 from tracker_bridge.model import DependencyType, DesiredState, Snapshot, Status

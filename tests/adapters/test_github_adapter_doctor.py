@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from github_contract import GitHubMock
+
 from conftest import (
     BOARD_ID,
     FIELD_BY_ID,
@@ -17,8 +19,6 @@ from conftest import (
     WikiRepo,
     board_data,
 )
-from github_contract import GitHubMock
-
 from tracker_bridge.adapters.github import GitHubAdapter
 from tracker_bridge.cli import main
 from tracker_bridge.model import Finding

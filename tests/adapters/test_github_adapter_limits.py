@@ -7,6 +7,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from github_contract import GitHubMock
+
 from conftest import (
     BOARD_ID,
     REPO,
@@ -17,8 +19,6 @@ from conftest import (
     board_data,
     board_item,
 )
-from github_contract import GitHubMock
-
 from tracker_bridge import errors
 from tracker_bridge.model import ChangeSet, FieldChange
 

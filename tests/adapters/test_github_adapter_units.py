@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import requests
 import responses
-from conftest import REPO, AdapterFactory, Bodies
 from github_contract import Contract, ContractError, GitHubMock
 
+from conftest import REPO, AdapterFactory, Bodies
 from tracker_bridge import errors
 from tracker_bridge.adapters.github import (
     _web_base,

@@ -73,9 +73,7 @@ def nets(
     maybe = st.none() | st.integers(0, 20)
     starts = tuple(draw(maybe) for _ in range(n))
     dues = tuple(draw(maybe) if deadlines else None for _ in range(n))
-    done = tuple(
-        draw(st.sampled_from([0, 0, 0, 10, 50, 90])) if progress else 0 for _ in range(n)
-    )
+    done = tuple(draw(st.sampled_from([0, 0, 0, 10, 50, 90])) if progress else 0 for _ in range(n))
     is_closed = tuple(draw(st.booleans()) and closed for _ in range(n))
     workdays: tuple[str, ...] = WEEKDAYS
     holidays: tuple[int, ...] = ()
@@ -84,8 +82,15 @@ def nets(
         workdays = tuple(d for d, on in zip(WEEKDAYS, mask, strict=True) if on)
         holidays = tuple(sorted(set(draw(st.lists(st.integers(-5, 90), max_size=12)))))
     return Net(
-        hours, tuple(edges), starts, dues, done, is_closed, draw(st.integers(-3, 10)),
-        workdays, holidays,
+        hours,
+        tuple(edges),
+        starts,
+        dues,
+        done,
+        is_closed,
+        draw(st.integers(-3, 10)),
+        workdays,
+        holidays,
     )
 
 
@@ -126,8 +131,11 @@ def snapshot_data(net: Net, to_date: Callable[[int], dt.date] = calendar_day) ->
         {"predecessor": net.key(i), "successor": net.key(j), "type": kind, "lag_days": lag}
         for i, j, kind, lag in net.edges
     ]
-    return {"project": {"name": "random", "start": START.isoformat()}, "items": items,
-            "dependencies": deps}
+    return {
+        "project": {"name": "random", "start": START.isoformat()},
+        "items": items,
+        "dependencies": deps,
+    }
 
 
 def run(
@@ -162,8 +170,9 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
     n = net.n
     closed = net.closed
     dur = [0 if h <= 0 else math.ceil(h / HOURS_PER_DAY) for h in net.hours]
-    work = [d if r == 0 else math.ceil(d * (100 - r) / 100) for d, r in zip(dur, net.done,
-                                                                           strict=True)]
+    work = [
+        d if r == 0 else math.ceil(d * (100 - r) / 100) for d, r in zip(dur, net.done, strict=True)
+    ]
     open_floor = max(0, net.as_of)
     floor = [max(open_floor, s or 0) for s in net.starts]
     actual: dict[int, int] = {}  # closed item -> actual start
@@ -186,12 +195,15 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
         start = floor[v]
         for p, _, a in g.in_edges(v, data=True):
             lag = a["lag"]
-            start = max(start, {
-                "FS": ef[p] + lag,               # S_v >= F_p + lag
-                "SS": es[p] + lag,               # S_v >= S_p + lag
-                "FF": ef[p] + lag - work[v],     # F_v >= F_p + lag
-                "SF": es[p] + lag - work[v],     # F_v >= S_p + lag
-            }[a["kind"]])
+            start = max(
+                start,
+                {
+                    "FS": ef[p] + lag,  # S_v >= F_p + lag
+                    "SS": es[p] + lag,  # S_v >= S_p + lag
+                    "FF": ef[p] + lag - work[v],  # F_v >= F_p + lag
+                    "SF": es[p] + lag - work[v],  # F_v >= S_p + lag
+                }[a["kind"]],
+            )
         es[v], ef[v] = start, start + work[v]
     finish = max(ef)
 
@@ -206,12 +218,15 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
             if closed[s]:
                 continue
             lag = a["lag"]
-            late = min(late, {
-                "FS": ls[s] - lag,
-                "SS": ls[s] - lag + work[v],
-                "FF": lf[s] - lag,
-                "SF": lf[s] - lag + work[v],
-            }[a["kind"]])
+            late = min(
+                late,
+                {
+                    "FS": ls[s] - lag,
+                    "SS": ls[s] - lag + work[v],
+                    "FF": lf[s] - lag,
+                    "SF": lf[s] - lag + work[v],
+                }[a["kind"]],
+            )
         lf[v], ls[v] = late, late - work[v]
     total = [ls[v] - es[v] for v in range(n)]
 
@@ -249,9 +264,17 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
     live = [v for v in range(n) if not closed[v]]
     return {
         "items": {
-            net.key(v): (day(es_s[v]), day(ef_s[v]), day(ls_s[v]), day(lf_s[v]), total[v],
-                         free[v], total[v] <= 0 and not closed[v], dur[v],
-                         0 if closed[v] else work[v])
+            net.key(v): (
+                day(es_s[v]),
+                day(ef_s[v]),
+                day(ls_s[v]),
+                day(lf_s[v]),
+                total[v],
+                free[v],
+                total[v] <= 0 and not closed[v],
+                dur[v],
+                0 if closed[v] else work[v],
+            )
             for v in range(n)
         },
         "finish": day(last),
@@ -261,8 +284,17 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
 
 def figures(result: Plan) -> dict[str, tuple[Any, ...]]:
     return {
-        key: (i.early_start, i.early_finish, i.late_start, i.late_finish, i.total_float,
-              i.free_float, i.critical, i.duration_days, i.remaining_days)
+        key: (
+            i.early_start,
+            i.early_finish,
+            i.late_start,
+            i.late_finish,
+            i.total_float,
+            i.free_float,
+            i.critical,
+            i.duration_days,
+            i.remaining_days,
+        )
         for key, i in result.items.items()
     }
 

@@ -54,8 +54,14 @@ class RedmineAdapter:
         self.tracker_name = tracker_name
         self.progress = progress
         self.base_url = tracker.url.rstrip("/")
-        ctx = Context(tracker=tracker, project=project, field_names=field_names, risk=self.risk,
-                      tracker_name=tracker_name, base_url=self.base_url)
+        ctx = Context(
+            tracker=tracker,
+            project=project,
+            field_names=field_names,
+            risk=self.risk,
+            tracker_name=tracker_name,
+            base_url=self.base_url,
+        )
         self._ctx = ctx
         self._client = RedmineClient(ctx, api_key.get_secret_value())
         #: The HTTP session every request goes through (tests hook into it).
@@ -108,8 +114,9 @@ class RedmineAdapter:
 
     # ------------------------------------------------------------------ fetch
 
-    def fetch(self, *, since: dt.datetime | None = None,
-              cached: Snapshot | None = None) -> Snapshot:
+    def fetch(
+        self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
+    ) -> Snapshot:
         """Read the project into a Snapshot (issues, relations, versions, time entries).
 
         Contract: every issue of the project, open and closed (of its subprojects too when
@@ -159,13 +166,15 @@ class RedmineAdapter:
         fetched: Fetched | None = None
         if since is not None and cached is not None:
             try:
-                fetched = self._incremental.fetch(project, versions_raw, since, cached,
-                                                  self.progress)
+                fetched = self._incremental.fetch(
+                    project, versions_raw, since, cached, self.progress
+                )
             except FullFetchNeeded as e:
                 self.fallback_reason = str(e)
                 self.notes = []
-                log.info("redmine %s: incremental fetch not possible (%s); full fetch",
-                         self._ctx.pid, e)
+                log.info(
+                    "redmine %s: incremental fetch not possible (%s); full fetch", self._ctx.pid, e
+                )
         if fetched is None:
             fetched = self._fetcher.full(project, versions_raw, self.progress)
         else:
@@ -177,16 +186,28 @@ class RedmineAdapter:
         self.sync_cursor = latest if latest is not None else server_start
         self.fetch_requests = self.requests_made - started
         if self.fetch_changed is not None:  # incremental
-            log.info("redmine %s: incremental fetch: %d changed issues in %d requests "
-                     "(%d issues, %d dependencies, %d risks, %d time entries)", self._ctx.pid,
-                     self.fetch_changed or 0, self.fetch_requests, len(snapshot.items),
-                     len(snapshot.dependencies), len(snapshot.risks),
-                     len(snapshot.time_entries))
+            log.info(
+                "redmine %s: incremental fetch: %d changed issues in %d requests "
+                "(%d issues, %d dependencies, %d risks, %d time entries)",
+                self._ctx.pid,
+                self.fetch_changed or 0,
+                self.fetch_requests,
+                len(snapshot.items),
+                len(snapshot.dependencies),
+                len(snapshot.risks),
+                len(snapshot.time_entries),
+            )
         else:
-            log.info("redmine fetch %s: %d issues, %d dependencies, %d milestones, "
-                     "%d time entries in %d requests", self._ctx.pid, len(snapshot.items),
-                     len(snapshot.dependencies), len(snapshot.milestones),
-                     len(snapshot.time_entries), self.fetch_requests)
+            log.info(
+                "redmine fetch %s: %d issues, %d dependencies, %d milestones, "
+                "%d time entries in %d requests",
+                self._ctx.pid,
+                len(snapshot.items),
+                len(snapshot.dependencies),
+                len(snapshot.milestones),
+                len(snapshot.time_entries),
+                self.fetch_requests,
+            )
         return snapshot
 
     # ------------------------------------------------------------------ diff
@@ -207,11 +228,17 @@ class RedmineAdapter:
         """
         started = self.requests_made
         changes = self._updates.diff(snapshot, desired)
-        pages = [change for page in desired.pages
-                 if (change := self._wiki.diff_page(page)) is not None]
-        log.info("redmine diff %s: %d field changes on %d issues, %d page(s), %d requests",
-                 self._ctx.pid, len(changes), len({c.item for c in changes}), len(pages),
-                 self.requests_made - started)
+        pages = [
+            change for page in desired.pages if (change := self._wiki.diff_page(page)) is not None
+        ]
+        log.info(
+            "redmine diff %s: %d field changes on %d issues, %d page(s), %d requests",
+            self._ctx.pid,
+            len(changes),
+            len({c.item for c in changes}),
+            len(pages),
+            self.requests_made - started,
+        )
         return ChangeSet(fields=changes, pages=pages, pages_desired=list(desired.pages))
 
     # ------------------------------------------------------------------ apply
@@ -233,18 +260,26 @@ class RedmineAdapter:
 
         desired = {wiki_title(p.title): p for p in changes.pages_desired}
         for page_change in changes.pages:
-            self._wiki.apply_page(page_change, desired.get(wiki_title(page_change.title)),
-                                  report)
+            self._wiki.apply_page(page_change, desired.get(wiki_title(page_change.title)), report)
 
         report.requests = self.requests_made - started
-        log.info("redmine apply %s: %d issues (%d fields), %d pages, %d attachments, "
-                 "%d conflicts retried, %d requests", self._ctx.pid, report.issues_updated,
-                 report.fields_written, report.pages_written, report.attachments_uploaded,
-                 report.conflicts_retried, report.requests)
+        log.info(
+            "redmine apply %s: %d issues (%d fields), %d pages, %d attachments, "
+            "%d conflicts retried, %d requests",
+            self._ctx.pid,
+            report.issues_updated,
+            report.fields_written,
+            report.pages_written,
+            report.attachments_uploaded,
+            report.conflicts_retried,
+            report.requests,
+        )
         if failures:
             error = errors.RejectedError(
                 f"{len(failures)} issue update(s) failed ({report.issues_updated} written): "
-                + "; ".join(failures[:5]) + (" ..." if len(failures) > 5 else ""))
+                + "; ".join(failures[:5])
+                + (" ..." if len(failures) > 5 else "")
+            )
             error.report = report  # type: ignore[attr-defined]
             raise error
         return report
