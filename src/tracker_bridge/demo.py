@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -23,7 +24,8 @@ from typing import Any
 import requests
 
 from tracker_bridge.local_redmine import LocalRedmine, add_member
-from tracker_bridge.model import Snapshot, Status
+from tracker_bridge.model import Plan, Snapshot, Status
+from tracker_bridge.settings import settings_from_dict
 from tracker_bridge.snapshot_file import load_snapshot
 
 REFERENCE_AS_OF = dt.date(2026, 11, 26)  # the status date the example was written for
@@ -244,15 +246,21 @@ DEMO_RATES = {
 
 def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
     """The config the demo runs with: the local Redmine, the project and a budget."""
-    rates = ", ".join(f'"{name}" = {rate:g}' for name, rate in DEMO_RATES.items())
-    licences_on = seeded.as_of - dt.timedelta(weeks=4)
     return (
         "# Written by `tracker-bridge demo`; the key lives in the key file, not here.\n"
         f'[trackers.local]\nkind = "redmine"\nurl = "{url}"\n'
         f'api_key_file = "{key_file}"\nmarkup = "textile"\n\n'
         f'[projects.medco]\ntracker = "local"\nproject = "{seeded.identifier}"\n'
         'wiki_page = "Plan"\n\n'
-        f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n'
+        f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n' + _budget_toml(seeded.as_of)
+    )
+
+
+def _budget_toml(as_of: dt.date) -> str:
+    """The demo's ``[budget]`` section: the team's rates and the example's fixed costs."""
+    rates = ", ".join(f'"{name}" = {rate:g}' for name, rate in DEMO_RATES.items())
+    licences_on = as_of - dt.timedelta(weeks=4)
+    return (
         '[budget]\ncurrency = "EUR"\n'
         f"rates = {{ {rates} }}\n"
         "fixed_costs = [\n"
@@ -265,3 +273,25 @@ def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
 def load_example() -> Snapshot:
     """The MedCo example snapshot."""
     return load_snapshot(example_snapshot_path())
+
+
+def preview_page() -> tuple[str, Plan]:
+    """The MedCo plan page as self-contained HTML, planned at the example's status date.
+
+    The same document and charts the demo publishes into Redmine's wiki, with the demo's
+    budget; no tracker, network or root needed.
+    """
+    from tracker_bridge.planner import plan as make_plan
+    from tracker_bridge.publish.charts import render_charts  # matplotlib: import on use
+    from tracker_bridge.publish.html import render_html
+    from tracker_bridge.publish.report import build_report
+
+    snapshot = load_example()
+    settings = settings_from_dict(tomllib.loads(_budget_toml(REFERENCE_AS_OF)), "demo budget")
+    plan = make_plan(snapshot, settings, REFERENCE_AS_OF)
+    charts = render_charts(plan, snapshot, tracker_kind="redmine")
+    document = build_report(
+        plan, snapshot, tracker_kind="redmine", charts=[c.filename for c in charts]
+    )
+    title = f"Plan of {snapshot.project.name} as of {REFERENCE_AS_OF}"
+    return render_html(document, {c.filename: c.data for c in charts}, title=title), plan
