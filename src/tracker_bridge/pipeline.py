@@ -408,7 +408,9 @@ def run_pass(
         _remember_fetch(project_name, adapter, fetch_plan, snapshot, mode, started)
     except TrackerBridgeError as e:
         result.error = str(e)
-        log.warning("project %s failed: %s", project_name, e)
+        # Debug only: every caller reports result.error itself (the CLI's FAILED line, the
+        # worker's retry/dead-letter warning); a warning here printed each failure twice.
+        log.debug("project %s failed: %s", project_name, e)
     finally:
         if adapter is not None:
             result.requests = adapter.requests_made
