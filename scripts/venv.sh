@@ -45,7 +45,10 @@ _stamp="$_venv/.installed${_extras:-[base]}"
 _want="$(cksum <"$_root/pyproject.toml")"
 if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ]; then
     _say "setup: installing tracker-bridge$_extras into .venv (first run: a minute or two)"
-    "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$_root$_extras"
+    # --no-compile: Python writes the .pyc of what it imports on first use; compiling every
+    # module of numpy, scipy and matplotlib up front took a third of the install.
+    "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile \
+        -e "$_root$_extras"
     printf '%s' "$_want" >"$_stamp"
 fi
 VENV_BIN="$_venv/bin"
