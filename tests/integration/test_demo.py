@@ -56,19 +56,27 @@ def _assert_redmine_stopped(server_pid: int, port: int) -> None:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_demo_seeds_plans_publishes_and_stops_redmine_on_sigterm(tmp_path: Path) -> None:
+def _demo_until(workdir: Path, marker: str, sig: signal.Signals) -> tuple[str, int]:
+    """Run the demo until ``marker`` appears, send ``sig``: the demo exits 0 and its Redmine
+    is gone. Returns the output up to the signal and the port."""
     ensure_installed()
     port = free_port()
-    workdir = tmp_path / "demo"
     proc, log = _start_demo(workdir, port)
     try:
-        output = _wait_for(proc, log, "press Ctrl-C to stop it", timeout=600)
+        output = _wait_for(proc, log, marker, timeout=600)
         server_pid = int((workdir / "redmine" / "server.pid").read_text())
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
     _assert_redmine_stopped(server_pid, port)
+    assert log.read_text(encoding="utf-8").rstrip().endswith("stopped")
+    return output, port
+
+
+def test_demo_seeds_plans_publishes_and_stops_redmine_on_sigterm(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    output, port = _demo_until(workdir, "press Ctrl-C to stop it", signal.SIGTERM)
     assert re.search(r"medco: 31 items, 43 dependencies; finish \d{4}-\d\d-\d\d", output), output
     assert re.search(r"wrote \d+ field values on 31 issues, 1 wiki page", output), output
     assert f"http://127.0.0.1:{port}/projects/medco/wiki/Plan" in output
@@ -81,16 +89,5 @@ def test_demo_seeds_plans_publishes_and_stops_redmine_on_sigterm(tmp_path: Path)
 
 
 def test_sighup_while_seeding_stops_redmine(tmp_path: Path) -> None:
-    ensure_installed()
-    port = free_port()
-    workdir = tmp_path / "demo"
-    proc, log = _start_demo(workdir, port)
-    try:
-        _wait_for(proc, log, "creating project", timeout=300)  # Redmine is up, seeding starts
-        server_pid = int((workdir / "redmine" / "server.pid").read_text())
-        proc.send_signal(signal.SIGHUP)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        proc.kill()
-    _assert_redmine_stopped(server_pid, port)
-    assert "stopped" in log.read_text(encoding="utf-8")
+    # "creating project": Redmine is up and the seeding has begun
+    _demo_until(tmp_path / "demo", "creating project", signal.SIGHUP)
