@@ -27,9 +27,9 @@ if [ ! -x "$_venv/bin/python" ] || ! "$_venv/bin/python" -c '' 2>/dev/null; then
         _pkg="python3-venv"
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
             _say "setup: installing $_pkg (Python's venv module) with apt-get"
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$_pkg" >&2 \
-                || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive \
-                     apt-get install -y -qq --no-install-recommends "$_pkg" >&2; }
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$_pkg" >/dev/null \
+                || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+                     apt-get install -y -qq --no-install-recommends "$_pkg" >/dev/null; }
         else
             _say "error: $_python has no venv/ensurepip module; install it (Debian/Ubuntu: sudo apt-get install $_pkg) and run this again"
             exit 1
