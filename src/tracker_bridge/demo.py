@@ -173,33 +173,12 @@ def seed(
         issue = admin.call("POST", "/issues.json", {"issue": fields})["issue"]
         issue_ids[item.key] = issue["id"]
 
-    say(f"creating {len(snapshot.dependencies)} relations")
-    for dep in snapshot.dependencies:
-        kind = "blocks" if dep.origin == "blocks" else "precedes"
-        relation: dict[str, Any] = {
-            "issue_to_id": issue_ids[dep.successor],
-            "relation_type": kind,
-        }
-        if kind == "precedes":
-            relation["delay"] = dep.lag_days
-        admin.call(
-            "POST", f"/issues/{issue_ids[dep.predecessor]}/relations.json", {"relation": relation}
-        )
-    for a, b, kind in EXTRA_RELATIONS:
-        admin.call(
-            "POST",
-            f"/issues/{issue_ids[a]}/relations.json",
-            {"relation": {"issue_to_id": issue_ids[b], "relation_type": kind}},
-        )
-
-    # Close finished work. Redmine stamps closed_on with "now", so set the real dates after.
+    # Close finished work (before the relations: Redmine refuses to close a blocked issue).
     closed = [item for item in snapshot.items if item.status is Status.CLOSED]
     for item in closed:
         admin.call(
             "PUT", f"/issues/{issue_ids[item.key]}.json", {"issue": {"status_id": closed_status}}
         )
-    # Creating "precedes" relations makes Redmine reschedule successors and give them dates
-    # of its own; put back the example's dates (start, due, closed) in one runner call.
     dates = {
         issue_ids[item.key]: [
             moved(item.start),
@@ -208,10 +187,24 @@ def seed(
         ]
         for item in snapshot.items
     }
-    say(f"logging {len(snapshot.time_entries)} time entries")
-    # The same runner call logs the time: one POST per entry took half the demo's seeding.
-    # Rows [issue id or null, user id or null (admin), hours, date, activity id], validated
-    # by Redmine's own TimeEntry rules (create! fails loudly).
+    # One runner call creates the relations and logs the time (one POST each took half the
+    # seeding), then puts back the dates, all validated by Redmine's own model rules
+    # (create! fails loudly). Rows of numbers, null, names and ISO dates only: safe inside a
+    # Ruby %q() literal.
+    say(
+        f"creating {len(snapshot.dependencies)} relations, "
+        f"logging {len(snapshot.time_entries)} time entries"
+    )
+    relations: list[list[Any]] = [
+        [
+            issue_ids[dep.predecessor],
+            issue_ids[dep.successor],
+            "blocks" if dep.origin == "blocks" else "precedes",
+            None if dep.origin == "blocks" else dep.lag_days,
+        ]
+        for dep in snapshot.dependencies
+    ]
+    relations += [[issue_ids[a], issue_ids[b], kind, None] for a, b, kind in EXTRA_RELATIONS]
     assignees = {i.key: i.assignee for i in snapshot.items}
     default_activity = next(iter(activities.values()))
     entries = [
@@ -224,14 +217,18 @@ def seed(
         ]
         for entry in snapshot.time_entries
     ]
-    # JSON of numbers, null and ISO dates only: safe inside a Ruby %q() literal.
     instance.runner(
-        f"h = JSON.parse(%q({json.dumps(dates)})); h.each {{ |id, (s, d, c)| "
-        "Issue.where(id: id.to_i).update_all(start_date: s, due_date: d, "
-        "closed_on: c && Time.parse(c + ' 17:00:00 UTC')) }; "
         "admin = User.find_by!(login: 'admin'); User.current = admin; "
         f"project = Project.find_by!(identifier: %q({identifier})); "
-        "TimeEntry.transaction { "  # one SQLite commit, not one per entry
+        "ActiveRecord::Base.transaction { "  # one SQLite commit, not one per row
+        f"JSON.parse(%q({json.dumps(relations)})).each {{ |f, t, k, d| "
+        "IssueRelation.create!(issue_from: Issue.find(f), issue_to: Issue.find(t), "
+        "relation_type: k, delay: d) }; "
+        # Relations make Redmine reschedule successors with dates of its own; closing stamped
+        # closed_on with "now": put back the example's dates (start, due, closed).
+        f"JSON.parse(%q({json.dumps(dates)})).each {{ |id, (s, d, c)| "
+        "Issue.where(id: id.to_i).update_all(start_date: s, due_date: d, "
+        "closed_on: c && Time.parse(c + ' 17:00:00 UTC')) }; "
         f"JSON.parse(%q({json.dumps(entries)})).each {{ |i, u, h, d, a| "
         "issue = i && Issue.find(i); TimeEntry.create!(project: issue ? issue.project : project, "
         "issue: issue, user: u ? User.find(u) : admin, author: admin, hours: h, spent_on: d, "
