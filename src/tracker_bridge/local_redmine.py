@@ -60,7 +60,12 @@ TEMPLATE_DB = Path("/var/lib/dbconfig-common/sqlite3/redmine/instances/default/r
 #: Only what Redmine on SQLite under WEBrick needs: without recommends (redmine recommends
 #: passenger, which pulls in Apache; ImageMagick's recommends add fonts and Ghostscript) the
 #: install downloads a fraction and takes well under half the time.
-APT_PACKAGES = ("redmine", "redmine-sqlite", "ruby-webrick")
+APT_PACKAGES = tuple(
+    word
+    for line in (Path(__file__).with_name("redmine-packages.txt")).read_text().splitlines()
+    if not line.startswith("#")
+    for word in line.split()
+)
 APT_INSTALL = ("apt-get", "install", "-y", "-q", "--no-install-recommends")
 
 OUR_CUSTOM_FIELDS: list[tuple[str, str]] = [
