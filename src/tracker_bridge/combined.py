@@ -14,17 +14,16 @@ import datetime as dt
 import logging
 import time
 
+from tracker_bridge.adapters.protocol import Progress, TrackerAdapter
 from tracker_bridge.errors import InputError, TrackerBridgeError
-from tracker_bridge.model import DesiredState, Project, Snapshot, Source
+from tracker_bridge.model import ApplyReport, Dependency, DesiredState, Project, Snapshot, Source
 from tracker_bridge.pipeline import (
     PassResult,
-    Progress,
-    TrackerAdapter,
     WriteRecorder,
-    close_adapter,
+    apply_and_record,
     desired_state,
     open_adapter,
-    record_written,
+    unexpected_error,
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
@@ -34,9 +33,10 @@ log = logging.getLogger(__name__)
 
 
 def merge_snapshots(
-    title: str, parts: dict[str, Snapshot], adapters: dict[str, object]
+    title: str, parts: dict[str, Snapshot], external: dict[str, list[Dependency]]
 ) -> Snapshot:
-    """One snapshot of all parts; cross-project dependencies the adapters found are added."""
+    """One snapshot of all parts; the cross-project dependencies each part's fetch found
+    (``external``, by project) are added where both ends are in the plan."""
     items, deps, milestones, entries, risks = [], [], [], [], []
     owner: dict[str, str] = {}
     for name, part in parts.items():
@@ -53,8 +53,8 @@ def merge_snapshots(
         entries += part.time_entries
         risks += part.risks
     known_edges = {(d.predecessor, d.successor) for d in deps}
-    for name, adapter in adapters.items():
-        for dep in getattr(adapter, "external_dependencies", []):
+    for name, found in external.items():
+        for dep in found:
             edge = (dep.predecessor, dep.successor)
             if dep.predecessor in owner and dep.successor in owner and edge not in known_edges:
                 deps.append(dep)
@@ -103,23 +103,26 @@ def run_combined_pass(
     results = {name: PassResult(project=name, dry_run=dry_run) for name in combined.projects}
     adapters: dict[str, TrackerAdapter] = {}
     parts: dict[str, Snapshot] = {}
+    external: dict[str, list[Dependency]] = {}
     t0 = time.perf_counter()
     try:
         for name in combined.projects:
             adapters[name] = open_adapter(settings, name, progress)
-            parts[name] = adapters[name].fetch()
-        snapshot = merge_snapshots(combined.name or plan_name, parts, dict(adapters))
+            read = adapters[name].fetch()
+            parts[name], external[name] = read.snapshot, read.external_dependencies
+        snapshot = merge_snapshots(combined.name or plan_name, parts, external)
         baseline = active_baseline(settings.store.path, plan_name)
         plan = make_plan(snapshot, settings, as_of, baseline=baseline)
-    except TrackerBridgeError as e:
+    except Exception as e:  # no project of the plan is written; other units still run
         failed = next((n for n in combined.projects if n not in parts), None)
+        text = str(e) if isinstance(e, TrackerBridgeError) else unexpected_error(plan_name, e)
         for name, result in results.items():
             result.error = f"plan {plan_name!r}: " + (
-                f"fetch of {failed!r} failed: {e}" if failed else str(e)
+                f"fetch of {failed!r} failed: {text}" if failed else text
             )
             result.requests = adapters[name].requests_made if name in adapters else 0
         for adapter in adapters.values():
-            close_adapter(adapter)
+            adapter.close()
         return list(results.values())
     fetched = time.perf_counter() - t0
 
@@ -130,17 +133,19 @@ def run_combined_pass(
         result.dependencies = len(part.dependencies)
         result.plan = plan
         try:
-            desired = desired_state(plan, snapshot, settings, name, baseline)
+            desired = desired_state(plan, snapshot, settings, name, adapter, baseline)
             result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))
             if not dry_run:
-                result.report = adapter.apply(result.changes)
-                if store is not None:
-                    record_written(store, name, result.changes)
+                result.report = apply_and_record(adapter, result.changes, store, name)
             result.ok = True
         except TrackerBridgeError as e:
             result.error = str(e)
+            if isinstance(e.report, ApplyReport):
+                result.report = e.report
+        except Exception as e:  # one project's bug must not stop the plan's other projects
+            result.error = unexpected_error(name, e)
         finally:
             result.requests = adapter.requests_made
             result.timings = {"fetch_and_plan": fetched}
-            close_adapter(adapter)
+            adapter.close()
     return list(results.values())

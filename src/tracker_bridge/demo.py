@@ -290,13 +290,13 @@ def preview_page() -> tuple[str, Plan]:
     from tracker_bridge.publish.charts import render_charts  # matplotlib: import on use
     from tracker_bridge.publish.html import render_html
     from tracker_bridge.publish.report import build_report
+    from tracker_bridge.publish.style import PlainStyle
 
     snapshot = load_example()
     settings = settings_from_dict(tomllib.loads(_budget_toml(REFERENCE_AS_OF)), "demo budget")
     plan = make_plan(snapshot, settings, REFERENCE_AS_OF)
-    charts = render_charts(plan, snapshot, tracker_kind="redmine")
-    document = build_report(
-        plan, snapshot, tracker_kind="redmine", charts=[c.filename for c in charts]
-    )
+    style = PlainStyle()  # no tracker: items go by their keys
+    charts = render_charts(plan, snapshot, style=style)
+    document = build_report(plan, snapshot, style=style, charts=[c.filename for c in charts])
     title = f"Plan of {snapshot.project.name} as of {REFERENCE_AS_OF}"
     return render_html(document, {c.filename: c.data for c in charts}, title=title), plan

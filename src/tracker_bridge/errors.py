@@ -23,6 +23,10 @@ from __future__ import annotations
 class TrackerBridgeError(Exception):
     """Base of every error tracker-bridge raises on purpose."""
 
+    #: Set on an error that interrupted an adapter's ``apply``: what had been written before
+    #: it (an ``ApplyReport``), so the caller can still record those writes.
+    report: object | None = None
+
 
 class ConfigError(TrackerBridgeError):
     """A config file or option is invalid."""

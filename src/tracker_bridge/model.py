@@ -23,9 +23,10 @@ Key = Annotated[str, Field(min_length=1, description="Unique key, e.g. 'redmine:
 
 
 class _Strict(BaseModel):
-    """Base for file-format types: unknown keys are errors, not silently dropped."""
+    """Base for file-format types: unknown keys are errors, not silently dropped; numbers are
+    finite (Infinity and NaN cannot be planned)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class Status(StrEnum):
@@ -71,8 +72,22 @@ class WorkItem(_Strict):
     title: str = ""
     status: Status = Status.OPEN
     estimate_hours: float | None = Field(default=None, ge=0)
-    start: dt.date | None = Field(default=None, description="Start no earlier than this date")
-    due: dt.date | None = Field(default=None, description="Deadline: finish on or before")
+    start: dt.date | None = Field(
+        default=None,
+        description="The tracker's start date: the team's current date (compared, never "
+        "binding) or, for closed work, the actual start",
+    )
+    due: dt.date | None = Field(
+        default=None,
+        description="The tracker's due date: the team's current date, compared with the "
+        "forecast finish but not binding (use 'deadline' for a date that binds)",
+    )
+    start_no_earlier_than: dt.date | None = Field(
+        default=None, description="Constraint: open work starts on or after this date"
+    )
+    deadline: dt.date | None = Field(
+        default=None, description="Constraint: finish on or before this date (negative float)"
+    )
     done_ratio: int = Field(default=0, ge=0, le=100)
     spent_hours: float = Field(default=0, ge=0)
     milestone: str | None = None
@@ -314,7 +329,13 @@ class ItemSchedule(BaseModel):
     remaining_days: int
     state: Literal["planned", "in_progress", "done", "summary"] = "planned"
     estimate_missing: bool = False
-    deadline: dt.date | None = None
+    deadline: dt.date | None = Field(default=None, description="The deadline that binds it")
+    due: dt.date | None = Field(default=None, description="The tracker's due date (compared)")
+    finish_vs_due: int | None = Field(
+        default=None,
+        description="Working days from the due date to the forecast finish: positive = "
+        "forecast later than the due date (open items with a due date only)",
+    )
     # overlays filled by later planner stages
     risk_score: int | None = None
     risk_reasons: list[str] = Field(default_factory=list)
@@ -447,6 +468,9 @@ class ApplyReport(BaseModel):
     attachments_uploaded: int = 0
     conflicts_retried: int = 0
     requests: int = 0
+    #: Keys of the items whose field values were written (not in JSON output): after a
+    #: partial failure, what to record as written.
+    items_written: list[str] = Field(default_factory=list, exclude=True)
 
 
 class Finding(BaseModel):

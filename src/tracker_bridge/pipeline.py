@@ -1,17 +1,18 @@
 """One pass for one project: fetch -> plan -> render -> diff -> apply.
 
 Adapters are found through the ``tracker_bridge.adapters`` entry-point group, the same way a
-third-party adapter (Jira, GitLab...) would register itself. Each project is its own unit of
+third-party adapter (Jira, GitLab...) would register itself, and are used only through
+:class:`~tracker_bridge.adapters.protocol.TrackerAdapter`. Each project is its own unit of
 work: a failure is reported with the project's name and never reads as "nothing there".
 
 Incremental fetch: with a store (:class:`SyncStore`) and an adapter that supports it
-(``supports_incremental = True``, i.e. ``fetch(since=..., cached=...)``), a pass fetches only
+(``supports_incremental``), a pass fetches only
 what changed since the last successful pass and merges it into the cached snapshot. A full
 fetch is done when there is no cache or cursor, when the last full fetch is older than
 ``ProjectSettings.full_fetch_hours`` (a tracker's change feed does not see everything:
 Redmine's ``updated_on`` does not move for relations), when the tracker or project settings
 changed, or when asked (``run --full``). The cursors are kept per project in the store:
-``<kind>.updated_on`` (the adapter's ``sync_cursor``), ``<kind>.full_at`` (when the last full
+``<kind>.updated_on`` (the fetch result's ``cursor``), ``<kind>.full_at`` (when the last full
 fetch started, UTC) and ``<kind>.config`` (a digest of the settings the snapshot depends on).
 """
 
@@ -19,85 +20,34 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import SecretStr
-
+from tracker_bridge.adapters.protocol import (
+    FetchResult,
+    Progress,
+    TrackerAdapter,
+    adapter_factory,
+)
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import (
     ApplyReport,
     Baseline,
     ChangeSet,
     DesiredState,
-    Finding,
     Plan,
     Snapshot,
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish import render_desired
 from tracker_bridge.settings import (
-    FieldNames,
-    ProjectSettings,
-    RiskSettings,
     Settings,
-    TrackerSettings,
 )
 from tracker_bridge.store import active_baseline
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int], None]
-
-
-class TrackerAdapter(Protocol):
-    """What every tracker adapter offers; see each method's docstring in the adapters."""
-
-    requests_made: int
-
-    def fetch(self) -> Snapshot:
-        """Read the project into a Snapshot (all items, relations, milestones, time)."""
-        ...
-
-    def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
-        """Compare desired state with the tracker's current state; only real changes."""
-        ...
-
-    def apply(self, changes: ChangeSet) -> ApplyReport:
-        """Write exactly the changes; nothing when the change set is empty."""
-        ...
-
-    def check(self) -> list[Finding]:
-        """Check connectivity, credentials, project, fields and wiki; stable finding ids."""
-        ...
-
-
-class AdapterFactory(Protocol):
-    def __call__(
-        self,
-        tracker: TrackerSettings,
-        project: ProjectSettings,
-        field_names: FieldNames,
-        api_key: SecretStr,
-        *,
-        progress: Progress | None = None,
-        tracker_name: str = ...,
-        risk: RiskSettings | None = None,
-    ) -> TrackerAdapter: ...
-
-
-def adapter_factory(kind: str) -> AdapterFactory:
-    """The adapter class registered for a tracker kind."""
-    found = {ep.name: ep for ep in entry_points(group="tracker_bridge.adapters")}
-    if kind not in found:
-        known = ", ".join(sorted(found)) or "none installed"
-        raise ConfigError(f"no adapter for tracker kind {kind!r} (installed: {known})")
-    factory: AdapterFactory = found[kind].load()
-    return factory
 
 
 def open_adapter(
@@ -121,21 +71,32 @@ def open_adapter(
     )
 
 
+def fetch_snapshot(
+    settings: Settings, project_name: str, progress: Progress | None = None
+) -> Snapshot:
+    """Read one configured project in full (``plan``, ``baseline save``), then let go of
+    the adapter's connections."""
+    adapter = open_adapter(settings, project_name, progress)
+    try:
+        return adapter.fetch().snapshot
+    finally:
+        adapter.close()
+
+
 def desired_state(
     plan: Plan,
     snapshot: Snapshot,
     settings: Settings,
     project_name: str,
+    adapter: TrackerAdapter,
     baseline: Baseline | None = None,
 ) -> DesiredState:
-    """Render the plan into what the project's tracker should show."""
+    """Render the plan into what the project's tracker should show, in its adapter's style."""
     project = settings.projects[project_name]
-    tracker = settings.trackers[project.tracker]
     return render_desired(
         plan,
         snapshot,
-        markup=tracker.markup,
-        tracker_kind=tracker.kind,
+        style=adapter.page_style,
         page_title=project.wiki_page,
         field_names=settings.fields,
         baseline=baseline,
@@ -161,22 +122,6 @@ class SyncStore(Protocol):
     def load_snapshot_cache(self, project: str) -> Snapshot | None: ...
 
     def save_snapshot_cache(self, project: str, snapshot: Snapshot) -> None: ...
-
-
-def supports_incremental(adapter: object) -> bool:
-    """True when ``adapter.fetch`` takes ``since`` and ``cached`` (an incremental fetch):
-    ``supports_incremental = True`` on the class, or both keywords in its signature."""
-    flag = getattr(type(adapter), "supports_incremental", None)
-    if isinstance(flag, bool):
-        return flag
-    fetch = getattr(adapter, "fetch", None)
-    if not callable(fetch):
-        return False
-    try:
-        parameters = inspect.signature(fetch).parameters
-    except (TypeError, ValueError):
-        return False
-    return "since" in parameters and "cached" in parameters
 
 
 def _utc(text: str | None) -> dt.datetime | None:
@@ -225,7 +170,7 @@ def _plan_fetch(
 ) -> _FetchPlan:
     project = settings.projects[project_name]
     kind = settings.trackers[project.tracker].kind
-    sync = store if isinstance(store, SyncStore) and supports_incremental(adapter) else None
+    sync = store if isinstance(store, SyncStore) and adapter.supports_incremental else None
     plan = _FetchPlan(store=sync, kind=kind, digest=fetch_config_digest(settings, project_name))
     if sync is None:
         plan.reason = "the adapter or the store does not support incremental fetches"
@@ -256,28 +201,16 @@ def _plan_fetch(
     return plan
 
 
-def _fetch(adapter: TrackerAdapter, plan: _FetchPlan) -> Snapshot:
-    if plan.since is not None and plan.cached is not None:
-        fetch: Callable[..., Snapshot] = adapter.fetch
-        return fetch(since=plan.since, cached=plan.cached)
-    return adapter.fetch()
-
-
 def _remember_fetch(
-    project_name: str,
-    adapter: TrackerAdapter,
-    plan: _FetchPlan,
-    snapshot: Snapshot,
-    mode: str,
-    started: dt.datetime,
+    project_name: str, plan: _FetchPlan, fetched: FetchResult, started: dt.datetime
 ) -> None:
     """Keep the snapshot and the cursors for the next pass (the cache first: a crash in
     between leaves an older cursor, which only re-reads more)."""
     store = plan.store
     if store is None:
         return
-    cursor = getattr(adapter, "sync_cursor", None)
-    if not isinstance(cursor, dt.datetime):
+    snapshot, mode, cursor = fetched.snapshot, fetched.mode, fetched.cursor
+    if cursor is None:
         stamps = [i.updated_on for i in snapshot.items if i.updated_on is not None]
         cursor = min(max(stamps), started) if stamps else None
     try:
@@ -301,6 +234,42 @@ def record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) 
         store.record_written(project_name, changes)
     except TrackerBridgeError as e:  # the writes happened; only echo recognition suffers
         log.warning("project %s: could not record the values written: %s", project_name, e)
+
+
+def written_part(changes: ChangeSet, report: ApplyReport) -> ChangeSet:
+    """The field changes of the items ``report`` says were written."""
+    done = set(report.items_written)
+    return ChangeSet(fields=[c for c in changes.fields if c.item in done])
+
+
+def apply_and_record(
+    adapter: TrackerAdapter,
+    changes: ChangeSet,
+    store: WriteRecorder | None,
+    project_name: str,
+) -> ApplyReport:
+    """Apply ``changes`` and record the values written, also those written before an error
+    stopped the apply (one issue refused, a dropped connection...): their webhook echoes are
+    then recognised instead of each queueing another pass."""
+    try:
+        report = adapter.apply(changes)
+    except TrackerBridgeError as e:
+        if store is not None and isinstance(e.report, ApplyReport):
+            record_written(store, project_name, written_part(changes, e.report))
+        raise
+    if store is not None:
+        record_written(store, project_name, changes)
+    return report
+
+
+def unexpected_error(project_name: str, error: Exception) -> str:
+    """The one-line report of an error no part of tracker-bridge raised on purpose (a bug);
+    its traceback goes to the debug log."""
+    log.debug("project %s: unexpected error", project_name, exc_info=error)
+    return (
+        f"unexpected {type(error).__name__}: {error} (a bug in tracker-bridge; "
+        "--debug shows the traceback)"
+    )
 
 
 @dataclass
@@ -338,10 +307,11 @@ def run_pass(
 ) -> PassResult:
     """Fetch, plan, render, diff and (unless dry run) apply for one project.
 
-    Errors that belong to this project are caught and reported in the result, so the caller
-    can go on with the next project; a fetch that failed never leads to writes. With a
-    ``store``, the field values written are recorded (``store.record_written``) so that the
-    webhook server recognises their echoes.
+    Every error is caught and reported in the result (an unexpected one as such, with its
+    traceback in the debug log), so the caller can go on with the next project; a fetch that
+    failed never leads to writes. With a ``store``, the field values written are recorded
+    (``store.record_written``) so that the webhook server recognises their echoes, also
+    those written before an error stopped the apply.
 
     With a store that keeps snapshots and cursors (:class:`SyncStore`) and an adapter that
     supports it, the fetch is incremental (see the module docstring); ``full`` forces a full
@@ -359,22 +329,13 @@ def run_pass(
         started = dt.datetime.now(dt.UTC)
         before = adapter.requests_made
         t0 = time.perf_counter()
-        snapshot = _fetch(adapter, fetch_plan)
+        fetched = adapter.fetch(since=fetch_plan.since, cached=fetch_plan.cached)
+        snapshot, mode = fetched.snapshot, fetched.mode
         t1 = time.perf_counter()
         result.fetch_requests = adapter.requests_made - before
-        reported = getattr(adapter, "fetch_mode", None)
-        mode: Literal["full", "incremental"] = (
-            reported
-            if reported in ("full", "incremental")
-            else "full"
-            if fetch_plan.since is None
-            else "incremental"
-        )
         result.fetch_mode = mode
         if mode == "full":
-            result.full_fetch_reason = fetch_plan.reason or str(
-                getattr(adapter, "fallback_reason", None) or ""
-            )
+            result.full_fetch_reason = fetch_plan.reason or fetched.fallback_reason
         if fetch_plan.store is not None:
             log.info(
                 "project %s: %s fetch in %d requests%s",
@@ -388,13 +349,11 @@ def run_pass(
         baseline = active_baseline(settings.store.path, project_name)
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
-        desired = desired_state(result.plan, snapshot, settings, project_name, baseline)
+        desired = desired_state(result.plan, snapshot, settings, project_name, adapter, baseline)
         result.changes = adapter.diff(snapshot, desired)
         t3 = time.perf_counter()
         if not dry_run:
-            result.report = adapter.apply(result.changes)
-            if store is not None:
-                record_written(store, project_name, result.changes)
+            result.report = apply_and_record(adapter, result.changes, store, project_name)
             if fetch_plan.store is not None and result.report.issues_updated:
                 log.info(
                     "project %s: the next incremental fetch re-reads the %d issue(s) written "
@@ -405,21 +364,18 @@ def run_pass(
         t4 = time.perf_counter()
         result.timings = {"fetch": t1 - t0, "plan": t2 - t1, "diff": t3 - t2, "apply": t4 - t3}
         result.ok = True
-        _remember_fetch(project_name, adapter, fetch_plan, snapshot, mode, started)
+        _remember_fetch(project_name, fetch_plan, fetched, started)
     except TrackerBridgeError as e:
         result.error = str(e)
-        # Debug only: every caller reports result.error itself (the CLI's FAILED line, the
-        # worker's retry/dead-letter warning); a warning here printed each failure twice.
-        log.debug("project %s failed: %s", project_name, e)
+        if isinstance(e.report, ApplyReport):
+            result.report = e.report
+        # the caller reports the failure (the CLI's FAILED line, the worker's log): once
+        log.info("project %s failed: %s", project_name, e)
+    except Exception as e:  # one project's bug must not stop the others (run --all, worker)
+        result.error = unexpected_error(project_name, e)
+        log.info("project %s failed: %s", project_name, result.error)
     finally:
         if adapter is not None:
             result.requests = adapter.requests_made
-            close_adapter(adapter)
+            adapter.close()
     return result
-
-
-def close_adapter(adapter: TrackerAdapter) -> None:
-    """Release the adapter's HTTP connections, for adapters that hold any."""
-    close = getattr(adapter, "close", None)
-    if callable(close):
-        close()

@@ -1,7 +1,8 @@
 """Settings from a TOML file, validated with pydantic (unknown keys are errors).
 
-Precedence: command-line flags > environment > config file > defaults. Secrets never live in
-the file: a tracker names the environment variable or the secret file that holds its key.
+Precedence: command-line flags (``--as-of``, ``--full``...) > config file > defaults. The
+environment names the config file (``TRACKER_BRIDGE_CONFIG``) and holds secrets, which never
+live in the file: a tracker names the environment variable or the secret file with its key.
 Errors name the file and the dotted key, e.g. ``config.toml: calendar.hours_per_day <- ...``.
 """
 
@@ -18,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -25,6 +27,7 @@ from pydantic import (
 )
 
 from tracker_bridge.errors import ConfigError
+from tracker_bridge.textfile import read_text
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SECRET_NAMES = {"api_key", "key", "token", "password", "secret"}
@@ -85,12 +88,28 @@ class PlannerSettings(_Section):
 class TrackerSettings(_Section):
     """One tracker connection. The key comes from ``api_key_env`` or ``api_key_file``."""
 
-    kind: Literal["redmine", "github"]
+    kind: str = Field(
+        description="The adapter: 'redmine' (also Planio), 'github', or any other installed "
+        "in the 'tracker_bridge.adapters' entry-point group"
+    )
     url: str = ""
     api_key_env: str | None = None
     api_key_file: Path | None = None
     markup: Literal["textile", "markdown", "common_mark"] = "textile"
     timeout_seconds: float = Field(default=30, gt=0)
+
+    @field_validator("kind")
+    @classmethod
+    def _installed_kind(cls, value: str) -> str:
+        from tracker_bridge.adapters.protocol import installed_kinds  # (imports settings)
+
+        kinds = installed_kinds()
+        if value not in kinds:
+            raise ValueError(
+                f"no adapter for tracker kind {value!r} is installed (installed: "
+                f"{', '.join(kinds) or 'none'})"
+            )
+        return value
 
     @field_validator("url")
     @classmethod
@@ -103,17 +122,15 @@ class TrackerSettings(_Section):
         """Read the key from the environment or the secret file; never from the config."""
         env_name = self.api_key_env or f"TRACKER_BRIDGE_{tracker_name.upper()}_KEY"
         if self.api_key_file is not None:
+            where = f"trackers.{tracker_name}.api_key_file"
+            path = self.api_key_file.expanduser()
             try:
-                text = self.api_key_file.expanduser().read_text(encoding="utf-8").strip()
-            except OSError as e:
-                raise ConfigError(
-                    f"trackers.{tracker_name}.api_key_file: cannot read {self.api_key_file}: "
-                    f"{e.strerror}"
-                ) from None
+                text = read_text(path, "key file", ConfigError).strip()
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
             if not text:
-                raise ConfigError(
-                    f"trackers.{tracker_name}.api_key_file: {self.api_key_file} is empty"
-                )
+                raise ConfigError(f"{where}: {self.api_key_file} is empty")
+            _check_header_safe(text, f"{where}: the key in {self.api_key_file}")
             return SecretStr(text)
         value = os.environ.get(env_name, "").strip()
         if not value:
@@ -121,7 +138,25 @@ class TrackerSettings(_Section):
                 f"trackers.{tracker_name}: no API key; set the environment variable {env_name} "
                 "or 'api_key_file' in the tracker's section"
             )
+        _check_header_safe(value, f"trackers.{tracker_name}: the key in ${env_name}")
         return SecretStr(value)
+
+
+def _check_header_safe(key: str, what: str) -> None:
+    """A key goes into an HTTP header: a line break or a character outside Latin-1 there
+    fails inside the HTTP library (as "cannot reach" or a traceback); say what is wrong
+    instead, without showing the key."""
+    for position, char in enumerate(key, 1):
+        if not char.isprintable():
+            raise ConfigError(
+                f"{what} contains a line break or control character (character {position}); "
+                "a key is one line: copy it again"
+            )
+        if ord(char) > 0xFF:
+            raise ConfigError(
+                f"{what} contains a character that cannot be sent in an HTTP header "
+                f"(character {position}, outside Latin-1); copy the key again"
+            )
 
 
 class FieldNames(_Section):
@@ -197,6 +232,16 @@ class GitHubSettings(_Section):
         gt=0,
         le=24,
         description="Converts 'd' estimates; keep it equal to calendar.hours_per_day",
+    )
+    start_date_field: str | None = Field(
+        default=None,
+        description="Projects date field with the team's start date (compared, or a "
+        "constraint with start_dates = 'constraint'); default: none",
+    )
+    due_date_field: str | None = Field(
+        default=None,
+        description="Projects date field with the team's due date (compared, or a deadline "
+        "with due_dates = 'deadline'); default: none",
     )
     wiki_repository: str | None = Field(
         default=None, description="Whose wiki holds the plan page; default: the first repository"
@@ -286,6 +331,35 @@ class ProjectSettings(_Section):
         description="Hours between full fetches; in between, passes with a store fetch only "
         "what changed (where the tracker allows it). 0: always a full fetch",
     )
+    due_dates: Literal["compare", "deadline"] = Field(
+        default="compare",
+        description="What an open issue's due date means: 'compare' (the team's current "
+        "date: the forecast is compared with it, it does not bind) or 'deadline' (it binds)",
+    )
+    start_dates: Literal["compare", "constraint"] = Field(
+        default="compare",
+        description="What an open issue's start date means: 'compare' (Redmine sets and "
+        "moves it by itself; it does not bind) or 'constraint' (start no earlier than it)",
+    )
+    deadline_field: str | None = Field(
+        default="Deadline",
+        description="Date field whose value is a deadline that binds (Redmine issue custom "
+        "field, GitHub Projects date field); used when the tracker has it; '' to ignore",
+    )
+    start_no_earlier_than_field: str | None = Field(
+        default="Start no earlier than",
+        description="Date field whose value is a start-no-earlier-than constraint; used when "
+        "the tracker has it; '' to ignore",
+    )
+
+    #: The NAME of the project's [projects.NAME] section (set when the config is loaded).
+    _section: str | None = PrivateAttr(default=None)
+
+    @property
+    def section(self) -> str:
+        """The project's section name in the config, for messages that tell what to edit or
+        which ``--project`` to give (the tracker's identifier when built without a config)."""
+        return self._section or self.project
 
     @field_validator("wiki_page")
     @classmethod
@@ -360,9 +434,9 @@ def _read_secret(
     """A secret from ``file`` (when set) or the environment variable; None when neither has one."""
     if file is not None:
         try:
-            text = file.expanduser().read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise ConfigError(f"{where}_file: cannot read {file}: {e.strerror}") from None
+            text = read_text(file.expanduser(), "secret file", ConfigError).strip()
+        except ConfigError as e:
+            raise ConfigError(f"{where}_file: {e}") from None
         if not text:
             raise ConfigError(f"{where}_file: {file} is empty")
         return SecretStr(text)
@@ -498,6 +572,7 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _projects_point_at_trackers(self) -> Settings:
         for name, project in self.projects.items():
+            project._section = name
             if project.tracker not in self.trackers:
                 known = ", ".join(sorted(self.trackers)) or "none defined"
                 raise ValueError(
@@ -531,12 +606,13 @@ def load_settings(path: Path | None) -> Settings:
     """Load settings from a TOML file; ``None`` gives the defaults."""
     if path is None:
         return Settings()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read config file: {e.strerror}") from None
+    text = read_text(path, "config file", ConfigError)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     return settings_from_dict(data, str(path))

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tracker_bridge.errors import InputError
 from tracker_bridge.model import Snapshot, parse_snapshot
+from tracker_bridge.textfile import loads_json, read_text
 
 
 def load_snapshot(path: Path) -> Snapshot:
     """Read and validate a snapshot file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"{path}: cannot read snapshot file: {e.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            f"{path}: not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}"
-        ) from None
+    data = loads_json(read_text(path, "snapshot file", InputError), str(path), InputError)
     if not isinstance(data, dict):
         raise InputError(f"{path}: a snapshot is a JSON object with 'project' and 'items'")
     try:
         return parse_snapshot(data)
     except InputError as e:
         raise InputError(f"{path}: {e}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to read") from None
 
 
 def save_snapshot(path: Path, snapshot: Snapshot) -> None:

@@ -1,4 +1,6 @@
-"""The embedded SQLite store: local state that outlives one pass (baselines for now).
+"""The embedded SQLite store: state that outlives one pass — baselines, sync cursors and the
+snapshot cache, the values we wrote (webhook echoes), webhook delivery ids, the job queue with
+its dead letters — and the per-project lock files beside it.
 
 One file, by default ``<user data dir>/tracker-bridge/state.sqlite3`` (``platformdirs``), or
 ``[store] path`` in the config. The schema is versioned: ``schema_version`` records every

@@ -1,9 +1,10 @@
 """The worker: runs the passes the webhook server queued, one project at a time.
 
 A job is claimed with a lease (``webhooks.lease_seconds``, renewed while the pass runs), so
-the job of a worker that was killed is claimed again once its lease ran out. The pass holds
-the same per-project lock as ``tracker-bridge run`` (:func:`store.project_lock`): when cron
-is planning the project, the job goes back to the queue untouched. A failed pass is retried
+the job of a worker that was killed is claimed again once its lease ran out. A job plans the
+project's planning unit (:mod:`tracker_bridge.units`: the whole combined plan for a member of
+one, as ``tracker-bridge run`` does) and holds the same locks as ``run``: when cron is planning
+the unit, the job goes back to the queue untouched. A failed pass is retried
 after ``retry_backoff_seconds * 2**(attempt-1)``; after ``max_attempts`` the job is dead — a
 dead letter with its error, listed by ``tracker-bridge queue list`` and revived by ``queue
 retry``. The pass function is injectable (tests, benchmarks).
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker_bridge.errors import StoreError
-from tracker_bridge.pipeline import PassResult, run_pass
+from tracker_bridge.pipeline import PassResult
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import Job, ProjectLockedError, Store, project_lock
+from tracker_bridge.store import Job, ProjectLockedError, Store
+from tracker_bridge.units import run_unit, unit_locks, unit_of
 
 __all__ = ["JobRun", "PassFunction", "Worker", "default_pass"]
 
@@ -37,9 +39,20 @@ PassFunction = Callable[[Settings, str, Store], PassResult]
 PRUNE_EVERY_SECONDS = 3600.0
 
 
-def default_pass(settings: Settings, project: str, store: Store) -> PassResult:
-    """One real pass (fetch, plan, write back) with today as the status date."""
-    return run_pass(settings, project, as_of=dt.date.today(), store=store)
+def default_pass(
+    settings: Settings, project: str, store: Store, *, as_of: dt.date | None = None
+) -> PassResult:
+    """One real pass (fetch, plan, write back) of the project's planning unit, with today as
+    the status date unless ``as_of`` is given: a project of a combined plan is planned with
+    the whole plan, as ``run`` does. The job's project's result is returned; it fails when
+    any project of the unit failed (the unit is retried as a whole)."""
+    unit = unit_of(settings, project)
+    results = run_unit(settings, unit, as_of=as_of or dt.date.today(), store=store, lock=False)
+    own = next(r for r in results if r.project == project)
+    failures = [f"{r.project}: {r.error}" for r in results if not r.ok and r is not own]
+    if own.ok and failures:
+        own.ok, own.error = False, "; ".join(failures)
+    return own
 
 
 @dataclass(frozen=True)
@@ -117,7 +130,7 @@ class Worker:
             return JobRun(job, state or "lost", error, time.perf_counter() - started)
         try:
             if self.use_project_lock:
-                with project_lock(self.store_path, job.project):
+                with unit_locks(self.store_path, unit_of(self.settings, job.project)):
                     result = self._run_with_lease(job, owner)
             else:
                 result = self._run_with_lease(job, owner)

@@ -69,7 +69,7 @@ def wiki_repo(tmp_path: Path) -> WikiRepo:
 
 @pytest.fixture
 def make_adapter(fake_time: FakeTime, tmp_path: Path) -> AdapterFactory:
-    def make(**github: Any) -> GitHubAdapter:
+    def make(project_options: dict[str, Any] | None = None, **github: Any) -> GitHubAdapter:
         options: dict[str, Any] = {
             "repositories": [REPO],
             "project_v2": "org:acme/7",
@@ -78,7 +78,11 @@ def make_adapter(fake_time: FakeTime, tmp_path: Path) -> AdapterFactory:
         }
         options.update(github)
         project = ProjectSettings(
-            tracker="gh", project=REPO, wiki_page="Project Plan", github=GitHubSettings(**options)
+            tracker="gh",
+            project=REPO,
+            wiki_page="Project Plan",
+            github=GitHubSettings(**options),
+            **(project_options or {}),
         )
         tracker = TrackerSettings(kind="github", api_key_env="GITHUB_TOKEN")
         return GitHubAdapter(

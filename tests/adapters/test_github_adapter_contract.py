@@ -24,6 +24,7 @@ from github_helpers import (
 
 from tracker_bridge import errors
 from tracker_bridge.adapters.github import GitHubAdapter
+from tracker_bridge.adapters.github.style import GitHubPageStyle
 from tracker_bridge.model import DependencyType, DesiredState, Snapshot, Status
 from tracker_bridge.pipeline import adapter_factory
 from tracker_bridge.planner import plan
@@ -112,8 +113,7 @@ def desired_for(snapshot: Snapshot) -> DesiredState:
     return render_desired(
         the_plan,
         snapshot,
-        markup="markdown",
-        tracker_kind="github",
+        style=GitHubPageStyle(),
         page_title="Project Plan",
         field_names=FieldNames(),
     )
@@ -166,7 +166,8 @@ def test_round_trip_then_second_pass_writes_nothing(
     mock_fetch(github_api, bodies, issues, initial_board())
     adapter = make_adapter(estimate_field="Estimate (h)", estimate_labels={"size: M": 16})
 
-    snapshot = adapter.fetch()
+    fetched = adapter.fetch()
+    snapshot = fetched.snapshot
     # budget: 1 issue page + 1 milestone page + 1 blocked_by (#2) + 1 sub_issues (#5)
     # + 1 GraphQL board query; the pull request #4 cost nothing
     assert adapter.requests_made == github_api.calls == 5
@@ -191,7 +192,7 @@ def test_round_trip_then_second_pass_writes_nothing(
     assert deps[(f"github:{REPO}#1", f"github:{REPO}#2")].origin == "blocked_by"
     assert deps[(f"github:{REPO}#2", f"github:{REPO}#3")].origin == "body"
     assert all(d.type is DependencyType.FS for d in deps.values())
-    assert [(d.predecessor, d.origin) for d in adapter.external_dependencies] == [
+    assert [(d.predecessor, d.origin) for d in fetched.external_dependencies] == [
         ("redmine:77", "body")
     ]
     milestones = {m.key: m for m in snapshot.milestones}
@@ -255,7 +256,7 @@ def test_round_trip_then_second_pass_writes_nothing(
         board.append(board_item(item_id, number, title, values))
     mock_fetch(github_api, bodies, issues, board)
     again = make_adapter(estimate_field="Estimate (h)", estimate_labels={"size: M": 16})
-    snapshot2 = again.fetch()
+    snapshot2 = again.fetch().snapshot
     changes2 = again.diff(snapshot2, desired_for(snapshot2))
     assert changes2.empty, changes2.fields
     report2 = again.apply(changes2)
@@ -276,7 +277,7 @@ def test_pull_requests_are_skipped_without_a_request_per_item(
     prs = [bodies.issue(n, f"PR {n}", pull_request=True) for n in range(10, 40)]
     github_api.rest("GET", f"/repos/{REPO}/issues", json_body=[bodies.issue(1, "Only"), *prs])
     github_api.rest("GET", f"/repos/{REPO}/milestones", json_body=[])
-    snapshot = make_adapter(project_v2=None).fetch()
+    snapshot = make_adapter(project_v2=None).fetch().snapshot
     assert [i.key for i in snapshot.items] == [f"github:{REPO}#1"]
     assert github_api.calls == 2
 
@@ -304,7 +305,7 @@ def test_issue_list_follows_the_link_header(
     progress: list[tuple[int, int]] = []
     adapter = make_adapter(project_v2=None)
     adapter.progress = lambda done, total: progress.append((done, total))
-    snapshot = adapter.fetch()
+    snapshot = adapter.fetch().snapshot
     assert len(snapshot.items) == 101  # #100 moved between pages: read once
     assert progress[-1] == (101, 101)
     assert adapter.requests_made == 3
@@ -346,7 +347,7 @@ def test_board_items_are_paged_by_100(
         }
 
     github_api.graphql("TrackerBridgeProjectItems", handler=second_page)
-    snapshot = make_adapter().fetch()
+    snapshot = make_adapter().fetch().snapshot
     items = snapshot.item_map()
     assert items[f"github:{REPO}#1"].fields["total_float"] == "3"
     assert items[f"github:{REPO}#2"].fields["late_finish"] == "2026-02-27"
@@ -375,7 +376,8 @@ def test_dependencies_and_sub_issues_across_repositories(
         "GET", f"/repos/{REPO}/issues/1/dependencies/blocked_by", json_body=[api_issues[1], foreign]
     )
     adapter = make_adapter(repositories=[REPO, other], project_v2=None)
-    snapshot = adapter.fetch()
+    fetched = adapter.fetch()
+    snapshot = fetched.snapshot
     items = snapshot.item_map()
     # the parent is in acme/web, its child in acme/api: named by parent_issue_url, no request
     assert items["github:acme/api#4"].parent == "github:acme/web#2"
@@ -384,7 +386,7 @@ def test_dependencies_and_sub_issues_across_repositories(
         ("github:acme/api#5", "github:acme/web#1", "blocked_by"),
         ("github:acme/api#4", "github:acme/web#1", "body"),
     }
-    external = {(d.predecessor, d.origin) for d in adapter.external_dependencies}
+    external = {(d.predecessor, d.origin) for d in fetched.external_dependencies}
     assert external == {("github:vendor/lib#11", "blocked_by"), ("github:acme/web#9", "body")}
     assert adapter.requests_made == 5
 
@@ -420,7 +422,7 @@ def test_a_missing_board_field_names_the_setup_command(
     fields = [f for f in FIELD_BY_ID.values() if f["name"] != "Late finish"]
     github_api.graphql("TrackerBridgeProject", data=board_data([], fields=fields))
     adapter = make_adapter()
-    snapshot = adapter.fetch()
+    snapshot = adapter.fetch().snapshot
     desired = DesiredState(fields={f"github:{REPO}#1": {"late_finish": dt.date(2026, 2, 2)}})
     with pytest.raises(errors.ConfigError, match="setup github"):
         adapter.diff(snapshot, desired)
@@ -445,7 +447,7 @@ def test_unchanged_values_compare_normalised(
         ),
     )
     adapter = make_adapter()
-    snapshot = adapter.fetch()
+    snapshot = adapter.fetch().snapshot
     desired = DesiredState(
         fields={
             f"github:{REPO}#1": {

@@ -52,7 +52,7 @@ def test_secondary_rate_limit_waits_60_seconds(
     github_api.rest("GET", issues_path(), json_body=[bodies.issue(1, "A")])
     mock_milestones(github_api)
     adapter = make_adapter(project_v2=None)
-    assert len(adapter.fetch().items) == 1
+    assert len(adapter.fetch().snapshot.items) == 1
     assert fake_time.sleeps == [60]
     assert adapter.requests_made == github_api.calls == 3
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner, Result
+from redmine_helpers import write_config
 
 from tracker_bridge import demo
 from tracker_bridge.cli import main
@@ -31,18 +32,7 @@ def medco(redmine: LocalRedmine) -> demo.SeededProject:
 
 @pytest.fixture
 def config(redmine: LocalRedmine, medco: demo.SeededProject, tmp_path: Path) -> Path:
-    key_file = tmp_path / "bot.key"
-    key_file.write_text(redmine.bot_key, encoding="utf-8")
-    path = tmp_path / "tracker-bridge.toml"
-    path.write_text(
-        f'[trackers.local]\nkind = "redmine"\nurl = "{redmine.url}"\n'
-        f'api_key_file = "{key_file}"\n\n'
-        f'[projects.medco]\ntracker = "local"\nproject = "{medco.identifier}"\n\n'
-        '[projects.ghost]\ntracker = "local"\nproject = "no-such-project"\n\n'
-        f'[store]\npath = "{tmp_path / "state.sqlite3"}"\n',
-        encoding="utf-8",
-    )
-    return path
+    return write_config(redmine, tmp_path, {"medco": medco.identifier, "ghost": "no-such-project"})
 
 
 def cli(*args: str) -> Result:

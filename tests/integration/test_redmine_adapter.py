@@ -265,7 +265,7 @@ def test_fetch_maps_issues_relations_versions_and_time(
 
     calls: list[tuple[int, int]] = []
     with make_adapter(redmine, ident, progress=lambda d, n: calls.append((d, n))) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         requests_made = a.requests_made
         notes = list(a.notes)
 
@@ -343,7 +343,7 @@ def test_fetch_maps_issues_relations_versions_and_time(
 
     # the same project with its subproject
     with make_adapter(redmine, ident, include_subprojects=True) as a:
-        full = a.fetch()
+        full = a.fetch().snapshot
         full_requests = a.requests_made
     items = full.item_map()
     assert len(items) == 43
@@ -387,7 +387,7 @@ def test_fetch_pages_issues_and_time_entries_within_budget(
     with make_adapter(
         redmine, redmine_project.identifier, progress=lambda d, n: calls.append((d, n))
     ) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         made = a.requests_made
     assert len(snap.items) == n_issues
     assert len({i.key for i in snap.items}) == n_issues
@@ -437,7 +437,7 @@ def test_diff_apply_writes_only_changes_and_second_pass_is_empty(
             for n, i in enumerate(ids)
         }
     )
-    snap = adapter.fetch()
+    snap = adapter.fetch().snapshot
     before = adapter.requests_made
     changes = adapter.diff(snap, desired)
     assert adapter.requests_made == before  # fields only: no request
@@ -483,7 +483,7 @@ def test_diff_apply_writes_only_changes_and_second_pass_is_empty(
     assert all(d["property"] == "cf" for d in bot_journals[0]["details"])
 
     # a fresh fetch: nothing left to write, and applying nothing costs nothing
-    again = adapter.diff(adapter.fetch(), desired)
+    again = adapter.diff(adapter.fetch().snapshot, desired)
     assert again.empty
     before = adapter.requests_made
     assert adapter.apply(again).requests == 0
@@ -505,13 +505,13 @@ def test_float_values_compare_normalised(
         }
     )
     with make_adapter(redmine, redmine_project.identifier) as a:
-        changes = a.diff(a.fetch(), desired)
+        changes = a.diff(a.fetch().snapshot, desired)
         assert [(c.item, c.old, c.new) for c in changes.fields] == [
             (f"redmine:{ids[1]}", "3.50", "3.25"),
             (f"redmine:{ids[2]}", "3.50", "4"),
         ]
         a.apply(changes)
-        assert a.diff(a.fetch(), desired).empty
+        assert a.diff(a.fetch().snapshot, desired).empty
     assert format_value(0.1 + 0.2) == "0.3"
     assert format_value(True) == "1" and format_value(False) == "0"
     # per Redmine format: floats keep at most 2 decimals, int fields get whole numbers
@@ -528,7 +528,7 @@ def test_missing_custom_field_is_a_clear_config_error(
     ids = _seed(admin, redmine_project.id, 1)
     names = FieldNames(total_float="Float buffer (d)")
     with make_adapter(redmine, redmine_project.identifier, field_names=names) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         assert ids and "total_float" not in snap.items[0].fields
         with pytest.raises(ConfigError) as err:
             a.diff(snap, DesiredState(fields={f"redmine:{ids[0]}": {"total_float": 1}}))
@@ -547,7 +547,7 @@ def test_wiki_block_keeps_human_text_byte_for_byte(
     redmine: LocalRedmine, redmine_project: Any, adapter: RedmineAdapter
 ) -> None:
     ident = redmine_project.identifier
-    snap = adapter.fetch()
+    snap = adapter.fetch().snapshot
     page = DesiredPage(title="Plan", body="h2. Schedule\n\n|_. Item |_. Float |\n| A | 0 |")
     changes = adapter.diff(snap, DesiredState(pages=[page]))
     assert [(p.action, p.base_version) for p in changes.pages] == [("create", None)]
@@ -561,10 +561,11 @@ def test_wiki_block_keeps_human_text_byte_for_byte(
     below = "\r\n\r\nh2. Notes\r\n\r\n* keep me\r\n* and me\r\n"
     block = stored["text"].replace("\n", "\r\n")
     human_edit(redmine, ident, "Plan", above + block + below)
-    assert adapter.diff(adapter.fetch(), DesiredState(pages=[page])).empty  # CRLF respected
+    snapshot = adapter.fetch().snapshot
+    assert adapter.diff(snapshot, DesiredState(pages=[page])).empty  # CRLF respected
 
     new_page = DesiredPage(title="Plan", body="h2. Schedule\n\n|_. Item |_. Float |\n| A | 2 |")
-    changes = adapter.diff(adapter.fetch(), DesiredState(pages=[new_page]))
+    changes = adapter.diff(adapter.fetch().snapshot, DesiredState(pages=[new_page]))
     assert [(p.action, p.lines_changed) for p in changes.pages] == [("update", 1)]
     adapter.apply(changes)
     text = wiki_text(redmine, ident, "Plan")["text"]
@@ -573,7 +574,7 @@ def test_wiki_block_keeps_human_text_byte_for_byte(
     version = wiki_text(redmine, ident, "Plan")["version"]
 
     # unchanged: no write, no new version
-    again = adapter.diff(adapter.fetch(), DesiredState(pages=[new_page]))
+    again = adapter.diff(adapter.fetch().snapshot, DesiredState(pages=[new_page]))
     assert again.empty
     assert wiki_text(redmine, ident, "Plan")["version"] == version
 
@@ -618,10 +619,12 @@ def test_concurrent_wiki_edit_is_merged_and_retried(
 ) -> None:
     ident = redmine_project.identifier
     adapter.apply(
-        adapter.diff(adapter.fetch(), DesiredState(pages=[DesiredPage(title="Plan", body="v1")]))
+        adapter.diff(
+            adapter.fetch().snapshot, DesiredState(pages=[DesiredPage(title="Plan", body="v1")])
+        )
     )
     desired = DesiredState(pages=[DesiredPage(title="Plan", body="v2 of our block")])
-    changes = adapter.diff(adapter.fetch(), desired)
+    changes = adapter.diff(adapter.fetch().snapshot, desired)
     assert changes.pages[0].base_version == 1
 
     # a person edits the page between our diff and our apply
@@ -647,7 +650,7 @@ def test_page_created_meanwhile_is_not_overwritten(
 ) -> None:
     ident = redmine_project.identifier
     desired = DesiredState(pages=[DesiredPage(title="Plan", body="ours")])
-    changes = adapter.diff(adapter.fetch(), desired)
+    changes = adapter.diff(adapter.fetch().snapshot, desired)
     assert changes.pages[0].action == "create"
     human_edit(redmine, ident, "Plan", "A person created this page first.")
     adapter.apply(changes)
@@ -663,7 +666,9 @@ def test_deleted_end_marker_stops_the_page_write(
     broken = "Mine\r\n\r\n" + begin_marker("textile") + "\r\n\r\nold\r\n\r\nMy notes below\r\n"
     human_edit(redmine, ident, "Plan", broken)
     with pytest.raises(InputError, match="end marker was deleted") as err:
-        adapter.diff(adapter.fetch(), DesiredState(pages=[DesiredPage(title="Plan", body="x")]))
+        adapter.diff(
+            adapter.fetch().snapshot, DesiredState(pages=[DesiredPage(title="Plan", body="x")])
+        )
     assert f"/projects/{ident}/wiki/Plan" in str(err.value)
     assert wiki_text(redmine, ident, "Plan")["text"] == broken
 
@@ -674,16 +679,16 @@ def test_attachments_are_uploaded_once_and_replaced(
     ident = redmine_project.identifier
     red = Attachment(filename="gantt.png", data=png((255, 0, 0)))
     page = DesiredPage(title="Plan", body="!gantt.png!", attachments=[red])
-    report = adapter.apply(adapter.diff(adapter.fetch(), DesiredState(pages=[page])))
+    report = adapter.apply(adapter.diff(adapter.fetch().snapshot, DesiredState(pages=[page])))
     assert report.attachments_uploaded == 1 and report.pages_written == 1
     files = wiki_text(redmine, ident, "Plan")["attachments"]
     assert [(f["filename"], f["filesize"]) for f in files] == [("gantt.png", len(red.data))]
 
-    assert adapter.diff(adapter.fetch(), DesiredState(pages=[page])).empty
+    assert adapter.diff(adapter.fetch().snapshot, DesiredState(pages=[page])).empty
 
     blue = Attachment(filename="gantt.png", data=png((0, 0, 255)) + b"\x00")
     page2 = DesiredPage(title="Plan", body="!gantt.png!", attachments=[blue])
-    changes = adapter.diff(adapter.fetch(), DesiredState(pages=[page2]))
+    changes = adapter.diff(adapter.fetch().snapshot, DesiredState(pages=[page2]))
     assert len(changes.pages) == 1 and changes.pages[0].lines_changed == 0
     report = adapter.apply(changes)
     assert report.attachments_uploaded == 1
@@ -691,7 +696,7 @@ def test_attachments_are_uploaded_once_and_replaced(
     assert [(f["filename"], f["filesize"]) for f in files] == [("gantt.png", len(blue.data))]
     got = requests.get(files[0]["content_url"], headers=_h(redmine.admin_key), timeout=TIMEOUT)
     assert got.content == blue.data
-    assert adapter.diff(adapter.fetch(), DesiredState(pages=[page2])).empty
+    assert adapter.diff(adapter.fetch().snapshot, DesiredState(pages=[page2])).empty
 
 
 # ------------------------------------------------------------------------------ errors
@@ -769,7 +774,7 @@ def test_check_project_without_wiki_and_diff_refuses_pages(
         assert not wiki.ok and "settings/modules" in (wiki.fix or "")
         assert "redmine.wiki.ok" not in findings
         with pytest.raises(ConfigError, match="wiki module is disabled"):
-            a.diff(a.fetch(), DesiredState(pages=[DesiredPage(title="Plan", body="x")]))
+            a.diff(a.fetch().snapshot, DesiredState(pages=[DesiredPage(title="Plan", body="x")]))
 
 
 def test_check_reports_fields_missing_on_a_tracker(
@@ -787,7 +792,7 @@ def test_check_reports_fields_missing_on_a_tracker(
     try:
         with make_adapter(redmine, redmine_project.identifier) as a:
             findings = [f for f in a.check() if f.id == "redmine.custom_field.not_writable"]
-            snap = a.fetch()
+            snap = a.fetch().snapshot
             support = next(i for i in snap.items if i.tracker == "Support")
             changes = a.diff(
                 snap,
@@ -833,12 +838,12 @@ def test_rejected_issue_does_not_stop_the_others(
         }
     )
     with make_adapter(redmine, redmine_project.identifier) as a:
-        changes = a.diff(a.fetch(), desired)
+        changes = a.diff(a.fetch().snapshot, desired)
     # a fresh adapter (no diff of its own) resolves the field ids itself
     with make_adapter(redmine, redmine_project.identifier) as b:
         with pytest.raises(RejectedError) as err:
             b.apply(changes)
-        assert b.diff(b.fetch(), desired).fields[0].item == f"redmine:{ids[1]}"
+        assert b.diff(b.fetch().snapshot, desired).fields[0].item == f"redmine:{ids[1]}"
     message = str(err.value)
     assert f"#{ids[1]}" in message and "is not a number" in message and "422" in message
     report = err.value.report  # type: ignore[attr-defined]

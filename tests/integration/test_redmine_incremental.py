@@ -157,11 +157,6 @@ def key(issue_id: int) -> str:
     return f"redmine:{issue_id}"
 
 
-def mode(adapter: RedmineAdapter) -> str:
-    """How the adapter's last fetch read the project ("full" or "incremental")."""
-    return adapter.fetch_mode
-
-
 # ------------------------------------------------------------------------ adapter level
 
 
@@ -171,24 +166,28 @@ def test_changed_estimate_is_fetched_incrementally_and_equals_a_full_fetch(
     data = seed(redmine, redmine_project.id, 160)
     changed = data.ids[3]
     with make_adapter(redmine, redmine_project.identifier) as a:
-        full = a.fetch()
-        assert mode(a) == "full" and a.fetch_requests == 2 + 4  # 2 issue pages
-        cursor = a.sync_cursor
+        result = a.fetch()
+        full = result.snapshot
+        assert result.mode == "full" and a.fetch_requests == 2 + 4  # 2 issue pages
+        cursor = result.cursor
         assert cursor is not None and cursor.tzinfo is not None
         assert full.item_map()[key(changed)].estimate_hours == 4.0
 
         admin.issue.update(changed, estimated_hours=7.5)
         a.requests_made = 0
-        merged = a.fetch(since=cursor, cached=full)
+        result = a.fetch(since=cursor, cached=full)
+        merged = result.snapshot
         made = a.requests_made
-        assert mode(a) == "incremental", a.fallback_reason
+        assert result.mode == "incremental", result.fallback_reason
         assert a.fetch_changed == 2  # the changed issue and the last one
         assert made == a.fetch_requests == math.ceil(2 / 100) + CONSTANT == 7
         assert merged.item_map()[key(changed)].estimate_hours == 7.5
-        assert a.sync_cursor is not None and a.sync_cursor > cursor
+        assert result.cursor is not None and result.cursor > cursor
 
-        fresh = a.fetch()
-        assert mode(a) == "full"
+        result = a.fetch()
+
+        fresh = result.snapshot
+        assert result.mode == "full"
         assert comparable(merged) == comparable(fresh)
         assert len(merged.dependencies) == 10 and len(merged.time_entries) == 3
         assert merged.item_map()[key(data.ids[23])].parent == key(data.ids[22])
@@ -197,15 +196,16 @@ def test_changed_estimate_is_fetched_incrementally_and_equals_a_full_fetch(
         # 150 issues changed: two pages of changed issues
         touched = data.ids[:150]
         redmine.runner(f"Issue.where(id: {touched}).update_all(updated_on: Time.now)")
-        cursor = a.sync_cursor
+        cursor = result.cursor
         assert cursor is not None
         a.requests_made = 0
-        again = a.fetch(since=cursor, cached=fresh)
-        assert mode(a) == "incremental", a.fallback_reason
+        result = a.fetch(since=cursor, cached=fresh)
+        again = result.snapshot
+        assert result.mode == "incremental", result.fallback_reason
         # the 150 (among them the issue changed above, the latest stamp the last fetch saw)
         assert a.fetch_changed == 150
         assert a.requests_made == math.ceil(150 / 100) + CONSTANT == 8
-        assert comparable(again) == comparable(a.fetch())
+        assert comparable(again) == comparable(a.fetch().snapshot)
 
 
 def test_deleted_issue_falls_back_to_a_full_fetch(
@@ -214,22 +214,24 @@ def test_deleted_issue_falls_back_to_a_full_fetch(
     data = seed(redmine, redmine_project.id, 30)
     gone = data.ids[4]  # precedes ids[5]
     with make_adapter(redmine, redmine_project.identifier) as a:
-        full = a.fetch()
+        result = a.fetch()
+        full = result.snapshot
         assert (key(gone), key(data.ids[5])) in {
             (d.predecessor, d.successor) for d in full.dependencies
         }
-        cursor = a.sync_cursor
+        cursor = result.cursor
         assert cursor is not None
         admin.issue.delete(gone)
         a.requests_made = 0
-        merged = a.fetch(since=cursor, cached=full)
-        assert mode(a) == "full"
-        assert a.fallback_reason is not None and "counts 29 issues" in a.fallback_reason
+        result = a.fetch(since=cursor, cached=full)
+        merged = result.snapshot
+        assert result.mode == "full"
+        assert result.fallback_reason is not None and "counts 29 issues" in result.fallback_reason
         # the incremental attempt (changed page, trackers, count) and then the full fetch
         assert a.requests_made == 3 + 3 + 2
         assert key(gone) not in merged.item_map()
         assert all(key(gone) not in (d.predecessor, d.successor) for d in merged.dependencies)
-        assert comparable(merged) == comparable(a.fetch())
+        assert comparable(merged) == comparable(a.fetch().snapshot)
 
 
 def test_time_logged_since_the_last_fetch_is_seen(
@@ -238,8 +240,9 @@ def test_time_logged_since_the_last_fetch_is_seen(
     data = seed(redmine, redmine_project.id, 30)
     target = data.ids[10]
     with make_adapter(redmine, redmine_project.identifier) as a:
-        full = a.fetch()
-        cursor = a.sync_cursor
+        result = a.fetch()
+        full = result.snapshot
+        cursor = result.cursor
         assert cursor is not None
         assert full.item_map()[key(target)].spent_hours == 0
         stamp = updated_on(redmine, target)
@@ -250,8 +253,9 @@ def test_time_logged_since_the_last_fetch_is_seen(
         assert updated_on(redmine, target) == stamp  # logging time does not bump updated_on
 
         a.requests_made = 0
-        merged = a.fetch(since=cursor, cached=full)
-        assert mode(a) == "incremental", a.fallback_reason
+        result = a.fetch(since=cursor, cached=full)
+        merged = result.snapshot
+        assert result.mode == "incremental", result.fallback_reason
         # the last issue, and the one with new time (re-read for its spent hours)
         assert a.fetch_changed == 2
         assert a.requests_made == math.ceil(1 / 100) + CONSTANT + 1 == 8
@@ -259,7 +263,7 @@ def test_time_logged_since_the_last_fetch_is_seen(
         assert [(e.hours, e.date) for e in entries] == [(2.25, dt.date(2026, 11, 20))]
         assert merged.item_map()[key(target)].spent_hours == 2.25
         assert len(merged.time_entries) == 4
-        assert comparable(merged) == comparable(a.fetch())
+        assert comparable(merged) == comparable(a.fetch().snapshot)
 
 
 def test_risks_are_read_in_full_so_their_new_relations_are_seen(
@@ -280,12 +284,13 @@ def test_risks_are_read_in_full_so_their_new_relations_are_seen(
     """)
     settings = RiskSettings(risk_tracker="Support", probability_field="Risk score")
     with make_adapter(redmine, redmine_project.identifier, risk=settings) as a:
-        full = a.fetch()
+        result = a.fetch()
+        full = result.snapshot
         assert [(r.key, r.probability, r.threatens) for r in full.risks] == [
             (key(risk), 0.4, [key(data.ids[20])])
         ]
         assert len(full.items) == 30
-        cursor = a.sync_cursor
+        cursor = result.cursor
         assert cursor is not None
         stamp = updated_on(redmine, risk)
         admin.issue_relation.create(
@@ -294,12 +299,13 @@ def test_risks_are_read_in_full_so_their_new_relations_are_seen(
         assert updated_on(redmine, risk) == stamp
 
         a.requests_made = 0
-        merged = a.fetch(since=cursor, cached=full)
-        assert mode(a) == "incremental", a.fallback_reason
+        result = a.fetch(since=cursor, cached=full)
+        merged = result.snapshot
+        assert result.mode == "incremental", result.fallback_reason
         # user, project, versions, changed page, risk list (no /trackers.json), count, time
         assert a.requests_made == 7
         assert merged.risks[0].threatens == [key(data.ids[20]), key(data.ids[21])]
-        assert comparable(merged) == comparable(a.fetch())
+        assert comparable(merged) == comparable(a.fetch().snapshot)
 
 
 # ----------------------------------------------------------------------- pipeline level

@@ -157,7 +157,7 @@ def test_three_point_fields_become_an_estimate_range(
     single = admin.issue.create(project_id=pid, subject="Single", estimated_hours=4).id
 
     with make_adapter(redmine, redmine_project.identifier) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         notes = list(a.notes)
     items = snap.item_map()
     assert items[f"redmine:{wide}"].estimate_range == EstimateRange(
@@ -200,7 +200,7 @@ def test_inconsistent_three_point_estimate_is_ignored_with_a_note(
     ).id
 
     with make_adapter(redmine, redmine_project.identifier) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         notes = list(a.notes)
     items = snap.item_map()
     for iid, estimate in ((unordered, 5.0), (half, 5.0), (no_likely, None)):
@@ -288,7 +288,7 @@ def test_risk_tracker_issues_become_risks(
     )
 
     with make_adapter(redmine, redmine_project.identifier) as a:
-        snap = a.fetch()
+        snap = a.fetch().snapshot
         notes = list(a.notes)
         findings = a.check()
         changes = a.diff(
@@ -364,14 +364,14 @@ def test_optional_field_disabled_in_the_project_is_skipped(
             }
         )
         with make_adapter(redmine, redmine_project.identifier) as a:
-            snap = a.fetch()
+            snap = a.fetch().snapshot
             assert "Risk score" not in snap.custom_fields
             assert "Planned cost" in snap.custom_fields
             changes = a.diff(snap, desired)
             notes = list(a.notes)
             report = a.apply(changes)
             findings = a.check()
-            again = a.diff(a.fetch(), desired)
+            again = a.diff(a.fetch().snapshot, desired)
         values = issue_values(redmine, ids[1])
     finally:
         redmine.runner(f"""
@@ -405,7 +405,7 @@ def test_check_lists_the_optional_missing_field(
     with make_adapter(redmine, redmine_project.identifier, field_names=names) as a:
         findings = a.check()
         changes = a.diff(
-            a.fetch(),
+            a.fetch().snapshot,
             DesiredState(
                 fields={
                     f"redmine:{issue}": {**schedule_values(0), "slip_days": 3, "criticality": 10}

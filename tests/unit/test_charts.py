@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.planner.baseline import make_baseline
@@ -110,7 +111,7 @@ def big_gantt() -> BigGantt:
     snapshot = synthetic(MAX_GANTT_ROWS + 40)
     plan = make_plan(snapshot, Settings(), AS_OF, overlays=False)
     started = time.perf_counter()
-    data = gantt_png(plan, snapshot, tracker_kind="redmine")
+    data = gantt_png(plan, snapshot, style=RedminePageStyle())
     assert data is not None
     return BigGantt(snapshot, plan, data, time.perf_counter() - started)
 
@@ -201,7 +202,7 @@ def test_the_gantt_grows_with_the_items_within_bounds(big_gantt: BigGantt) -> No
     for n in (10, 60):
         snapshot = synthetic(n)
         plan = make_plan(snapshot, settings_from_dict({"risk": {"trials": 100}}), AS_OF)
-        data = gantt_png(plan, snapshot, tracker_kind="redmine")
+        data = gantt_png(plan, snapshot, style=RedminePageStyle())
         assert data is not None
         width, heights[n] = png_size(data)
         assert width == 1200

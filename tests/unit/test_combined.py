@@ -7,10 +7,11 @@ behaviour is tested against a real Redmine and GitHub's contract elsewhere).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from tracker_bridge import pipeline
+from tracker_bridge.adapters.protocol import FetchResult, TrackerAdapter
 from tracker_bridge.combined import run_combined_pass
 from tracker_bridge.errors import ConfigError, NotFoundError
 from tracker_bridge.model import (
@@ -24,6 +25,7 @@ from tracker_bridge.model import (
     Snapshot,
     WorkItem,
 )
+from tracker_bridge.publish import PlainStyle
 from tracker_bridge.settings import settings_from_dict
 
 START = dt.date(2027, 3, 1)  # a Monday
@@ -41,11 +43,16 @@ class MemoryAdapter:
         self.requests_made = 0
         self.applied: list[ChangeSet] = []
 
-    def fetch(self) -> Snapshot:
+    supports_incremental = False
+    page_style = PlainStyle()
+
+    def fetch(
+        self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
+    ) -> FetchResult:
         self.requests_made += 1
         if self.fail:
             raise NotFoundError("project 'web' not found", method="GET", path="/x", status=404)
-        return self.snapshot
+        return FetchResult(self.snapshot, external_dependencies=self.external_dependencies)
 
     def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
         changes = [
@@ -61,6 +68,9 @@ class MemoryAdapter:
 
     def check(self) -> list[Finding]:
         return []
+
+    def close(self) -> None:
+        pass
 
 
 def snap(name: str, items: list[WorkItem], deps: list[Dependency] | None = None) -> Snapshot:
@@ -150,12 +160,12 @@ def test_plans_must_name_configured_projects() -> None:
 
 
 def test_pipeline_protocol_is_what_memory_adapter_implements() -> None:
-    adapter: pipeline.TrackerAdapter = MemoryAdapter(snap("x", []))
+    adapter: TrackerAdapter = MemoryAdapter(snap("x", []))
     assert adapter.check() == []
 
 
 def test_cli_runs_a_combined_plan_once_for_its_projects() -> None:
-    from tracker_bridge.cli import _plan_units
+    from tracker_bridge.units import PlanningUnit, planning_units
 
     settings = settings_from_dict(
         {
@@ -168,7 +178,40 @@ def test_cli_runs_a_combined_plan_once_for_its_projects() -> None:
             "plans": {"product": {"projects": ["api", "web"]}},
         }
     )
-    assert _plan_units(settings, ["ops", "web", "api"]) == [
-        (None, ["ops"]),
-        ("product", ["api", "web"]),
-    ]
+    units = planning_units(settings, ["ops", "web", "api"])
+    assert units == [PlanningUnit(("ops",)), PlanningUnit(("api", "web"), "product")]
+    assert [u.name for u in units] == ["ops", "product"]
+
+
+def _written(adapter: MemoryAdapter) -> dict[tuple[str, str], str | None]:
+    return {(c.item, c.field): c.new for c in adapter.applied[-1].fields}
+
+
+def test_cron_and_webhook_passes_of_a_combined_plan_write_the_same_values(
+    adapters: dict[str, MemoryAdapter], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Regression: a webhook job for one member of a combined plan used to plan that project
+    alone, dropping the cross-tracker edge and moving github:o/web#5 back to Monday."""
+    from tracker_bridge.store import Store
+    from tracker_bridge.units import planning_units, run_unit
+    from tracker_bridge.worker import Worker, default_pass
+
+    settings = settings_from_dict(
+        {**SETTINGS.model_dump(mode="json"), "store": {"path": str(tmp_path / "s.sqlite3")}}
+    )
+    monkeypatch.setattr(
+        "tracker_bridge.pipeline.open_adapter", lambda settings, name, progress=None: adapters[name]
+    )
+    with Store.open(settings.store.path) as store:
+        for unit in planning_units(settings, list(settings.projects)):  # the nightly run --all
+            assert all(r.ok for r in run_unit(settings, unit, as_of=START, store=store))
+        cron = _written(adapters["web"])
+        assert cron[("github:o/web#5", "early_start")] == "2027-03-04"
+
+        store.enqueue("web", now=0.0)  # a webhook delivery for the GitHub project
+    worker = Worker(settings, pass_fn=lambda s, p, st: default_pass(s, p, st, as_of=START))
+    runs = worker.run_until_idle()
+    worker.close()
+    assert [run.outcome for run in runs] == ["done"]
+    assert len(adapters["web"].applied) == 2 and len(adapters["api"].applied) == 2
+    assert _written(adapters["web"]) == cron

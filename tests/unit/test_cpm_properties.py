@@ -118,10 +118,10 @@ def snapshot_data(net: Net, to_date: Callable[[int], dt.date] = calendar_day) ->
     items = []
     for i in range(net.n):
         item: dict[str, Any] = {"key": net.key(i), "estimate_hours": net.hours[i]}
-        if net.starts[i] is not None:
-            item["start"] = day(net.starts[i])
+        if net.starts[i] is not None:  # a constraint while open, the actual start once closed
+            item["start" if net.closed[i] else "start_no_earlier_than"] = day(net.starts[i])
         if net.dues[i] is not None:
-            item["due"] = day(net.dues[i])
+            item["deadline"] = day(net.dues[i])
         if net.closed[i]:
             item.update(status="closed", closed_on=day(min(net.as_of, net.starts[i] or 0)))
         elif net.done[i]:

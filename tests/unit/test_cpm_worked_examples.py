@@ -673,14 +673,14 @@ def _assert_late_by_two(result: Plan) -> None:
     assert sorted(late.keys) == ["A", "B", "D", "E", "F", "G", "H", "I"]
 
 
-def test_negative_float_against_an_item_due_date():
-    """The Jacobs & Chase network (22 weeks) with a required completion of 20: I is due
-    on day 19 (inclusive), so the backward pass starts from LF_I = 20 instead of 22 and every
-    total float drops by exactly 2 (every activity reaches I) - the "required completion
-    time" and negative total slack of Gido & Clements, *Successful Project Management*.
+def test_negative_float_against_an_item_deadline():
+    """The Jacobs & Chase network (22 weeks) with a required completion of 20: I has a
+    deadline on day 19 (inclusive), so the backward pass starts from LF_I = 20 instead of 22
+    and every total float drops by exactly 2 (every activity reaches I) - the "required
+    completion time" and negative total slack of Gido & Clements, *Successful Project Management*.
     Free float is capped by total float: C keeps 3 (not its early-schedule 4); F and H,
     now at -1, show 0."""
-    result = run(JACOBS, JACOBS_DEPS, items={"I": {"due": DAY0 + dt.timedelta(19)}})
+    result = run(JACOBS, JACOBS_DEPS, items={"I": {"deadline": DAY0 + dt.timedelta(19)}})
     _assert_late_by_two(result)
     assert result.items["I"].deadline == DAY0 + dt.timedelta(19)
 

@@ -12,9 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tracker_bridge.adapters.github.keys import web_base
+from tracker_bridge.adapters.github.style import GitHubPageStyle
+from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
-from tracker_bridge.publish import page_markup, render_desired
+from tracker_bridge.publish import PlainStyle, render_desired
 from tracker_bridge.publish.document import (
     BulletList,
     Document,
@@ -108,8 +111,11 @@ def planned(snapshot: Snapshot) -> Plan:
 
 def report_text(markup: str, snapshot: Snapshot | None = None) -> str:
     snapshot = snapshot or redmine_snapshot()
-    kind = "github" if markup == "gfm" else "redmine"
-    return render(build_report(planned(snapshot), snapshot, tracker_kind=kind), markup)
+    return render(build_report(planned(snapshot), snapshot, style=style_for(markup)), markup)
+
+
+def style_for(markup: str) -> GitHubPageStyle | RedminePageStyle:
+    return GitHubPageStyle() if markup == "gfm" else RedminePageStyle(markup)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -224,7 +230,7 @@ def test_critical_path_table_lists_the_chain_in_order_with_issue_numbers(markup:
     snapshot = redmine_snapshot()
     plan = planned(snapshot)
     assert plan.project.critical_paths == [["redmine:1", "redmine:2", "redmine:4"]]
-    doc = build_report(plan, snapshot, tracker_kind="redmine")
+    doc = build_report(plan, snapshot, style=RedminePageStyle())
     table = section_table(doc, "Critical path")
     assert table.header == [
         "#",
@@ -268,7 +274,7 @@ def test_every_chain_gets_a_table_when_there_are_several() -> None:
     )
     plan = planned(snapshot)
     assert len(plan.project.critical_paths) == 2
-    blocks = section_blocks(build_report(plan, snapshot, tracker_kind="redmine"), "Critical path")
+    blocks = section_blocks(build_report(plan, snapshot, style=RedminePageStyle()), "Critical path")
     assert [b.text for b in blocks if isinstance(b, Paragraph)] == ["Chain 1 of 2", "Chain 2 of 2"]
     assert [[r[1] for r in b.rows] for b in blocks if isinstance(b, Table)] == [
         [IssueRef("#1", autolink=True)],
@@ -279,7 +285,7 @@ def test_every_chain_gets_a_table_when_there_are_several() -> None:
 def test_milestone_table_numbers_equal_the_plan() -> None:
     snapshot = redmine_snapshot()
     plan = planned(snapshot)
-    table = section_table(build_report(plan, snapshot, tracker_kind="redmine"), "Milestones")
+    table = section_table(build_report(plan, snapshot, style=RedminePageStyle()), "Milestones")
     assert table.header == ["Milestone", "Due", "Forecast finish", "Float (d)", "Status"]
     assert len(table.rows) == len(plan.milestones) == 3
     for row, m in zip(table.rows, plan.milestones, strict=True):
@@ -296,7 +302,7 @@ def test_milestone_table_numbers_equal_the_plan() -> None:
 def test_summary_line_and_footer_come_from_the_plan() -> None:
     snapshot = redmine_snapshot()
     plan = planned(snapshot)
-    doc = build_report(plan, snapshot, tracker_kind="redmine")
+    doc = build_report(plan, snapshot, style=RedminePageStyle())
     summary = doc.blocks[1]
     assert isinstance(summary, Paragraph)
     p = plan.project
@@ -315,7 +321,7 @@ def test_summary_line_and_footer_come_from_the_plan() -> None:
 def test_negative_float_table_lists_items_that_miss_a_deadline() -> None:
     snapshot = redmine_snapshot()
     plan = planned(snapshot)
-    table = section_table(build_report(plan, snapshot, tracker_kind="redmine"), "Negative float")
+    table = section_table(build_report(plan, snapshot, style=RedminePageStyle()), "Negative float")
     late = sorted(
         (s for s in plan.items.values() if s.total_float < 0 and s.state != "summary"),
         key=lambda s: (s.total_float, s.early_finish, s.key),
@@ -338,14 +344,17 @@ def test_no_negative_float_is_a_sentence() -> None:
     snapshot = redmine_snapshot(ship_due="2025-02-28")
     plan = planned(snapshot)
     assert not plan.project.negative_float
-    blocks = section_blocks(build_report(plan, snapshot, tracker_kind="redmine"), "Negative float")
+    blocks = section_blocks(
+        build_report(plan, snapshot, style=RedminePageStyle()), "Negative float"
+    )
     assert blocks == [Paragraph("No item is late against its deadline.")]
 
 
 def test_items_without_estimates_are_listed() -> None:
     snapshot = redmine_snapshot()
     blocks = section_blocks(
-        build_report(planned(snapshot), snapshot, tracker_kind="redmine"), "Items without estimates"
+        build_report(planned(snapshot), snapshot, style=RedminePageStyle()),
+        "Items without estimates",
     )
     assert blocks[1] == BulletList([(IssueRef("#5", autolink=True), " ", "Translations")])
     assert "* #5 Translations" in report_text("textile")
@@ -368,7 +377,7 @@ def test_keys_that_are_not_redmine_issues_keep_their_key() -> None:
             "dependencies": [{"predecessor": "medco:10", "successor": "redmine:3"}],
         }
     )
-    doc = build_report(planned(snapshot), snapshot, tracker_kind="redmine")
+    doc = build_report(planned(snapshot), snapshot, style=RedminePageStyle())
     assert [row[1] for row in section_table(doc, "Critical path").rows] == [
         IssueRef("medco:10"),
         IssueRef("#3", "https://pm.example.com/issues/3", autolink=True),
@@ -376,8 +385,12 @@ def test_keys_that_are_not_redmine_issues_keep_their_key() -> None:
     text = render(doc, "textile")
     assert "| medco&#58;10 | From a file |" in text
     assert "| #3 | From Redmine |" in text
-    with pytest.raises(ValueError, match="unknown tracker kind 'jira'"):
-        build_report(planned(snapshot), snapshot, tracker_kind="jira")
+    # a tracker without a style of its own: keys, linked to the items' URLs
+    plain = build_report(planned(snapshot), snapshot, style=PlainStyle())
+    assert [row[1] for row in section_table(plain, "Critical path").rows] == [
+        IssueRef("medco:10"),
+        IssueRef("redmine:3", "https://pm.example.com/issues/3"),
+    ]
 
 
 # --------------------------------------------------------------------------- markup syntax
@@ -515,7 +528,7 @@ def test_rendering_is_byte_identical_for_an_unchanged_plan(markup: str) -> None:
 def test_github_issue_links_are_full_urls() -> None:
     snapshot = github_snapshot()
     plan = planned(snapshot)
-    doc = build_report(plan, snapshot, tracker_kind="github")
+    doc = build_report(plan, snapshot, style=GitHubPageStyle())
     refs = [
         c
         for b in doc.blocks
@@ -538,9 +551,10 @@ def test_github_issue_links_are_full_urls() -> None:
 def test_github_labels_name_the_repository_when_there_are_several() -> None:
     data = github_snapshot().model_dump()
     data["items"].append({"key": "github:acme/api#9", "title": "API"})
-    data["source"]["base_url"] = "https://git.example.com/api/v3"
     snapshot = Snapshot.model_validate(data)
-    text = report_text("gfm", snapshot)
+    # a GitHub Enterprise server: the adapter knows its web address from its API address
+    style = GitHubPageStyle(web_base("https://git.example.com/api/v3"))
+    text = render(build_report(planned(snapshot), snapshot, style=style), "gfm")
     assert "[acme/api#9](https://git.example.com/acme/api/issues/9)" in text
     assert "| [acme/shop#1](https://git.example.com/acme/shop/issues/1) | Design |" in text
     assert "[acme/shop#3](https://github.com/acme/shop/issues/3)" in text  # the item's own URL
@@ -606,8 +620,7 @@ def test_render_desired_bundles_fields_and_one_page() -> None:
     state = render_desired(
         plan,
         snapshot,
-        markup="textile",
-        tracker_kind="redmine",
+        style=RedminePageStyle("textile"),
         page_title="Plan",
         field_names=FieldNames(),
         charts=False,  # charts: tests/unit/test_publish_overlays.py
@@ -619,18 +632,15 @@ def test_render_desired_bundles_fields_and_one_page() -> None:
 
 
 def test_markup_per_tracker_kind() -> None:
-    assert page_markup("textile", "github") == "gfm"  # GitHub wikis only speak GFM
-    assert page_markup("common_mark", "redmine") == "common_mark"
-    with pytest.raises(ValueError, match="does not suit a Redmine wiki"):
-        page_markup("gfm", "redmine")
-    with pytest.raises(ValueError, match="unknown tracker kind 'jira'"):
-        page_markup("textile", "jira")
+    assert GitHubPageStyle().markup == "gfm"  # GitHub wikis only speak GFM
+    assert RedminePageStyle("common_mark").markup == "common_mark"
+    with pytest.raises(ValueError, match="gfm is GitHub's markup"):
+        RedminePageStyle("gfm")
     snapshot = github_snapshot()
     state = render_desired(
         planned(snapshot),
         snapshot,
-        markup="textile",
-        tracker_kind="github",
+        style=GitHubPageStyle(),
         page_title="Plan",
         field_names=FieldNames(),
         charts=False,

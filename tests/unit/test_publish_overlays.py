@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tracker_bridge.adapters.github.style import GitHubPageStyle
+from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.model import Baseline, Plan, Risk, Snapshot, Status, WorkItem
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.planner.baseline import make_baseline
@@ -164,7 +166,7 @@ def headings(doc: Document) -> list[str]:
 
 
 def report(plan: Plan, snapshot: Snapshot, charts: tuple[str, ...] = ()) -> Document:
-    return build_report(plan, snapshot, tracker_kind="redmine", charts=charts)
+    return build_report(plan, snapshot, style=RedminePageStyle(), charts=charts)
 
 
 # ------------------------------------------------------------------------- formatting
@@ -203,6 +205,7 @@ def test_sections_appear_in_order_with_every_overlay(
         "Milestones",
         *OVERLAY_HEADINGS,
         "Negative float",
+        "Forecast later than due date",
         "Items without estimates",
     ]
 
@@ -479,8 +482,8 @@ def test_overlay_tables_are_well_formed(
     medco: tuple[Plan, Snapshot, Baseline], markup: str
 ) -> None:
     plan, snapshot, _ = medco
-    kind = "github" if markup == "gfm" else "redmine"
-    text = render(build_report(plan, snapshot, tracker_kind=kind, charts=CHART_FILES), markup)
+    style = GitHubPageStyle() if markup == "gfm" else RedminePageStyle(markup)  # type: ignore[arg-type]
+    text = render(build_report(plan, snapshot, style=style, charts=CHART_FILES), markup)
     table: list[str] = []
     for line in [*text.split("\n"), ""]:
         if line.startswith("|"):
@@ -497,10 +500,9 @@ def test_a_plan_read_back_from_json_renders_the_same(
 ) -> None:
     plan, snapshot, _ = medco
     again = Plan.model_validate(plan.to_json_dict())  # overlay dates are ISO strings now
-    for markup in ("textile", "gfm"):
-        kind = "github" if markup == "gfm" else "redmine"
-        first = build_report(plan, snapshot, tracker_kind=kind, charts=CHART_FILES)
-        second = build_report(again, snapshot, tracker_kind=kind, charts=CHART_FILES)
+    for markup, style in (("textile", RedminePageStyle()), ("gfm", GitHubPageStyle())):
+        first = build_report(plan, snapshot, style=style, charts=CHART_FILES)
+        second = build_report(again, snapshot, style=style, charts=CHART_FILES)
         assert render(first, markup) == render(second, markup)
 
 
@@ -509,8 +511,7 @@ def test_render_desired_attaches_the_charts_it_shows(
 ) -> None:
     plan, snapshot, base = medco
     kwargs: dict[str, Any] = {
-        "markup": "textile",
-        "tracker_kind": "redmine",
+        "style": RedminePageStyle("textile"),
         "page_title": "Plan",
         "field_names": FieldNames(),
     }
@@ -518,7 +519,7 @@ def test_render_desired_attaches_the_charts_it_shows(
     page = state.pages[0]
     assert [a.filename for a in page.attachments] == [GANTT_PNG, FINISH_PNG, S_CURVE_PNG]
     assert all(a.content_type == "image/png" and a.data[:4] == b"\x89PNG" for a in page.attachments)
-    expected = build_report(plan, snapshot, tracker_kind="redmine", charts=CHART_FILES)
+    expected = build_report(plan, snapshot, style=RedminePageStyle(), charts=CHART_FILES)
     assert page.body == render(expected, "textile")
     plain = render_desired(plan, snapshot, charts=False, **kwargs).pages[0]
     assert plain.attachments == []

@@ -37,11 +37,12 @@ def register_snapshot() -> Snapshot:
             ],
             "items": [
                 item("anchor", 200, milestone="M1"),  # 25 days: the critical path
-                item("neg", 80, due="2025-01-10"),  # 10 days by Friday: 5 days late
+                # due dates that bind, as with `due_dates = "deadline"`
+                item("neg", 80, due="2025-01-10", deadline="2025-01-10"),  # 5 days late
                 item("near", 184),  # 23 days: 2 days of float
                 item("noest", None),
                 item("over", 16, spent_hours=20),
-                item("pastdue", 8, due="2025-01-03"),
+                item("pastdue", 8, due="2025-01-03", deadline="2025-01-03"),
                 item("stale", 8, updated_on="2024-12-01T09:30:00Z"),
                 item("fresh", 8, updated_on="2025-01-05T17:00:00Z"),
                 item("waiter", 8),

@@ -33,6 +33,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from tracker_bridge import pipeline
+from tracker_bridge.adapters.protocol import FetchResult
 from tracker_bridge.cli import main
 from tracker_bridge.model import (
     ApplyReport,
@@ -45,6 +46,7 @@ from tracker_bridge.model import (
     WorkItem,
 )
 from tracker_bridge.pipeline import PassResult, run_pass
+from tracker_bridge.publish import PlainStyle
 from tracker_bridge.settings import Settings, settings_from_dict
 from tracker_bridge.store import Store, project_lock
 from tracker_bridge.webhook import create_app, parse_redmine, sign, verify_signature
@@ -1063,7 +1065,7 @@ def test_run_waits_for_the_other_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert kwargs["store"] is not None
         return PassResult(project=name, error="stopped here on purpose")
 
-    monkeypatch.setattr("tracker_bridge.cli.run.run_pass", fake_pass)
+    monkeypatch.setattr("tracker_bridge.units.run_pass", fake_pass)
     held = threading.Event()
     release = threading.Event()
 
@@ -1096,12 +1098,19 @@ def test_run_pass_records_what_it_wrote(
 
     class FakeAdapter:
         requests_made = 0
+        supports_incremental = False
+        page_style = PlainStyle()
 
-        def fetch(self) -> Snapshot:
-            return Snapshot(
-                project=Project(name="orders", start="2026-03-02"),  # type: ignore[arg-type]
-                items=[WorkItem(key="redmine:42", estimate_hours=8)],
+        def fetch(self, **_: object) -> FetchResult:
+            return FetchResult(
+                Snapshot(
+                    project=Project(name="orders", start="2026-03-02"),  # type: ignore[arg-type]
+                    items=[WorkItem(key="redmine:42", estimate_hours=8)],
+                )
             )
+
+        def close(self) -> None:
+            pass
 
         def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
             return ChangeSet(fields=[change])

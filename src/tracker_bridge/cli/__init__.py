@@ -9,6 +9,5 @@ imported below (they import ``app``, never this package, so there is no import c
 
 from tracker_bridge.cli import baseline, demo, plan, run, serve, setup  # noqa: F401  (registers)
 from tracker_bridge.cli.app import main
-from tracker_bridge.cli.run import _plan_units
 
-__all__ = ["_plan_units", "main"]
+__all__ = ["main"]

@@ -14,7 +14,7 @@ from tracker_bridge.cli.options import as_of_option, config_option, json_option,
 from tracker_bridge.cli.output import dump_json, progress_bar, show_table
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.model import Snapshot
-from tracker_bridge.pipeline import open_adapter
+from tracker_bridge.pipeline import fetch_snapshot
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
 from tracker_bridge.snapshot_file import load_snapshot
@@ -32,7 +32,7 @@ def _snapshot_for(
         return snapshot.project.name, snapshot
     assert project is not None
     with progress_bar(not quiet, "fetching issues") as progress:
-        snapshot = open_adapter(settings, project, progress).fetch()
+        snapshot = fetch_snapshot(settings, project, progress)
     return project, snapshot
 
 

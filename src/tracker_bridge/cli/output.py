@@ -72,14 +72,44 @@ def print_doctor(report: dict[str, list[dict[str, Any]]]) -> None:
             out.print(f"  ok: {', '.join(passed)}", markup=False)
 
 
+# Plan warnings the run summary repeats: a deadline that cannot be met, work forecast after
+# its due date (the wiki page has the details; the other warnings are in `plan`).
+SUMMARY_WARNINGS = ("float.negative", "due.forecast_late")
+
+
 def _or_dash(value: object) -> str:
     return "–" if value is None else str(value)
 
 
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (possible from JSON's ``\\udXXX`` escapes; no terminal
+    encoding can print them) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
+def _titles(snapshot: Snapshot) -> dict[str, str]:
+    """Titles by key, printable; a warning names each item whose title or key was not."""
+    titles: dict[str, str] = {}
+    for item in snapshot.items:
+        key, title = printable(item.key), printable(item.title)
+        if (key, title) != (item.key, item.title):
+            err.print(
+                f"warning: item {key}: its key or title is not valid Unicode (a lone "
+                "surrogate); shown with \ufffd",
+                markup=False,
+            )
+        titles[key] = title
+    return titles
+
+
 def plan_table(plan: Plan, snapshot: Snapshot) -> None:
-    titles = {item.key: item.title for item in snapshot.items}
+    titles = _titles(snapshot)
     with_risk = any(item.p80_finish is not None for item in plan.items.values())
-    table = Table(title=f"{plan.project.name}: plan as of {plan.project.as_of}")
+    table = Table(title=f"{printable(plan.project.name)}: plan as of {plan.project.as_of}")
     table.add_column("item", no_wrap=True)
     table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=34)
     for column in ("early start", "early finish", "late start", "late finish"):
@@ -91,6 +121,7 @@ def plan_table(plan: Plan, snapshot: Snapshot) -> None:
         table.add_column("P80 finish", no_wrap=True)
         table.add_column("risk", justify="right", no_wrap=True)
     for key, item in sorted(plan.items.items(), key=lambda kv: (kv[1].early_start, kv[0])):
+        key = printable(key)
         row = [
             key,
             titles.get(key, ""),
@@ -114,7 +145,7 @@ def plan_table(plan: Plan, snapshot: Snapshot) -> None:
             for column in ("P50", "P80", "P95", "on time"):
                 milestones.add_column(column, no_wrap=True)
         for m in plan.milestones:
-            row = [m.name, _or_dash(m.due), _or_dash(m.finish), _or_dash(m.total_float)]
+            row = [printable(m.name), _or_dash(m.due), _or_dash(m.finish), _or_dash(m.total_float)]
             if with_risk:
                 chance = m.probability_on_time
                 row += [
@@ -128,11 +159,11 @@ def plan_table(plan: Plan, snapshot: Snapshot) -> None:
     project = plan.project
     out.print(f"Project start {project.start}, forecast finish [bold]{project.finish}[/bold].")
     for i, path in enumerate(project.critical_paths, 1):
-        out.print(f"Critical path {i}: " + " -> ".join(path), markup=False)
+        out.print(f"Critical path {i}: " + printable(" -> ".join(path)), markup=False)
     if project.critical_paths_truncated:
         out.print("(more critical paths exist; raise planner.max_critical_paths to list them)")
     for warning in plan.warnings:
-        err.print(f"warning: {warning.message}", markup=False)
+        err.print(f"warning: {printable(warning.message)}", markup=False)
 
 
 def _changes_json(changes: ChangeSet | None) -> dict[str, Any] | None:
@@ -161,6 +192,7 @@ def result_json(result: PassResult) -> dict[str, Any]:
         "full_fetch_reason": result.full_fetch_reason or None,
         "finish": str(plan.project.finish) if plan else None,
         "critical_paths": plan.project.critical_paths if plan else None,
+        "warnings": [w.model_dump() for w in plan.warnings] if plan else None,
         "changes": _changes_json(result.changes),
         "written": result.report.model_dump() if result.report else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
@@ -209,6 +241,9 @@ def print_result(result: PassResult) -> None:
                 f"  wrote {report.fields_written} field values on {report.issues_updated} "
                 f"issues, {report.pages_written} wiki page(s)"
             )
+    for warning in result.plan.warnings:
+        if warning.code in SUMMARY_WARNINGS:
+            out.print(f"  {warning.message}", markup=False)
     fetch = ""
     if result.fetch_mode:
         reason = f", {result.full_fetch_reason}" if result.full_fetch_reason else ""

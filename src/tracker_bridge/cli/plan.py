@@ -13,7 +13,7 @@ from tracker_bridge.cli.options import as_of_option, config_option, json_option,
 from tracker_bridge.cli.output import dump_json, plan_table, progress_bar
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.model import Plan, Snapshot
-from tracker_bridge.pipeline import open_adapter
+from tracker_bridge.pipeline import fetch_snapshot, open_adapter
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
 from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
@@ -57,7 +57,7 @@ def plan_command(
     else:
         assert project is not None
         with progress_bar(not (quiet or as_json), "fetching issues") as progress:
-            snapshot = open_adapter(settings, project, progress).fetch()
+            snapshot = fetch_snapshot(settings, project, progress)
     from tracker_bridge.store import active_baseline
 
     # compare with the project's active baseline, if one was ever saved (no store: none)
@@ -92,7 +92,10 @@ def fetch(project: str, output: Path | None, config_path: Path | None, quiet: bo
     settings = resolve_settings(config_path)
     with progress_bar(not quiet and output is not None, "fetching issues") as progress:
         adapter = open_adapter(settings, project, progress)
-        snapshot = adapter.fetch()
+        try:
+            snapshot = adapter.fetch().snapshot
+        finally:
+            adapter.close()
     if output is None:
         click.echo(snapshot.model_dump_json(indent=2, exclude_none=True))
     else:

@@ -26,21 +26,9 @@ from tracker_bridge.cli.output import (
 )
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.errors import TrackerBridgeError
-from tracker_bridge.pipeline import PassResult, open_adapter, run_pass
+from tracker_bridge.pipeline import PassResult, open_adapter
+from tracker_bridge.planner.dates import dates_finding
 from tracker_bridge.settings import Settings
-
-
-def _plan_units(settings: Settings, names: list[str]) -> list[tuple[str | None, list[str]]]:
-    """Group project names into passes: a combined plan runs all of its projects at once."""
-    plan_of = {p: plan for plan, cfg in settings.plans.items() for p in cfg.projects}
-    units: list[tuple[str | None, list[str]]] = []
-    for name in names:
-        plan = plan_of.get(name)
-        if plan is None:
-            units.append((None, [name]))
-        elif all(unit[0] != plan for unit in units):
-            units.append((plan, list(settings.plans[plan].projects)))
-    return units
 
 
 def _run_projects(
@@ -55,46 +43,25 @@ def _run_projects(
 ) -> None:
     from contextlib import ExitStack
 
-    from tracker_bridge.combined import run_combined_pass
-    from tracker_bridge.store import ProjectLockedError, Store, project_lock
+    from tracker_bridge.store import Store
+    from tracker_bridge.units import planning_units, run_unit
 
     results: list[PassResult] = []
     with ExitStack() as resources:
-        # real runs take the per-project lock and record what they wrote (webhook echoes)
+        # real runs record what they wrote (webhook echoes); run_unit takes the locks
         store = None if dry_run else resources.enter_context(Store.open(settings.store.path))
-        for plan_name, members in _plan_units(settings, names):
-            label = f"{plan_name or members[0]}: fetching issues"
-            try:
-                with ExitStack() as held:
-                    if not dry_run:
-                        for member in members:
-                            held.enter_context(project_lock(settings.store.path, member, wait=wait))
-                    with progress_bar(not (quiet or as_json), label) as progress:
-                        if plan_name is None:
-                            unit_results = [
-                                run_pass(
-                                    settings,
-                                    members[0],
-                                    as_of=as_of,
-                                    dry_run=dry_run,
-                                    progress=progress,
-                                    store=store,
-                                    full=full,
-                                )
-                            ]
-                        else:
-                            unit_results = run_combined_pass(
-                                settings,
-                                plan_name,
-                                as_of=as_of,
-                                dry_run=dry_run,
-                                progress=progress,
-                                store=store,
-                            )
-            except ProjectLockedError as e:
-                unit_results = [
-                    PassResult(project=m, error=str(e), dry_run=dry_run) for m in members
-                ]
+        for unit in planning_units(settings, names):
+            with progress_bar(not (quiet or as_json), f"{unit.name}: fetching issues") as progress:
+                unit_results = run_unit(
+                    settings,
+                    unit,
+                    as_of=as_of,
+                    dry_run=dry_run,
+                    progress=progress,
+                    store=store,
+                    full=full,
+                    wait=wait,
+                )
             results.extend(unit_results)
             if not as_json:
                 for result in unit_results:
@@ -157,7 +124,7 @@ def run(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Fetch, plan and publish: one full pass per project (safe to run from cron).
+    """Fetch, plan and publish: one pass per project or combined plan (safe from cron).
 
     Projects of a combined plan ([plans.NAME] in the config) are fetched and planned together:
     naming one of them runs the whole plan, and nothing is written unless every fetch worked.
@@ -223,7 +190,10 @@ def doctor(projects: tuple[str, ...], config_path: Path | None, as_json: bool) -
     failed = False
     for name in names:
         try:
-            findings = open_adapter(settings, name).check()
+            findings = [
+                *open_adapter(settings, name).check(),
+                dates_finding(settings.projects[name]),
+            ]
         except TrackerBridgeError as e:
             findings = []
             report[name] = [{"id": "config.invalid", "ok": False, "message": str(e), "fix": None}]

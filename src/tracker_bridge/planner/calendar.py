@@ -3,6 +3,9 @@
 All scheduling happens on integer working-day indices counted from an origin date, so the
 passes are plain integer arithmetic. Index ``k`` is the k-th working day on or after the
 origin. Conversions are vectorised with numpy's business-day functions.
+
+Dates stop at 9999-12-31 (``datetime.date.max``): numpy counts further, but a later date
+cannot be a ``datetime.date``; a schedule that would need one raises PlanError.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from tracker_bridge.errors import PlanError
 from tracker_bridge.settings import CalendarSettings
 
 IntArray = npt.NDArray[np.int64]
@@ -28,6 +32,8 @@ class WorkCalendar:
         holidays = np.array(sorted(settings.holidays), dtype="datetime64[D]")
         self._cal = np.busdaycalendar(weekmask=self._weekmask, holidays=holidays)
         self.origin = np.datetime64(origin, "D")
+        #: Index of the last working day on or before 9999-12-31: no later date exists.
+        self.last_index = self.finish_bound(dt.date.max) - 1
 
     def _signed_count(self, days: npt.NDArray[np.datetime64]) -> IntArray:
         """Working days in ``[origin, day)``, or minus those in ``[day, origin)`` if earlier.
@@ -66,14 +72,24 @@ class WorkCalendar:
         next_days: npt.NDArray[np.datetime64] = (days + _ONE_DAY).astype("datetime64[D]")
         return self._signed_count(next_days)
 
+    def _check_range(self, last: int) -> None:
+        if last > self.last_index:
+            raise PlanError(
+                f"the schedule would run past {dt.date.max}, the last date there is (working "
+                f"day {last:,} from {self.origin}); check estimates, lags and the status date"
+            )
+
     def dates(self, indices: IntArray) -> list[dt.date]:
         """Calendar date of each working-day index."""
+        if indices.size:
+            self._check_range(int(indices.max()))
         out = np.busday_offset(self.origin, indices, roll="forward", busdaycal=self._cal)
         result: list[dt.date] = out.astype(object).tolist()
         return result
 
     def date(self, index: int) -> dt.date:
         """Calendar date of one working-day index."""
+        self._check_range(index)
         out = np.busday_offset(self.origin, index, roll="forward", busdaycal=self._cal)
         value: dt.date = out.astype(object)
         return value

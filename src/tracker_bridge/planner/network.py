@@ -9,11 +9,14 @@ Conventions (documented in the README, section "How dates are computed"):
   plan shows inclusive finish dates (the last working day of the work).
 * Every relation becomes one inequality on start indices, ``S_succ >= S_pred + c``, with
   ``c = (d_pred if FS/FF) + lag - (d_succ if FF/SF)``; that keeps both passes linear.
-* Closed items are fixed at their actual dates; in-progress items schedule only the
-  remaining share of their duration; open work starts no earlier than the project start,
-  ``as_of`` and the item's own ``start``.
+* Closed items are fixed at their actual dates (``closed_on``, else ``due``/``start``);
+  in-progress items schedule only the remaining share of their duration; open work starts
+  no earlier than the project start, ``as_of`` and the item's ``start_no_earlier_than``.
+* Only constraints bind: ``start_no_earlier_than``, ``deadline`` and the due date of the
+  item's milestone. An open item's ``start`` and ``due`` are the tracker's current dates
+  (Redmine sets and moves them by itself); the plan only compares them (``dates.py``).
 * Summary items (parents) are not scheduled themselves: relations on them apply to every
-  leaf below them, their own start/due constrain those leaves, and their dates are the span
+  leaf below them, their own constraints bind those leaves, and their dates are the span
   of their leaves.
 """
 
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from tracker_bridge.errors import UnknownKeyError
+from tracker_bridge.errors import PlanError, UnknownKeyError
 from tracker_bridge.model import DependencyType, Snapshot, Status, WorkItem
 from tracker_bridge.planner.calendar import WorkCalendar
 from tracker_bridge.settings import Settings
@@ -122,14 +125,14 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
     for key, below in summary_leaves.items():
         parent = by_key[key]
         for leaf in below:
-            if parent.start is not None:
+            if parent.start_no_earlier_than is not None:
                 prev_start = inherited_start.get(leaf)
-                if prev_start is None or parent.start > prev_start:
-                    inherited_start[leaf] = parent.start
-            if parent.due is not None:
+                if prev_start is None or parent.start_no_earlier_than > prev_start:
+                    inherited_start[leaf] = parent.start_no_earlier_than
+            if parent.deadline is not None:
                 prev_due = inherited_due.get(leaf)
-                if prev_due is None or parent.due < prev_due:
-                    inherited_due[leaf] = parent.due
+                if prev_due is None or parent.deadline < prev_due:
+                    inherited_due[leaf] = parent.deadline
 
     milestone_due = {m.key: m.due for m in snapshot.milestones}
     duration = np.zeros(n, dtype=np.int64)
@@ -147,6 +150,11 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
             missing[i] = item.status is Status.OPEN
             hours = default_hours
         days = duration_days(hours, hours_per_day)
+        if days > calendar.last_index:  # also keeps the integer arithmetic within int64
+            raise PlanError(
+                f"item {item.key}: an estimate of {hours:g} h ({hours_per_day:g} h a working "
+                f"day) runs past {dt.date.max}"
+            )
         duration[i] = days
         if item.status is Status.CLOSED:
             finish_day = item.closed_on or item.due or item.start or as_of
@@ -164,13 +172,13 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
         else:
             work[i] = days
             state.append("planned")
-        start = item.start
+        start = item.start_no_earlier_than
         inherited = inherited_start.get(item.key)
         if inherited is not None and (start is None or inherited > start):
             start = inherited
         if start is not None:
             lower[i] = max(open_floor, calendar.index_on_or_after(start))
-        dues = [item.due, inherited_due.get(item.key)]
+        dues = [item.deadline, inherited_due.get(item.key)]
         if item.milestone is not None:
             dues.append(milestone_due.get(item.milestone))
         known = [d for d in dues if d is not None]
@@ -181,6 +189,11 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
     succ_list: list[int] = []
     offset_list: list[int] = []
     for dep in snapshot.dependencies:
+        if abs(dep.lag_days) > calendar.last_index:
+            raise PlanError(
+                f"dependency {dep.predecessor} -> {dep.successor}: a lag of {dep.lag_days:,} "
+                f"working days runs past {dt.date.max}"
+            )
         preds = summary_leaves.get(dep.predecessor) or [dep.predecessor]
         succs = summary_leaves.get(dep.successor) or [dep.successor]
         for p_key in preds:

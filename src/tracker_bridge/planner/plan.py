@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracker_bridge.errors import PlanError
 from tracker_bridge.model import (
     Baseline,
     ItemSchedule,
@@ -17,6 +18,7 @@ from tracker_bridge.model import (
     Snapshot,
 )
 from tracker_bridge.planner.cpm import Schedule, run_passes
+from tracker_bridge.planner.dates import compare_due_dates
 from tracker_bridge.planner.network import (
     NO_DEADLINE,
     BoolArray,
@@ -26,6 +28,11 @@ from tracker_bridge.planner.network import (
 )
 from tracker_bridge.planner.overlays import OverlayContext, stages
 from tracker_bridge.settings import Settings
+
+#: Beyond these an input is probably a typo (hours for minutes, days for hours...): it is
+#: planned, with a warning that names the items.
+IMPLAUSIBLE_ESTIMATE_HOURS = 10_000
+IMPLAUSIBLE_LAG_DAYS = 1_000
 
 # Overlay fields passed explicitly: model_construct resolving defaults costs 3x per item.
 _NO_OVERLAYS: dict[str, None] = dict.fromkeys(
@@ -38,6 +45,8 @@ _NO_OVERLAYS: dict[str, None] = dict.fromkeys(
         "earned_value",
         "actual_cost",
         "slip_days",
+        "due",
+        "finish_vs_due",
     )
 )
 
@@ -95,6 +104,41 @@ def _milestone_shift(net: Network, early_start: IntArray) -> IntArray:
     return shift
 
 
+def _named(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def _implausible(snapshot: Snapshot) -> list[PlanWarning]:
+    """Warnings for estimates and lags that are possible but hardly meant."""
+    warnings: list[PlanWarning] = []
+    big = [
+        i.key
+        for i in snapshot.items
+        if i.estimate_hours is not None and i.estimate_hours > IMPLAUSIBLE_ESTIMATE_HOURS
+    ]
+    if big:
+        warnings.append(
+            PlanWarning(
+                code="estimate.implausible",
+                message=f"estimate over {IMPLAUSIBLE_ESTIMATE_HOURS:,} h on {_named(big)}; "
+                "planned as given (a typo?)",
+                keys=big,
+            )
+        )
+    long = [d for d in snapshot.dependencies if abs(d.lag_days) > IMPLAUSIBLE_LAG_DAYS]
+    if long:
+        warnings.append(
+            PlanWarning(
+                code="lag.implausible",
+                message=f"lag over {IMPLAUSIBLE_LAG_DAYS:,} working days on "
+                + _named([f"{d.predecessor} -> {d.successor}" for d in long])
+                + "; planned as given (a typo?)",
+                keys=sorted({d.successor for d in long}),
+            )
+        )
+    return warnings
+
+
 def plan(
     snapshot: Snapshot,
     settings: Settings,
@@ -128,6 +172,13 @@ def plan(
     last_allowed = np.minimum(net.deadline - 1, finish_idx)
     ls_idx = np.minimum(ls_idx, last_allowed)
     lf_idx = np.minimum(lf_idx, last_allowed)
+    beyond = np.flatnonzero(ef_idx > cal.last_index)
+    if beyond.size:
+        raise PlanError(
+            f"item {net.keys[int(beyond[0])]} would finish after {dt.date.max}, the last date "
+            f"there is (status date {as_of}); check its estimate, the lags before it and the "
+            "status date"
+        )
     all_idx = np.concatenate([es_idx, ef_idx, ls_idx, lf_idx])
     all_dates = cal.dates(all_idx)
     es_d, ef_d = all_dates[:n], all_dates[n : 2 * n]
@@ -170,7 +221,7 @@ def plan(
     start = snapshot.project.start
     finish = cal.date(finish_idx) if n else start
 
-    warnings: list[PlanWarning] = []
+    warnings = _implausible(snapshot)
     missing_keys = [k for k, m in zip(net.keys, missing_list, strict=True) if m]
     if missing_keys:
         warnings.append(
@@ -183,6 +234,7 @@ def plan(
                 keys=missing_keys,
             )
         )
+    warnings.extend(compare_due_dates(items, snapshot, cal))
     late_keys = [k for k, f in zip(net.keys, tf_list, strict=True) if f < 0]
     if late_keys:
         warnings.append(

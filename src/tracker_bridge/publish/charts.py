@@ -54,6 +54,9 @@ from tracker_bridge.publish.report import (
     chance,
     index,
 )
+from tracker_bridge.publish.style import PageStyle, PlainStyle
+
+PLAIN = PlainStyle()  # issue labels of charts drawn without a tracker (keys)
 
 __all__ = [
     "MAX_GANTT_ROWS",
@@ -211,14 +214,14 @@ def gantt_png(
     plan: Plan,
     snapshot: Snapshot,
     *,
-    tracker_kind: str = "redmine",
+    style: PageStyle = PLAIN,
     baseline: Baseline | None = None,
 ) -> bytes | None:
     """The Gantt chart, or None when the plan has no item to draw."""
     rows, left_out = _gantt_rows(plan)
     if not rows:
         return None
-    refs = IssueRefs(snapshot, tracker_kind)
+    refs = IssueRefs(snapshot, style)
     milestones = [m for m in plan.milestones if m.finish is not None or m.due is not None]
     n = len(rows)
     total = n + len(milestones)
@@ -596,12 +599,12 @@ def render_charts(
     plan: Plan,
     snapshot: Snapshot,
     *,
-    tracker_kind: str = "redmine",
+    style: PageStyle = PLAIN,
     baseline: Baseline | None = None,
 ) -> list[Attachment]:
     """The charts this plan has data for, as PNG attachments (Gantt, finish dates, S-curve)."""
     drawn = [
-        (GANTT_PNG, gantt_png(plan, snapshot, tracker_kind=tracker_kind, baseline=baseline)),
+        (GANTT_PNG, gantt_png(plan, snapshot, style=style, baseline=baseline)),
         (FINISH_PNG, finish_histogram_png(plan)),
         (S_CURVE_PNG, s_curve_png(plan)),
     ]

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from tracker_bridge.model import ItemSchedule, MilestoneForecast, Plan, Snapshot, WorkItem
 from tracker_bridge.publish.document import (
@@ -26,10 +24,8 @@ from tracker_bridge.publish.document import (
     Span,
     Table,
 )
+from tracker_bridge.publish.style import PageStyle
 
-TRACKER_KINDS = ("redmine", "github")
-_REDMINE_KEY = re.compile(r"redmine:(\d+)")
-_GITHUB_KEY = re.compile(r"github:([\w.-]+/[\w.-]+)#(\d+)")
 # File names of the charts (attachments of the page; publish.charts draws them).
 GANTT_PNG = "tracker-bridge-gantt.png"
 S_CURVE_PNG = "tracker-bridge-s-curve.png"
@@ -43,41 +39,16 @@ FOOTER = (
 )
 
 
-def _github_web_base(base_url: str | None) -> str:
-    """The web address of a GitHub (Enterprise) server from its API or web base URL."""
-    if not base_url or urlsplit(base_url).hostname in ("github.com", "api.github.com"):
-        return "https://github.com"
-    return base_url.rstrip("/").removesuffix("/api/v3")
-
-
 class IssueRefs:
-    """Builds the issue reference cell of an item key for one tracker kind."""
+    """References to items in the page's tracker style (:class:`PageStyle`), and titles."""
 
-    def __init__(self, snapshot: Snapshot, tracker_kind: str) -> None:
-        if tracker_kind not in TRACKER_KINDS:
-            raise ValueError(f"unknown tracker kind {tracker_kind!r}; use redmine or github")
-        self.kind = tracker_kind
+    def __init__(self, snapshot: Snapshot, style: PageStyle) -> None:
+        self._refer = style.references(snapshot)
         self.items = snapshot.item_map()
-        self.web_base = _github_web_base(snapshot.source.base_url)
-        repos = {m.group(1) for k in self.items if (m := _GITHUB_KEY.fullmatch(k))}
-        self.single_repo = len(repos) <= 1
 
     def ref(self, key: str) -> IssueRef:
-        """The reference for ``key``: ``#123`` on Redmine, a full link on GitHub."""
-        item = self.items.get(key)
-        url = item.url if item is not None else None
-        if self.kind == "redmine":
-            match = _REDMINE_KEY.fullmatch(key)
-            if match:
-                return IssueRef(f"#{match.group(1)}", url, autolink=True)
-            return IssueRef(key, url)
-        match = _GITHUB_KEY.fullmatch(key)
-        if match is None:
-            return IssueRef(key, url)
-        repo, number = match.groups()
-        if url is None or "/repos/" in url:  # none, or an API URL: link the web page
-            url = f"{self.web_base}/{repo}/issues/{number}"
-        return IssueRef(f"#{number}" if self.single_repo else f"{repo}#{number}", url)
+        """How the page refers to ``key`` (e.g. ``#123`` on Redmine, a link on GitHub)."""
+        return self._refer(key)
 
     def title(self, key: str) -> str:
         """The item's title, empty when the snapshot does not know the key."""
@@ -195,6 +166,39 @@ def _negative_float(plan: Plan, refs: IssueRefs) -> list[Heading | Paragraph | T
         "deadline of an item that depends on them."
     )
     return [*blocks, note, Table(header, rows, right=(4,))]
+
+
+def _later_than_due(plan: Plan, refs: IssueRefs) -> list[Heading | Paragraph | Table]:
+    """Open items forecast to finish after the due date the team gave them."""
+    blocks: list[Heading | Paragraph | Table] = [Heading(3, "Forecast later than due date")]
+    late: list[ItemSchedule] = sorted(
+        (
+            s
+            for s in plan.items.values()
+            if s.finish_vs_due is not None and s.finish_vs_due > 0 and s.state != "summary"
+        ),
+        key=lambda s: (-(s.finish_vs_due or 0), s.early_finish, s.key),
+    )
+    if not late:
+        return [*blocks, Paragraph("No open item is forecast to finish after its due date.")]
+    rows: list[list[Cell]] = [
+        [
+            refs.ref(s.key),
+            refs.title(s.key),
+            str(s.due),
+            str(s.early_finish),
+            f"+{s.finish_vs_due}",
+            str(s.total_float),
+        ]
+        for s in late
+    ]
+    header = ["Issue", "Title", "Due date", "Forecast finish", "vs due (d)", "Total float (d)"]
+    note = Paragraph(
+        "Issue due dates are the team's current dates: they are compared with the forecast "
+        "but do not bind the schedule (milestone due dates and deadlines do). Forecast finish "
+        "vs due date, in working days:"
+    )
+    return [*blocks, note, Table(header, rows, right=(4, 5))]
 
 
 def _missing_estimates(plan: Plan, refs: IssueRefs) -> list[Heading | Paragraph | BulletList]:
@@ -560,16 +564,17 @@ def _against_baseline(plan: Plan, refs: IssueRefs) -> list[Block]:
 
 
 def build_report(
-    plan: Plan, snapshot: Snapshot, *, tracker_kind: str, charts: Collection[str] = ()
+    plan: Plan, snapshot: Snapshot, *, style: PageStyle, charts: Collection[str] = ()
 ) -> Document:
     """The plan page: summary, critical path, milestones and, when the plan has them, the
     overlay sections (milestone forecast, top risks, budget and earned value, against
-    baseline), then negative float and missing estimates.
+    baseline), then negative float, items forecast after their due date and missing
+    estimates.
 
     ``charts`` names the chart files attached to the page (see ``CHART_FILES``); each one
     named is shown as an image in its section, the others are left out.
     """
-    refs = IssueRefs(snapshot, tracker_kind)
+    refs = IssueRefs(snapshot, style)
     doc = Document([Heading(2, f"Schedule of {plan.project.name}"), _summary(plan)])
     if GANTT_PNG in charts:
         doc.blocks.append(Image(GANTT_PNG, "Gantt chart of the plan"))
@@ -580,6 +585,7 @@ def build_report(
     doc.blocks.extend(_budget(plan, charts))
     doc.blocks.extend(_against_baseline(plan, refs))
     doc.blocks.extend(_negative_float(plan, refs))
+    doc.blocks.extend(_later_than_due(plan, refs))
     doc.blocks.extend(_missing_estimates(plan, refs))
     doc.blocks.append(Paragraph(FOOTER.format(as_of=plan.project.as_of)))
     return doc

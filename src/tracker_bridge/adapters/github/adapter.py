@@ -3,6 +3,7 @@ into the adapter protocol (fetch, diff, apply, check) and ``setup github``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -17,11 +18,12 @@ from tracker_bridge.adapters.github.context import Context, Notes
 from tracker_bridge.adapters.github.fetch import Fetcher
 from tracker_bridge.adapters.github.keys import IssueKeys, web_base
 from tracker_bridge.adapters.github.projects import Projects
+from tracker_bridge.adapters.github.style import GitHubPageStyle
 from tracker_bridge.adapters.github.wiki import Wiki
+from tracker_bridge.adapters.protocol import FetchResult, TrackerAdapter
 from tracker_bridge.model import (
     ApplyReport,
     ChangeSet,
-    Dependency,
     DesiredState,
     FieldChange,
     Finding,
@@ -45,6 +47,9 @@ class GitHubAdapter:
 
     ``sleep`` and ``clock`` are injectable so tests can assert waits without waiting.
     """
+
+    #: GitHub has no cheap "changed since" feed covering relations and boards: always full.
+    supports_incremental = False
 
     def __init__(
         self,
@@ -86,6 +91,7 @@ class GitHubAdapter:
             web_base=self.web_base,
             notes=Notes(project.project),
             clock=clock,
+            section=project.section,
         )
         self._ctx = ctx
         token = Token(api_key.get_secret_value())
@@ -107,6 +113,11 @@ class GitHubAdapter:
         return self._wiki.git_operations
 
     @property
+    def page_style(self) -> GitHubPageStyle:
+        """GitHub Markdown (a GitHub wiki speaks nothing else), full links to issues."""
+        return GitHubPageStyle(self.web_base)
+
+    @property
     def notes(self) -> list[str]:
         """Things fetch, diff or apply noticed but did not fail on."""
         return self._ctx.notes.items
@@ -114,12 +125,6 @@ class GitHubAdapter:
     @notes.setter
     def notes(self, value: list[str]) -> None:
         self._ctx.notes.items = value
-
-    @property
-    def external_dependencies(self) -> list[Dependency]:
-        """Dependencies from body lines whose predecessor is not in the snapshot (another
-        tracker, e.g. ``redmine:123``, or a repository that is not configured)."""
-        return self._fetcher.external_dependencies
 
     @property
     def items_added(self) -> list[str]:
@@ -146,8 +151,11 @@ class GitHubAdapter:
 
     # ------------------------------------------------------------------ fetch
 
-    def fetch(self) -> Snapshot:
-        """Read the repositories and the board into a Snapshot.
+    def fetch(
+        self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
+    ) -> FetchResult:
+        """Read the repositories and the board into a Snapshot (always in full: ``since`` and
+        ``cached`` are ignored, see ``supports_incremental``).
 
         Contract: every issue (open and closed, no pull requests) of the configured
         repositories becomes a WorkItem keyed ``github:owner/repo#N`` (``native_id`` = the
@@ -155,13 +163,17 @@ class GitHubAdapter:
         due date read in US-Pacific; "blocked by" relations become FS dependencies (origin
         ``blocked_by``), sub-issues set ``parent``; ``Depends on`` / ``Blocked by`` lines in
         the body become FS dependencies (origin ``body``) when the predecessor is in the
-        snapshot, else go to :attr:`external_dependencies`. With a board configured, an
+        snapshot, else go to the result's ``external_dependencies`` (another tracker, e.g.
+        ``redmine:123``, or a repository that is not configured). With a board configured, an
         issue on the board carries ``fields[logical]`` (the shown value or None) for each of
         our logical fields the board has; issues not on the board carry none. Estimates: see
         :func:`.estimates.estimate`. The request budget is in the docstring of :mod:`.fetch`.
         """
         self.notes = []
-        return self._fetcher.fetch(self.progress)
+        snapshot = self._fetcher.fetch(self.progress)
+        return FetchResult(
+            snapshot, external_dependencies=list(self._fetcher.external_dependencies)
+        )
 
     # ------------------------------------------------------------------ diff
 
@@ -207,14 +219,20 @@ class GitHubAdapter:
         (commit and push to the wiki; a rejected push is fetched, re-merged and retried up to
         ``wiki_push_retries`` times, counted in ``conflicts_retried``). Writes are at least
         ``write_interval_seconds`` apart. Issues added to the board are in
-        :attr:`items_added` and :attr:`notes`.
+        :attr:`items_added` and :attr:`notes`. An error stops at once and carries what was
+        written before it (``error.report``).
         """
         started = self.requests_made
         report = ApplyReport()
-        self._projects.apply(changes.fields, report, refresh=self.fetch)
-        desired = {p.title: p for p in changes.pages_desired}
-        for page_change in changes.pages:
-            self._wiki.apply_page(page_change, desired.get(page_change.title), report)
+        try:
+            self._projects.apply(changes.fields, report, refresh=self.fetch)
+            desired = {p.title: p for p in changes.pages_desired}
+            for page_change in changes.pages:
+                self._wiki.apply_page(page_change, desired.get(page_change.title), report)
+        except errors.TrackerBridgeError as e:
+            report.requests = self.requests_made - started
+            e.report = report
+            raise
         report.requests = self.requests_made - started
         log.info(
             "github apply %s: %d issues (%d fields, %d added to the board), %d pages, "
@@ -236,7 +254,8 @@ class GitHubAdapter:
 
         Finding ids are stable: ``github.auth.failed``, ``github.auth.ok``,
         ``github.auth.scopes``, ``github.connect.failed``, ``github.repo.missing``,
-        ``github.repo.ok``, ``github.project.unconfigured``, ``github.project.missing``,
+        ``github.repo.ok``, ``github.repo.moved`` (renamed or transferred: the message names
+        the new name), ``github.project.unconfigured``, ``github.project.missing``,
         ``github.project.ok``, ``github.project_field.missing`` (the message names the
         field), ``github.project_field.type``, ``github.project_field.ok``,
         ``github.wiki.disabled``, ``github.wiki.missing``, ``github.wiki.failed``,
@@ -251,3 +270,8 @@ class GitHubAdapter:
     def create_project_fields(self, fields: list[tuple[str, str, str]]) -> list[str]:
         """Create fields on the board with ``createProjectV2Field``; their names."""
         return self._projects.create_fields(fields)
+
+
+def conforms(adapter: GitHubAdapter) -> TrackerAdapter:
+    """Never called: mypy checks here that the adapter implements the protocol."""
+    return adapter

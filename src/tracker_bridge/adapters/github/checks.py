@@ -96,13 +96,30 @@ def findings(ctx: Context, client: GitHubClient, projects: Projects, wiki: Wiki)
                     id="github.repo.missing",
                     ok=False,
                     message=str(e),
-                    fix=f"Check repositories in [projects.{ctx.name}.github] (owner/repo), "
+                    fix=f"Check repositories in [projects.{ctx.section}.github] (owner/repo), "
                     "and that the token can see it (a fine-grained token must list it).",
                 )
             )
             wiki_repo_ok = wiki_repo_ok and repo != wiki.repository
             continue
-        found.append(Finding(id="github.repo.ok", ok=True, message=f"repository {repo} found"))
+        moved_to = str(data.get("full_name") or "") if isinstance(data, dict) else ""
+        if moved_to and moved_to.casefold() != repo.casefold():
+            where = (
+                f"repositories in [projects.{ctx.section}.github]"
+                if ctx.settings.repositories
+                else f"project in [projects.{ctx.section}]"
+            )
+            found.append(
+                Finding(
+                    id="github.repo.moved",
+                    ok=False,
+                    message=f"repository {repo} moved to {moved_to}",
+                    fix=f"Update {where}: {repo} -> {moved_to} (GitHub redirects for now; "
+                    "the old name can be taken by a new repository at any time).",
+                )
+            )
+        else:
+            found.append(Finding(id="github.repo.ok", ok=True, message=f"repository {repo} found"))
         if repo == wiki.repository and isinstance(data, dict) and data.get("has_wiki") is False:
             wiki_repo_ok = False
             found.append(
@@ -128,7 +145,7 @@ def _board(ctx: Context, projects: Projects) -> list[Finding]:
                 ok=False,
                 message="no Projects (v2) board configured: the computed fields are not "
                 "written (the wiki page still is)",
-                fix=f'Set project_v2 = "org:NAME/NUMBER" in [projects.{ctx.name}.github].',
+                fix=f'Set project_v2 = "org:NAME/NUMBER" in [projects.{ctx.section}.github].',
             )
         ]
     try:
@@ -161,7 +178,7 @@ def _board(ctx: Context, projects: Projects) -> list[Finding]:
                     ok=True,
                     message=f"optional Projects field '{field_name}' (fields.{logical}) is not "
                     f"on board {label}; its values are not written",
-                    fix=f"Run `tracker-bridge setup github --project {ctx.name} "
+                    fix=f"Run `tracker-bridge setup github --project {ctx.section} "
                     "--overlay-fields` to add it.",
                 )
             )
@@ -172,7 +189,7 @@ def _board(ctx: Context, projects: Projects) -> list[Finding]:
                 ok=False,
                 message=f"Projects field '{field_name}' (fields.{logical}) is missing on board "
                 f"{label}",
-                fix=f"Run `tracker-bridge setup github --project {ctx.name}` (creates it as "
+                fix=f"Run `tracker-bridge setup github --project {ctx.section}` (creates it as "
                 f"{FIELD_TYPES.get(logical, 'NUMBER')}), or set fields.{logical}.",
             )
         )

@@ -37,10 +37,15 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from github import Auth, Github, GithubException
+from github.Requester import (
+    HTTPRequestsConnectionClass,
+    HTTPSRequestsConnectionClass,
+    RequestsResponse,
+)
 
 from tracker_bridge import __version__, errors
 from tracker_bridge.adapters.github.context import Context
@@ -53,6 +58,7 @@ log = logging.getLogger(__package__)  # the package's logger: log lines name the
 
 DEFAULT_API = "https://api.github.com"
 PAGE_SIZE = 100
+MAX_REDIRECTS = 5
 
 
 class Token:
@@ -86,6 +92,68 @@ def _next_link(header: Any) -> str | None:
     return None
 
 
+def _page_key(url: str, params: dict[str, Any] | None = None) -> tuple[str, frozenset[Any]]:
+    """What identifies a list page: its path and its query, in any order."""
+    parts = urlsplit(url)
+    query = {*parse_qsl(parts.query), *((k, str(v)) for k, v in (params or {}).items())}
+    return parts.path, frozenset(query)
+
+
+class _KeepQuery:
+    """Follows a 301/307/308 of a GET itself, keeping the query string.
+
+    PyGithub follows a 301 with the ``Location`` path only, so ``GET /repos/o/old/issues?
+    state=all`` of a renamed or transferred repository became ``GET /repositories/1/issues``
+    (open issues only) and closed issues vanished without a word. Mixed into PyGithub's own
+    connection classes (:func:`_keep_query_on_redirect`); other hosts are left to PyGithub,
+    which refuses them.
+    """
+
+    verb: str
+    url: str
+    host: str
+
+    def getresponse(self) -> RequestsResponse:
+        response: RequestsResponse = super().getresponse()  # type: ignore[misc]
+        for _ in range(MAX_REDIRECTS):
+            location = response.headers.get("location")
+            if response.status not in (301, 307, 308) or self.verb != "GET" or not location:
+                break
+            target = urlsplit(location)
+            if target.hostname and target.hostname != self.host:
+                break
+            query = target.query or urlsplit(self.url).query
+            self.url = target.path + (f"?{query}" if query else "")
+            log.info("github: following a redirect to %s", target.path)
+            response = super().getresponse()  # type: ignore[misc]
+        return response
+
+
+class _KeepQueryHTTPS(_KeepQuery, HTTPSRequestsConnectionClass):
+    pass
+
+
+class _KeepQueryHTTP(_KeepQuery, HTTPRequestsConnectionClass):
+    pass
+
+
+def _keep_query_on_redirect(gh: Github) -> None:
+    """Make this client's requester send through :class:`_KeepQuery` connections.
+
+    PyGithub offers only a process-wide switch (``Requester.injectConnectionClasses``, which
+    also turns off connection reuse), so the requester's own connection class is replaced.
+    """
+    requester = gh.requester
+    attribute = "_Requester__connectionClass"
+    current = getattr(requester, attribute, None)
+    if current is HTTPSRequestsConnectionClass:
+        setattr(requester, attribute, _KeepQueryHTTPS)
+    elif current is HTTPRequestsConnectionClass:
+        setattr(requester, attribute, _KeepQueryHTTP)
+    else:  # a PyGithub that changed its internals: fail loudly in tests, not silently in use
+        raise RuntimeError("PyGithub's Requester has no known connection class to extend")
+
+
 class GitHubClient:
     """Sends REST and GraphQL requests for one project: counted, paced, retried, translated.
 
@@ -116,6 +184,7 @@ class GitHubClient:
             seconds_between_requests=0,
             seconds_between_writes=0,
         )
+        _keep_query_on_redirect(self._gh)
         self._sleep = sleep
         self._requests = 0
         self._last_write: float | None = None
@@ -165,14 +234,25 @@ class GitHubClient:
     def pages(
         self, path: str, params: dict[str, Any], *, what: str, not_found: str | None = None
     ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of a REST list, following ``Link: rel="next"``."""
+        """Pages of a REST list, following ``Link: rel="next"``; a next link back to a page
+        already read raises TrackerError (it would be followed forever)."""
         url: str | None = path
         query: dict[str, Any] | None = {**params, "per_page": PAGE_SIZE}
+        seen = {_page_key(path, query)}
         while url is not None:
             headers, data = self.rest("GET", url, params=query, what=what, not_found=not_found)
             yield [x for x in data if isinstance(x, dict)] if isinstance(data, list) else []
             url = _next_link(headers.get("link"))
             query = None
+            if url is not None and _page_key(url) in seen:
+                raise errors.TrackerError(
+                    f"GitHub's answer to the {what} links back to a page already read "
+                    f"(after {len(seen)} page(s)); stopped instead of reading it again",
+                    method="GET",
+                    path=urlsplit(url).path,
+                )
+            if url is not None:
+                seen.add(_page_key(url))
 
     def graphql(
         self,
@@ -229,6 +309,12 @@ class GitHubClient:
                 wait = self._retry_wait(e, attempt, idempotent, method, path, what)
                 if wait is None:
                     raise self._translate(e, method, path, what, not_found) from None
+            except RuntimeError as e:  # PyGithub refuses redirects to another host or scheme
+                raise errors.TrackerError(
+                    f"GitHub redirected the {what} where it cannot be followed: {e}",
+                    method=method,
+                    path=path,
+                ) from None
             except requests.Timeout:
                 raise errors.TrackerError(
                     f"GitHub at {self._ctx.api_base} did not answer the {what} within "

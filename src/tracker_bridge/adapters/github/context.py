@@ -32,7 +32,7 @@ class Notes:
 class Context:
     """One configured project on GitHub, as the parts of the adapter share it."""
 
-    name: str  # the project's name in the configuration, for messages and logs
+    name: str  # the project's identifier on the tracker (``project``), for messages and logs
     settings: GitHubSettings
     field_names: FieldNames
     repositories: list[str]  # owner/repo, as configured
@@ -41,3 +41,6 @@ class Context:
     web_base: str  # https://github.com, or the GitHub Enterprise host
     notes: Notes
     clock: Callable[[], float]  # seconds since the epoch (time.time, or a test's fake)
+    #: The project's section name in the configuration (``[projects.SECTION]``), for fixes
+    #: that name a config section or a ``--project`` option.
+    section: str = ""

@@ -1,7 +1,9 @@
 """Reading a project into a Snapshot: issues, milestones, dependencies, sub-issues, estimates.
 
-* The issue list includes pull requests. They are recognised by ``"/pull/" in html_url`` of
-  the list JSON (nothing is completed lazily, see :mod:`.client`), and the
+* The issue list includes pull requests. They are recognised by a ``pull_request`` object
+  (even one with only URLs, as pull requests from before 2013 have, whose ``html_url`` is
+  under ``/issues/``) or ``"/pull/" in html_url`` of the list JSON (nothing is completed
+  lazily, see :mod:`.client`), and the
   ``issue_dependencies_summary`` / ``sub_issues_summary`` roll-ups of the list JSON decide
   which issues need a relation request at all.
 * ``due_on`` of a milestone is midnight US-Pacific as a UTC instant: the date is read in
@@ -45,6 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tracker_bridge.adapters.dates import ItemDates, item_dates
 from tracker_bridge.adapters.github.board import Board
 from tracker_bridge.adapters.github.client import GitHubClient
 from tracker_bridge.adapters.github.context import Context
@@ -77,6 +80,12 @@ except ZoneInfoNotFoundError:  # pragma: no cover - no tz database on this machi
     _PACIFIC = None
 
 _RawIssues = dict[str, tuple[str, dict[str, Any]]]  # key -> (repository, list JSON)
+
+
+def is_pull_request(raw: dict[str, Any]) -> bool:
+    """True for a pull request in an issue list: it has a ``pull_request`` object (possibly
+    with only URLs) or an ``html_url`` under ``/pull/``."""
+    return raw.get("pull_request") is not None or "/pull/" in str(raw.get("html_url") or "")
 
 
 def pacific_date(value: Any) -> dt.date | None:
@@ -128,7 +137,7 @@ class Fetcher:
                 not_found=missing,
             ):
                 for raw in batch:
-                    if "/pull/" in str(raw.get("html_url") or ""):
+                    if is_pull_request(raw):
                         pull_requests += 1
                         continue
                     number = raw.get("number")
@@ -233,6 +242,7 @@ class Fetcher:
                 if target is not None:
                     fields[logical] = board_values.get(target.id)
         hours, hours_range = self.estimate(key, raw, labels, board, board_values)
+        dates = self._dates(key, board, board_values)
         milestone = raw.get("milestone")
         milestone_key = None
         if isinstance(milestone, dict) and milestone.get("number") is not None:
@@ -253,6 +263,31 @@ class Fetcher:
             tracker=issue_type.get("name") if isinstance(issue_type, dict) else None,
             updated_on=parse_datetime(raw.get("updated_at")),
             fields=fields,
+            **dates,
+        )
+
+    def _dates(self, key: str, board: Board | None, board_values: dict[str, str]) -> ItemDates:
+        """The item's dates from the board's date fields named in the settings (issues
+        themselves carry none; a milestone's ``due_on`` is the milestone's deadline)."""
+        by_name: dict[str, str] = {}
+        named = {
+            "start": self._ctx.settings.start_date_field,
+            "due": self._ctx.settings.due_date_field,
+            "deadline": self._project.deadline_field,
+            "not_before": self._project.start_no_earlier_than_field,
+        }
+        for name in named.values():
+            target = board.field(name) if board is not None and name else None
+            if name and target is not None and target.id in board_values:
+                by_name[name] = board_values[target.id]
+        start_name, due_name = named["start"], named["due"]
+        return item_dates(
+            self._project,
+            start=parse_date(by_name.get(start_name)) if start_name else None,
+            due=parse_date(by_name.get(due_name)) if due_name else None,
+            fields=by_name,
+            where=key,
+            note=self._ctx.notes.add,
         )
 
     def estimate(

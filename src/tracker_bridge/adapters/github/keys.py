@@ -11,7 +11,10 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["IssueKeys", "body_dependencies", "repo_of", "sort_key", "web_base"]
+__all__ = ["ISSUE_KEY", "IssueKeys", "body_dependencies", "repo_of", "sort_key", "web_base"]
+
+#: ``github:owner/repo#N``: the repository and the number.
+ISSUE_KEY = re.compile(r"github:([^#]+)#(\d+)")
 
 
 def web_base(api_base: str) -> str:
@@ -78,7 +81,7 @@ class IssueKeys:
 
     def canonical_key(self, key: str) -> str:
         """An issue key with the repository spelled as configured; other keys unchanged."""
-        match = re.fullmatch(r"github:([^#]+)#(\d+)", key)
+        match = ISSUE_KEY.fullmatch(key)
         return self.key(match.group(1), int(match.group(2))) if match else key
 
 

@@ -319,6 +319,7 @@ class Projects:
                     values[found[change.field].id] = change.new
                 report.issues_updated += 1
                 report.fields_written += len(item_changes)
+                report.items_written.append(key)
         if self.items_added:
             self._ctx.notes.add(
                 f"added {len(self.items_added)} issue(s) to the Projects board "

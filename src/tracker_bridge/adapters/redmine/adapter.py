@@ -6,17 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Literal
 
 from pydantic import SecretStr
 
 from tracker_bridge import errors
+from tracker_bridge.adapters.protocol import FetchResult, TrackerAdapter
 from tracker_bridge.adapters.redmine import checks
 from tracker_bridge.adapters.redmine.client import RedmineClient
 from tracker_bridge.adapters.redmine.context import Context
 from tracker_bridge.adapters.redmine.fetch import Fetched, Fetcher
 from tracker_bridge.adapters.redmine.fields import FieldResolver
 from tracker_bridge.adapters.redmine.incremental import FullFetchNeeded, IncrementalFetcher
+from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.adapters.redmine.updates import IssueUpdates
 from tracker_bridge.adapters.redmine.wiki import Wiki, wiki_title
 from tracker_bridge.model import ApplyReport, ChangeSet, DesiredState, Finding, Snapshot
@@ -71,17 +72,11 @@ class RedmineAdapter:
         self._incremental = IncrementalFetcher(ctx, self._client, self._fetcher, self._fields)
         self._updates = IssueUpdates(ctx, self._client, self._fields)
         self._wiki = Wiki(ctx, self._client)
-        #: How the last :meth:`fetch` read the project: "full" or "incremental".
-        self.fetch_mode: Literal["full", "incremental"] = "full"
         #: Requests the last :meth:`fetch` made.
         self.fetch_requests = 0
         #: Issues the last incremental fetch re-read (changed ones, plus those with new time
         #: entries); None after a full fetch.
         self.fetch_changed: int | None = None
-        #: Why the last fetch was full although ``since`` and ``cached`` were given.
-        self.fallback_reason: str | None = None
-        #: What to pass as ``since`` to the next incremental fetch (see :meth:`fetch`).
-        self.sync_cursor: dt.datetime | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -93,6 +88,11 @@ class RedmineAdapter:
     @requests_made.setter
     def requests_made(self, value: int) -> None:
         self._session.count = value
+
+    @property
+    def page_style(self) -> RedminePageStyle:
+        """The project's text formatting (``markup`` in the tracker's settings), ``#42``."""
+        return RedminePageStyle(self.tracker.markup)
 
     @property
     def notes(self) -> list[str]:
@@ -116,7 +116,7 @@ class RedmineAdapter:
 
     def fetch(
         self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
-    ) -> Snapshot:
+    ) -> FetchResult:
         """Read the project into a Snapshot (issues, relations, versions, time entries).
 
         Contract: every issue of the project, open and closed (of its subprojects too when
@@ -144,23 +144,21 @@ class RedmineAdapter:
         precedes, ... in either direction) and ``status`` is open/closed. Relations that
         touch a risk never become dependencies.
 
-        With ``since`` *and* ``cached`` (``since`` is :attr:`sync_cursor` of the fetch that
+        With ``since`` *and* ``cached`` (``since`` is the ``cursor`` of the fetch that
         produced ``cached``) the fetch is incremental: it reads the issues changed since and
         merges them into ``cached``; what it cannot see, and when it falls back to a full
-        fetch, is in :mod:`.incremental`. The request budget of both is in the docstring of
-        :mod:`.fetch`.
+        fetch (``fallback_reason``), is in :mod:`.incremental`. The request budget of both is
+        in the docstring of :mod:`.fetch`.
 
-        :attr:`sync_cursor` is the ``since`` for the next incremental fetch: the latest
+        The result's ``cursor`` is the ``since`` for the next incremental fetch: the latest
         ``updated_on`` read, but never later than the server's clock (``Date`` header) when
         this fetch started, so that an issue changed while the pages were being read is read
         again next time.
         """
         started = self.requests_made
         self.notes = []
-        self.fetch_mode = "full"
         self.fetch_changed = None
-        self.fallback_reason = None
-        self.sync_cursor = None
+        fallback_reason = ""
         server_start, project, versions_raw = self._fetcher.start()
 
         fetched: Fetched | None = None
@@ -170,7 +168,7 @@ class RedmineAdapter:
                     project, versions_raw, since, cached, self.progress
                 )
             except FullFetchNeeded as e:
-                self.fallback_reason = str(e)
+                fallback_reason = str(e)
                 self.notes = []
                 log.info(
                     "redmine %s: incremental fetch not possible (%s); full fetch", self._ctx.pid, e
@@ -178,12 +176,10 @@ class RedmineAdapter:
         if fetched is None:
             fetched = self._fetcher.full(project, versions_raw, self.progress)
         else:
-            self.fetch_mode = "incremental"
             self.fetch_changed = fetched.changed
         snapshot, latest = fetched.snapshot, fetched.latest
         if latest is not None and server_start is not None:
             latest = min(latest, server_start)
-        self.sync_cursor = latest if latest is not None else server_start
         self.fetch_requests = self.requests_made - started
         if self.fetch_changed is not None:  # incremental
             log.info(
@@ -208,7 +204,12 @@ class RedmineAdapter:
                 len(snapshot.time_entries),
                 self.fetch_requests,
             )
-        return snapshot
+        return FetchResult(
+            snapshot,
+            mode="full" if self.fetch_changed is None else "incremental",
+            cursor=latest if latest is not None else server_start,
+            fallback_reason=fallback_reason,
+        )
 
     # ------------------------------------------------------------------ diff
 
@@ -252,15 +253,23 @@ class RedmineAdapter:
         A 409 on a page re-reads it, re-merges our block into the person's new text and retries
         (at most 3 times; counted in ``conflicts_retried``). A 422 or 404 on one issue does not
         stop the others; they are raised together (RejectedError, ``.report`` = what was
-        written) at the end. Other errors stop at once.
+        written) at the end. Other errors stop at once, also with ``.report``.
         """
         started = self.requests_made
         report = ApplyReport()
-        failures = self._updates.apply(changes.fields, report, refresh=self.fetch)
-
-        desired = {wiki_title(p.title): p for p in changes.pages_desired}
-        for page_change in changes.pages:
-            self._wiki.apply_page(page_change, desired.get(wiki_title(page_change.title)), report)
+        try:
+            failures = self._updates.apply(
+                changes.fields, report, refresh=lambda: self.fetch().snapshot
+            )
+            desired = {wiki_title(p.title): p for p in changes.pages_desired}
+            for page_change in changes.pages:
+                self._wiki.apply_page(
+                    page_change, desired.get(wiki_title(page_change.title)), report
+                )
+        except errors.TrackerBridgeError as e:
+            report.requests = self.requests_made - started
+            e.report = report
+            raise
 
         report.requests = self.requests_made - started
         log.info(
@@ -280,7 +289,7 @@ class RedmineAdapter:
                 + "; ".join(failures[:5])
                 + (" ..." if len(failures) > 5 else "")
             )
-            error.report = report  # type: ignore[attr-defined]
+            error.report = report
             raise error
         return report
 
@@ -302,3 +311,8 @@ class RedmineAdapter:
         not written, so the custom fields are not required on them.
         """
         return checks.findings(self._ctx, self._client, self._fields)
+
+
+def conforms(adapter: RedmineAdapter) -> TrackerAdapter:
+    """Never called: mypy checks here that the adapter implements the protocol."""
+    return adapter

@@ -8,6 +8,11 @@ adapter installs its own session that applies the timeout and counts requests
 (:attr:`RedmineAdapter.requests_made`). python-redmine and requests exceptions become our error
 tree (:meth:`RedmineClient.call`); the key never appears in a message.
 
+Reads (and writes marked idempotent, :meth:`_CountingSession.idempotent`: a ``PUT`` of the
+same custom-field values) are retried on a 5xx answer or a dropped connection, at most
+:attr:`_CountingSession.retries` times with exponential backoff; other writes (uploads, wiki
+pages with a version) are sent once. A timeout is not retried: the timeout already waited.
+
 An unknown API key is not rejected: Redmine serves the request as Anonymous. ``fetch`` and
 ``check`` therefore start with ``GET /users/current.json`` (401 for Anonymous,
 :meth:`RedmineClient.current_user`).
@@ -18,9 +23,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from redminelib import Redmine
@@ -32,28 +39,78 @@ from tracker_bridge.adapters.redmine.context import Context
 __all__ = ["PAGE_SIZE", "RedmineClient"]
 
 PAGE_SIZE = 100  # Redmine clamps ``limit`` to 1..100
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+log = logging.getLogger(__package__)  # the package's logger: log lines name the adapter
 
 
 class _CountingSession(requests.Session):
-    """A requests session that applies a default timeout and counts requests."""
+    """A requests session that applies a default timeout, counts requests and retries reads
+    (and idempotent writes) on 5xx answers and dropped connections."""
 
-    def __init__(self, timeout: float) -> None:
+    #: Retries after the first attempt; the waits are ``backoff_seconds * 2**n``.
+    retries = 3
+    backoff_seconds = 0.5
+
+    def __init__(self, timeout: float, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__()
         self.default_timeout = timeout
         self.count = 0
+        self.retried = 0
+        self._sleep = sleep
+        self._idempotent_writes = False
         #: The ``Date`` header of the last response (the server's clock), if any.
         self.last_date: str | None = None
+
+    @contextlib.contextmanager
+    def idempotent(self) -> Iterator[None]:
+        """Writes sent inside may be retried: sending them twice does no harm."""
+        self._idempotent_writes = True
+        try:
+            yield
+        finally:
+            self._idempotent_writes = False
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
-        self.count += 1
-        response = super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
-        date = response.headers.get("Date")
-        if date:
-            self.last_date = date
-        return response
+        verb = method.decode() if isinstance(method, bytes) else method
+        retry = verb.upper() in ("GET", "HEAD") or self._idempotent_writes
+        attempt = 0
+        while True:
+            self.count += 1
+            try:
+                response = super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+            except requests.ConnectionError as e:
+                if not retry or attempt >= self.retries or isinstance(e, requests.Timeout):
+                    raise
+                why = f"connection failed ({type(e).__name__})"
+            else:
+                if (
+                    not retry
+                    or attempt >= self.retries
+                    or (response.status_code not in RETRY_STATUSES)
+                ):
+                    date = response.headers.get("Date")
+                    if date:
+                        self.last_date = date
+                    return response
+                why = f"HTTP {response.status_code}"
+                response.close()
+            wait = self.backoff_seconds * 2**attempt
+            log.info(
+                "redmine: %s %s: %s; retry %d of %d in %.1f s",
+                verb.upper(),
+                urlsplit(str(url)).path,
+                why,
+                attempt + 1,
+                self.retries,
+                wait,
+            )
+            self._sleep(wait)
+            attempt += 1
+            self.retried += 1
 
 
 def _http_date(value: str | None) -> dt.datetime | None:

@@ -9,8 +9,8 @@ three-point ranges are read by :mod:`.risks`, the incremental merge is :mod:`.in
 
 Request budget
 --------------
-Endpoints of a full fetch, in order (``⌈N/100⌉ + 4`` requests plus the time-entry
-pages; one more for ``/issue_statuses.json`` on servers whose issue JSON lacks
+Endpoints of a full fetch, in order (``⌈N/100⌉ + 3`` requests plus the time-entry
+pages, at least one; one more for ``/issue_statuses.json`` on servers whose issue JSON lacks
 ``status.is_closed``, and one ``/versions/:id.json`` per version an issue uses that
 the project does not list):
 
@@ -21,8 +21,8 @@ the project does not list):
   (``!*`` or ``*``), paged by 100; ``progress(done, total)`` after each page
 * ``GET /time_entries.json?project_id=&subproject_id=``, paged by 100
 
-**Incremental fetch** (``since`` *and* ``cached`` given: ``since`` is
-:attr:`sync_cursor` of the fetch that produced ``cached``). The result has the same
+**Incremental fetch** (``since`` *and* ``cached`` given: ``since`` is the
+``cursor`` of the fetch that produced ``cached``). The result has the same
 shape as, and equals, a full fetch at the same moment, except for the limitation
 in :mod:`.incremental`. After the first three requests above:
 
@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tracker_bridge import errors
+from tracker_bridge.adapters.dates import item_dates
 from tracker_bridge.adapters.redmine import risks
 from tracker_bridge.adapters.redmine.client import RedmineClient
 from tracker_bridge.adapters.redmine.context import Context
@@ -397,6 +398,14 @@ class Fetcher:
                 fields[logical] = cf_string(values[field_id])
         estimate = raw.get("estimated_hours")
         likely = max(0.0, float(estimate)) if estimate is not None else None
+        dates = item_dates(
+            ctx.project,
+            start=parse_date(raw.get("start_date")),
+            due=parse_date(raw.get("due_date")),
+            fields={str(cf.get("name")): cf.get("value") for cf in raw.get("custom_fields") or []},
+            where=f"issue #{iid}",
+            note=ctx.note,
+        )
         return WorkItem(
             key=f"redmine:{iid}",
             native_id=str(iid),
@@ -410,8 +419,7 @@ class Fetcher:
             ),
             spent_hours=max(0.0, float(raw.get("spent_hours") or 0)),
             done_ratio=min(100, max(0, int(raw.get("done_ratio") or 0))),
-            start=parse_date(raw.get("start_date")),
-            due=parse_date(raw.get("due_date")),
+            **dates,
             assignee=(raw.get("assigned_to") or {}).get("name"),
             milestone=f"redmine:version:{version['id']}" if version else None,
             parent=parent_key,

@@ -10,8 +10,8 @@ change does not bump ``updated_on`` and is *not* seen (relations of risks are, s
 risks are re-read in full). The pipeline therefore does a periodic full fetch
 (``ProjectSettings.full_fetch_hours``).
 
-The fetch falls back to a full one (:class:`FullFetchNeeded`; :attr:`fallback_reason` says
-why, :attr:`fetch_mode` is "full") when the counts differ, when the cache is of another project
+The fetch falls back to a full one (:class:`FullFetchNeeded`; the result's ``fallback_reason``
+says why, its ``mode`` is "full") when the counts differ, when the cache is of another project
 or has no items, when a custom-field name appears that the cache does not know, when an issue
 that existed before ``since`` shows up as a new item (tracker changed from the risk
 tracker, moved into the project, made visible), or when the issue that set the

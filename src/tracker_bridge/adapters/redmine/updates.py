@@ -108,12 +108,16 @@ class IssueUpdates:
                 payload[field_ids[change.field]] = change.new
             path = f"/issues/{native}.json"
             try:
-                with self._client.call(
-                    "PUT",
-                    path,
-                    what=f"update of issue #{native}",
-                    not_found=f"issue #{native} no longer exists (or is hidden)",
+                with (
+                    self._client.call(
+                        "PUT",
+                        path,
+                        what=f"update of issue #{native}",
+                        not_found=f"issue #{native} no longer exists (or is hidden)",
+                    ),
+                    self._client.session.idempotent(),
                 ):
+                    # the same values again: a retry after a dropped connection is harmless
                     self._client.rm.issue.update(
                         int(native),
                         custom_fields=[{"id": i, "value": v} for i, v in payload.items()],
@@ -123,4 +127,5 @@ class IssueUpdates:
                 continue
             report.issues_updated += 1
             report.fields_written += len(payload)
+            report.items_written.append(key)
         return failures

@@ -1,0 +1,134 @@
+"""The adapter protocol: what the pipeline asks of every tracker adapter, and nothing more.
+
+An adapter is found by its tracker kind in the ``tracker_bridge.adapters`` entry-point group
+(:func:`adapter_factory`), exactly as a third-party adapter (Jira, GitLab...) registers
+itself; the built-in Redmine and GitHub adapters are registered the same way in
+``pyproject.toml``. Each adapter module checks itself against :class:`TrackerAdapter` with
+mypy (a typed ``conforms`` function at its end), so a drift fails the type check, not a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Literal, Protocol
+
+from pydantic import SecretStr
+
+from tracker_bridge.errors import ConfigError
+from tracker_bridge.model import (
+    ApplyReport,
+    ChangeSet,
+    Dependency,
+    DesiredState,
+    Finding,
+    Snapshot,
+)
+from tracker_bridge.publish.style import PageStyle
+from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AdapterFactory",
+    "FetchResult",
+    "Progress",
+    "TrackerAdapter",
+    "adapter_factory",
+    "installed_kinds",
+]
+
+ENTRY_POINT_GROUP = "tracker_bridge.adapters"
+
+#: ``(done, total)`` — called while a fetch reads many items (a progress bar).
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class FetchResult:
+    """What one fetch read, and how."""
+
+    snapshot: Snapshot
+    #: "incremental" when only changes since ``since`` were read and merged into ``cached``.
+    mode: Literal["full", "incremental"] = "full"
+    #: What to pass as ``since`` to the next incremental fetch; None: the pipeline derives
+    #: it from the items' ``updated_on`` (or fetches in full next time when there are none).
+    cursor: dt.datetime | None = None
+    #: Why the fetch was full although ``since`` and ``cached`` were given ("" otherwise).
+    fallback_reason: str = ""
+    #: Dependencies whose predecessor is not in this snapshot (another tracker's item, e.g.
+    #: ``redmine:123`` named in a GitHub issue); a combined plan adds those it can resolve.
+    external_dependencies: list[Dependency] = field(default_factory=list)
+
+
+class TrackerAdapter(Protocol):
+    """One project in one tracker: fetch, diff, apply, check, close."""
+
+    #: True when :meth:`fetch` can read only what changed since a cursor.
+    supports_incremental: bool
+
+    @property
+    def requests_made(self) -> int:
+        """API requests sent so far (retries included)."""
+        ...
+
+    @property
+    def page_style(self) -> PageStyle:
+        """How the tracker's wiki shows our page: its markup and issue references."""
+        ...
+
+    def fetch(
+        self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
+    ) -> FetchResult:
+        """Read the project. With ``since`` and ``cached`` (and ``supports_incremental``),
+        read only what changed since ``since`` and merge it into ``cached``; an adapter may
+        fall back to a full read and say why (``FetchResult.fallback_reason``)."""
+        ...
+
+    def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
+        """Compare desired with current state; only real changes, each with its native id."""
+        ...
+
+    def apply(self, changes: ChangeSet) -> ApplyReport:
+        """Write exactly the changes; no write call when the change set is empty."""
+        ...
+
+    def check(self) -> list[Finding]:
+        """Check connectivity, credentials, project, fields and wiki; stable finding ids."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (idempotent)."""
+        ...
+
+
+class AdapterFactory(Protocol):
+    """How the pipeline builds an adapter for one configured project (the adapter class)."""
+
+    def __call__(
+        self,
+        tracker: TrackerSettings,
+        project: ProjectSettings,
+        field_names: FieldNames,
+        api_key: SecretStr,
+        *,
+        progress: Progress | None = None,
+        tracker_name: str = ...,
+        risk: RiskSettings | None = None,
+    ) -> TrackerAdapter: ...
+
+
+def installed_kinds() -> list[str]:
+    """The tracker kinds an adapter is registered for (sorted)."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def adapter_factory(kind: str) -> AdapterFactory:
+    """The adapter class registered for a tracker kind."""
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if kind not in found:
+        known = ", ".join(sorted(found)) or "none installed"
+        raise ConfigError(f"no adapter for tracker kind {kind!r} (installed: {known})")
+    factory: AdapterFactory = found[kind].load()
+    return factory

@@ -1,0 +1,1 @@
+"""Adapters that tests install the way a third party would (an entry point, no core edits)."""

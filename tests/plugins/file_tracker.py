@@ -1,0 +1,140 @@
+"""A third tracker, written as a plugin author would: a project kept as files.
+
+``<project>/snapshot.json`` holds the issues (the snapshot format of ``tracker-bridge fetch``);
+the values we write go to ``<project>/fields.json`` and pages to ``<project>/pages/TITLE.md``.
+Registered in the ``tracker_bridge.adapters`` entry-point group by the tests, it proves that
+adding a tracker needs one module and no edit to the core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from tracker_bridge.adapters.protocol import FetchResult, Progress, TrackerAdapter
+from tracker_bridge.managed_block import merge_block
+from tracker_bridge.model import (
+    ApplyReport,
+    ChangeSet,
+    DesiredState,
+    FieldChange,
+    FieldValue,
+    Finding,
+    PageChange,
+    Snapshot,
+)
+from tracker_bridge.publish import PlainStyle
+from tracker_bridge.publish.document import Markup
+from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
+from tracker_bridge.snapshot_file import load_snapshot
+
+MARKUP: Markup = "common_mark"
+
+
+def stored(value: FieldValue) -> str:
+    """How the file tracker stores a value (dates ISO, booleans Yes/No)."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return "" if value is None else str(value)
+
+
+class FileTracker:
+    """One project directory: fetch, diff, apply, check."""
+
+    supports_incremental = False
+    page_style = PlainStyle(MARKUP)
+
+    def __init__(
+        self,
+        tracker: TrackerSettings,
+        project: ProjectSettings,
+        field_names: FieldNames,
+        api_key: SecretStr,
+        *,
+        progress: Progress | None = None,
+        tracker_name: str = "file",
+        risk: RiskSettings | None = None,
+    ) -> None:
+        self.root = Path(project.project)
+        self.requests_made = 0
+
+    @property
+    def _fields_file(self) -> Path:
+        return self.root / "fields.json"
+
+    def _page(self, title: str) -> Path:
+        return self.root / "pages" / f"{title}.md"
+
+    def fetch(
+        self, *, since: dt.datetime | None = None, cached: Snapshot | None = None
+    ) -> FetchResult:
+        self.requests_made += 1
+        snapshot = load_snapshot(self.root / "snapshot.json")
+        written = json.loads(self._fields_file.read_text()) if self._fields_file.exists() else {}
+        items = [
+            item.model_copy(update={"fields": written.get(item.key, {})}) for item in snapshot.items
+        ]
+        return FetchResult(snapshot.model_copy(update={"items": items}))
+
+    def diff(self, snapshot: Snapshot, desired: DesiredState) -> ChangeSet:
+        current = {item.key: item.fields for item in snapshot.items}
+        fields = [
+            FieldChange(item=key, field=name, old=current[key].get(name), new=stored(value))
+            for key, values in desired.fields.items()
+            if key in current
+            for name, value in values.items()
+            if current[key].get(name) != stored(value)
+        ]
+        pages = []
+        for page in desired.pages:
+            path = self._page(page.title)
+            old = path.read_text() if path.exists() else None
+            text = merge_block(old, page.body, MARKUP)
+            if text != old:
+                pages.append(
+                    PageChange(
+                        title=page.title,
+                        action="create" if old is None else "update",
+                        lines_changed=1,
+                        text=text,
+                    )
+                )
+        return ChangeSet(fields=fields, pages=pages, pages_desired=desired.pages)
+
+    def apply(self, changes: ChangeSet) -> ApplyReport:
+        if changes.empty:
+            return ApplyReport()
+        written = json.loads(self._fields_file.read_text()) if self._fields_file.exists() else {}
+        for change in changes.fields:
+            written.setdefault(change.item, {})[change.field] = change.new
+        self._fields_file.write_text(json.dumps(written, indent=1, sort_keys=True))
+        for page in changes.pages:
+            self._page(page.title).parent.mkdir(exist_ok=True)
+            self._page(page.title).write_text(page.text)
+        return ApplyReport(
+            issues_updated=changes.items_touched(),
+            fields_written=len(changes.fields),
+            pages_written=len(changes.pages),
+        )
+
+    def check(self) -> list[Finding]:
+        found = (self.root / "snapshot.json").is_file()
+        return [
+            Finding(
+                id="file.snapshot" if found else "file.snapshot.missing",
+                ok=found,
+                message=f"{self.root / 'snapshot.json'} {'found' if found else 'is missing'}",
+                fix=None if found else "write it with `tracker-bridge fetch --output`",
+            )
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def conforms(adapter: FileTracker) -> TrackerAdapter:
+    """Never called: mypy checks that the plugin implements the protocol."""
+    return adapter
