@@ -34,7 +34,7 @@ venv_prerequisites() {
     fi
     _say "setup: installing $pkg (Python's venv module) with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null \
+    apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 \
         || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; }
 }
 
