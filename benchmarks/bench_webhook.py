@@ -1,9 +1,9 @@
 """Benchmark the webhook server and its queue on loopback (bounded; stops by itself).
 
-    python benchmarks/bench_webhook.py                 # 200 deliveries/s for 30 s, burst, kill
+    python benchmarks/bench_webhook.py                 # load, burst, kill, crowd, locked
     python benchmarks/bench_webhook.py --duration 5    # shorter load phase
 
-Three phases, each against ``tracker-bridge``'s real ASGI app served by uvicorn on
+Five phases, each against ``tracker-bridge``'s real ASGI app served by uvicorn on
 127.0.0.1 in a child process, with a fake pass function (no tracker is called):
 
 1. **load** — signed GitHub ``issues`` deliveries (the real ``@octokit/webhooks-examples``
@@ -20,7 +20,14 @@ Three phases, each against ``tracker-bridge``'s real ASGI app served by uvicorn 
    job is claimed again once the lease ran out. Checks in the store that every accepted
    delivery was processed exactly once.
 
-Targets: ack p99 <= 20 ms, 0 lost, burst passes <= 2, exactly once after the kill.
+4. **crowd** — the server limited to 1,024 open files (a service's default) and ``--idle``
+   (1,100) connections that never send a byte; then 20 deliveries on fresh connections.
+5. **locked** — another process holds the store's write lock for 3 s while a delivery waits
+   for it; ``/livez`` is polled meanwhile.
+
+Targets: ack p99 <= 20 ms, 0 lost, burst passes <= 2, exactly once after the kill; in the
+crowd every delivery acknowledged within 1 s; ``/livez`` within 100 ms while the store is
+locked.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import contextlib
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -50,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / ".cache/github-contract/octokit-webhooks-examples-7.6.1/api.github.com/index.json"
 SECRET = "bench-secret-not-a-real-one"
 PROJECTS = 8
+SERVICE_FILES = 1024  # a service's usual RLIMIT_NOFILE (crowd phase)
 
 
 # ------------------------------------------------------------------------ child processes
@@ -68,25 +77,31 @@ def _fake_pass(log: Path, seconds: float) -> Any:
 
 
 def child_serve(config: Path, port: int, passes: Path, pass_seconds: float, worker: bool) -> None:
-    """The server (and a worker thread, like `tracker-bridge serve`), fake passes."""
+    """The server as `tracker-bridge serve` runs it (limits, supervised worker), fake passes."""
     import threading
 
     import uvicorn
 
     from tracker_bridge.model import Finding
+    from tracker_bridge.server import server_config
     from tracker_bridge.settings import load_settings
     from tracker_bridge.webhook import create_app
-    from tracker_bridge.worker import Worker
+    from tracker_bridge.worker import Worker, WorkerSupervisor
 
     settings = load_settings(config)
-    app = create_app(settings, check=lambda s, p: [Finding(id="bench.ok", ok=True, message="")])
     stop = threading.Event()
+    supervisor = None
     if worker:
-        runner = Worker(settings, pass_fn=_fake_pass(passes, pass_seconds))
-        threading.Thread(target=runner.run, args=(stop, 0.5), daemon=True).start()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        fake = _fake_pass(passes, pass_seconds)
+        supervisor = WorkerSupervisor(lambda: Worker(settings, pass_fn=fake), stop)
+        supervisor.start()
+    app = create_app(
+        settings,
+        check=lambda s, p: [Finding(id="bench.ok", ok=True, message="")],
+        worker=supervisor.status if supervisor else None,
     )
+    cfg, _ = server_config(app, settings, "127.0.0.1", port, log_level="warning", access_log=False)
+    server = uvicorn.Server(cfg)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     server.run()
     stop.set()
@@ -128,12 +143,23 @@ def write_config(path: Path, store: Path, **webhooks: float) -> Path:
     return path
 
 
+def _service_files() -> None:
+    """A service's usual open-files limit (1,024), for the crowd phase's server."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (SERVICE_FILES, SERVICE_FILES))
+
+
 @contextlib.contextmanager
-def child(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+def child(*args: str, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process; with ``log``, limited to a service's open files, stderr to ``log``."""
     env = dict(os.environ, BENCH_WEBHOOK_SECRET=SECRET)
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", *args], env=env, start_new_session=True
-    )
+    with contextlib.ExitStack() as files:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", *args],
+            env=env,
+            start_new_session=True,
+            stderr=files.enter_context(log.open("wb")) if log else None,
+            preexec_fn=_service_files if log else None,
+        )
     try:
         yield proc
     finally:
@@ -152,7 +178,7 @@ def wait_ready(port: int, timeout: float = 20) -> None:
         with contextlib.suppress(OSError):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             try:
-                conn.request("GET", "/healthz")
+                conn.request("GET", "/readyz")
                 if conn.getresponse().status == 200:
                     return
             finally:
@@ -306,6 +332,92 @@ async def burst_phase(port: int, count: int) -> Sender:
     return sender
 
 
+def request_once(
+    port: int, path: str, body: bytes | None = None, timeout: float = 15.0
+) -> tuple[int, float]:
+    """GET ``path``, or POST ``body`` as a signed delivery, on a fresh connection:
+    (status, seconds from connect); status 0 when the connection failed."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {}
+    if body is not None:
+        headers = {
+            "X-GitHub-Event": "issues",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(SECRET.encode(), body),
+        }
+    try:
+        conn.request("GET" if body is None else "POST", path, body=body, headers=headers)
+        status = conn.getresponse().status
+    except OSError:
+        status = 0
+    finally:
+        conn.close()
+    return status, time.perf_counter() - started
+
+
+def crowd_phase(port: int, idle: int, deliveries: int) -> dict[str, Any]:
+    """``idle`` connections that never send a byte, then deliveries on fresh connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < idle + 256 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (idle + 256, hard))
+    crowd: list[socket.socket] = []
+    try:
+        for _ in range(idle):
+            sock = socket.socket()
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                sock.connect(("127.0.0.1", port))
+            crowd.append(sock)
+        time.sleep(5)  # connects the listen queue dropped are retried by TCP after 1 s, 3 s
+        body = signed_body(base_payload(), 0)
+        acks = [request_once(port, "/hooks/github", body) for _ in range(deliveries)]
+        live = request_once(port, "/livez")
+    finally:
+        for sock in crowd:
+            sock.close()
+    ms = [seconds * 1000 for _, seconds in acks]
+    return {
+        "idle_connections": idle,
+        "deliveries": deliveries,
+        "accepted": sum(1 for status, _ in acks if status == 202),
+        "ack_ms": {"p50": round(percentile(ms, 50), 2), "max": round(max(ms), 2)},
+        "livez_ms": round(live[1] * 1000, 2),
+    }
+
+
+def locked_phase(port: int, store: Path, hold: float) -> dict[str, Any]:
+    """Another process holds the store's write lock: a delivery waits, /livez must not."""
+    import threading
+
+    holder = sqlite3.connect(store, timeout=10, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    answer: list[tuple[int, float]] = []
+    body = signed_body(base_payload(), 1)
+    posting = threading.Thread(
+        target=lambda: answer.append(request_once(port, "/hooks/github", body, hold + 15))
+    )
+    posting.start()
+    time.sleep(0.2)
+    live: list[float] = []
+    until = time.monotonic() + hold
+    while time.monotonic() < until:
+        live.append(request_once(port, "/livez")[1] * 1000)
+        time.sleep(0.05)
+    ready = request_once(port, "/readyz")
+    holder.execute("ROLLBACK")
+    holder.close()
+    posting.join()
+    return {
+        "held_s": hold,
+        "livez_ms": {"p50": round(percentile(live, 50), 2), "max": round(max(live), 2)},
+        "readyz": ready[0],
+        "readyz_ms": round(ready[1] * 1000, 2),
+        "delivery": answer[0][0],
+        "delivery_s": round(answer[0][1], 2),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tb-bench-webhook-") as tmp:
@@ -430,6 +542,30 @@ def run(args: argparse.Namespace) -> int:
             and not rows[2]
             and not rows[3]
         )
+        # 4. a crowd of idle connections under a service's open-files limit ---------
+        store = work / "crowd.sqlite3"
+        config = write_config(work / "crowd.toml", store, request_timeout_seconds=120.0)
+        port = free_port()
+        serve_log = work / "crowd-serve.log"
+        with child(
+            "serve", str(config), str(port), str(work / "p.log"), "0", "no-worker", log=serve_log
+        ):
+            wait_ready(port)
+            results["crowd"] = crowd_phase(port, args.idle, 20)
+        log = serve_log.read_text(errors="replace")
+        results["crowd"]["accept_errors_logged"] = log.count("out of system resource")
+        results["crowd"]["log_bytes"] = len(log)
+        crowd = results["crowd"]
+        ok &= crowd["accepted"] == crowd["deliveries"] and crowd["ack_ms"]["max"] <= 1000
+
+        # 5. the store write-locked by another process -----------------------------
+        store = work / "locked.sqlite3"
+        config = write_config(work / "locked.toml", store)
+        port = free_port()
+        with child("serve", str(config), str(port), str(work / "p.log"), "0", "no-worker"):
+            wait_ready(port)
+            results["locked"] = locked_phase(port, store, 3.0)
+        ok &= results["locked"]["livez_ms"]["max"] <= 100 and results["locked"]["delivery"] == 202
     print(json.dumps(results, indent=2))
     load = results["load"]
     print(
@@ -447,6 +583,20 @@ def run(args: argparse.Namespace) -> int:
         f" -> {kill['processed_exactly_once']} processed exactly once, "
         f"{kill['processed_twice_or_more']} twice, {kill['unprocessed']} never, "
         f"{kill['jobs_reclaimed_after_lease']} job(s) re-claimed after the lease"
+    )
+    crowd = results["crowd"]
+    print(
+        f"crowd: {crowd['idle_connections']} idle connections, open files limited to "
+        f"{SERVICE_FILES} -> {crowd['accepted']}/{crowd['deliveries']} deliveries, ack p50 "
+        f"{crowd['ack_ms']['p50']} ms, max {crowd['ack_ms']['max']} ms (target <= 1000); "
+        f"{crowd['accept_errors_logged']} accept() errors logged"
+    )
+    locked = results["locked"]
+    print(
+        f"locked store ({locked['held_s']:g} s): /livez p50 {locked['livez_ms']['p50']} ms, max "
+        f"{locked['livez_ms']['max']} ms (target <= 100); /readyz {locked['readyz']} in "
+        f"{locked['readyz_ms']} ms; the waiting delivery {locked['delivery']} after "
+        f"{locked['delivery_s']} s"
     )
     print("all targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
@@ -467,6 +617,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=30, help="seconds of load (max 120)")
     parser.add_argument("--burst", type=int, default=1000, help="deliveries in the burst")
     parser.add_argument("--kill-seconds", type=float, default=3, help="load before the kill")
+    parser.add_argument("--idle", type=int, default=1100, help="idle connections (crowd)")
     args = parser.parse_args()
     args.duration = min(args.duration, 120)
     args.burst = min(args.burst, 20_000)

@@ -500,6 +500,25 @@ class WebhookSettings(_Section):
     health_cache_seconds: float = Field(
         default=60, ge=0, description="GET /healthz re-runs the doctor checks this often"
     )
+    health_token_env: str | None = Field(
+        default=None,
+        description="Bearer token for the detail of /readyz and /healthz (default variable: "
+        "TRACKER_BRIDGE_HEALTH_TOKEN); without one, only loopback clients see it",
+    )
+    health_token_file: Path | None = None
+    max_connections: int = Field(
+        default=1000,
+        ge=16,
+        description="Open connections at most; a new one closes the oldest idle one",
+    )
+    request_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="A request's headers and body must arrive within this, else it is closed",
+    )
+    keep_alive_seconds: float = Field(
+        default=5, gt=0, description="An idle keep-alive connection is closed after this"
+    )
 
     def github_secret(self) -> SecretStr | None:
         """The GitHub webhook secret, or None when none is configured."""
@@ -517,6 +536,15 @@ class WebhookSettings(_Section):
             self.redmine_secret_env,
             self.redmine_secret_file,
             "TRACKER_BRIDGE_REDMINE_WEBHOOK_SECRET",
+        )
+
+    def health_token(self) -> SecretStr | None:
+        """The token that unlocks the detail of ``/readyz`` and ``/healthz``, or None."""
+        return _read_secret(
+            "webhooks.health_token",
+            self.health_token_env,
+            self.health_token_file,
+            "TRACKER_BRIDGE_HEALTH_TOKEN",
         )
 
     def redmine_token(self) -> SecretStr | None:

@@ -177,6 +177,30 @@ def schema_version() -> int:
     return len(MIGRATIONS)
 
 
+#: Store, WAL and lock files are the owner's only: the store caches issue data.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents owner-only (0700); existing ones are kept."""
+    missing: list[Path] = []
+    for parent in (path, *path.parents):
+        if parent.is_dir():
+            break
+        missing.append(parent)
+    for directory in reversed(missing):
+        with suppress(FileExistsError):  # another process made it meanwhile
+            directory.mkdir(mode=PRIVATE_DIR_MODE)
+
+
+def _chmod_private(path: Path) -> None:
+    try:
+        os.chmod(path, PRIVATE_FILE_MODE)
+    except OSError as e:
+        raise StoreError(f"cannot make the store {path} private: {e.strerror or e}") from None
+
+
 def default_path() -> Path:
     """``<user data dir>/tracker-bridge/state.sqlite3`` (not created here)."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / FILE_NAME
@@ -215,24 +239,33 @@ class Store:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Store:
-        """Open (creating and migrating as needed) the store at ``path`` or the default."""
+    def open(cls, path: Path | None = None, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> Store:
+        """Open (creating and migrating as needed) the store at ``path`` or the default.
+
+        ``timeout``: how long a statement waits for another process's write lock.
+        """
         target = resolve_path(path)
         if target.is_dir():
             raise StoreError(f"store {target} is a directory; [store] path must name a file")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(target.parent)
         except OSError as e:
             raise StoreError(
                 f"cannot create the store directory {target.parent}: {e.strerror or e}; "
                 "set [store] path to a writable location"
             ) from None
+        new = not target.exists()
         try:
-            conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = sqlite3.connect(target, timeout=timeout, isolation_level=None)
         except sqlite3.Error as e:
             raise StoreError(_message(target, e)) from None
         store = cls(conn, target)
         try:
+            if new:
+                # the store caches issue data: owner-only, before WAL mode creates -wal and
+                # -shm with the file's mode. By path, never by opening and closing the file
+                # ourselves: closing any descriptor of it drops this process's SQLite locks.
+                _chmod_private(target)
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             if mode is None or str(mode[0]).lower() != "wal":
@@ -271,14 +304,22 @@ class Store:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as e:
-                conn.execute("ROLLBACK")
+                # report why the commit failed (disk full, I/O error), not the rollback's
+                # "no transaction is active" when SQLite already rolled back on its own
+                self._rollback()
                 raise StoreError(_message(self.path, e)) from None
+
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open; never mask the error that got us here."""
+        if self._conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     def _version(self) -> int:
         row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
@@ -929,6 +970,23 @@ class Store:
             raise StoreError(_message(self.path, e)) from None
         return counts
 
+    def stuck_jobs(self, *, now: float) -> list[Job]:
+        """Running jobs whose lease ran out: their worker died or hangs, nobody renews them."""
+        try:
+            rows = self._conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'running' AND lease_until < ? "
+                "ORDER BY lease_until",
+                (now,),
+            ).fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(_message(self.path, e)) from None
+        return [_job(row) for row in rows]
+
+    def check_writable(self) -> None:
+        """Take the write lock and give it back (nothing written); StoreError when we cannot."""
+        with self._transaction():
+            pass
+
     def delivery_stats(self, source: str | None = None) -> DeliveryStats:
         """Deliveries recorded, queued for a pass, processed, and processed more than once."""
         where, args = ("WHERE d.source = ?", (source,)) if source else ("", ())
@@ -1097,33 +1155,53 @@ def project_lock(
     """
     path = lock_path(store_path, project)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        make_private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     except OSError as e:
         raise StoreError(
             f"cannot create the lock file {path}: {e.strerror or e}; set [store] path to a "
             "writable location"
         ) from None
     try:
-        deadline = clock() + max(0.0, wait)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if clock() >= deadline:
-                    raise ProjectLockedError(project, _lock_holder(fd), wait) from None
-                sleep(min(poll, max(0.0, deadline - clock())) or poll)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            _take_lock(fd, project, wait, poll, clock, sleep)
+        except OSError as e:  # disk full, quota, EIO, ENOLCK on NFS: one clear error
+            raise StoreError(f"cannot take the lock file {path}: {e.strerror or e}") from None
         try:
             yield path
         finally:
             with suppress(OSError):
                 os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            with suppress(OSError):  # closing the descriptor below drops the lock anyway
+                fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _take_lock(
+    fd: int,
+    project: str,
+    wait: float,
+    poll: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    """``flock`` the open lock file (waiting up to ``wait`` s) and write our pid into it."""
+    deadline = clock() + max(0.0, wait)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if clock() >= deadline:
+                raise ProjectLockedError(project, _lock_holder(fd), wait) from None
+            sleep(min(poll, max(0.0, deadline - clock())) or poll)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        raise
 
 
 def _lock_holder(fd: int) -> int | None:

@@ -13,20 +13,18 @@ becomes failed results for its projects; the caller goes on with the next unit.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tracker_bridge.adapters.protocol import Progress
-from tracker_bridge.pipeline import PassResult, WriteRecorder, run_pass
+from tracker_bridge.errors import TrackerBridgeError
+from tracker_bridge.pipeline import PassResult, WriteRecorder, run_pass, unexpected_error
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import ProjectLockedError, project_lock
+from tracker_bridge.store import project_lock
 
 __all__ = ["PlanningUnit", "planning_units", "run_unit", "unit_locks", "unit_of"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,8 @@ def planning_units(settings: Settings, projects: list[str]) -> list[PlanningUnit
 @contextmanager
 def unit_locks(store_path: Path | None, unit: PlanningUnit, *, wait: float = 0.0) -> Iterator[None]:
     """Hold the lock of every project of the unit (sorted, so overlapping units never
-    deadlock); raises :class:`ProjectLockedError` for the first one another run holds."""
+    deadlock); raises :class:`~tracker_bridge.store.ProjectLockedError` for the first one
+    another run holds."""
     with ExitStack() as held:
         for project in sorted(unit.projects):
             held.enter_context(project_lock(store_path, project, wait=wait))
@@ -94,11 +93,10 @@ def run_unit(
             if lock and not dry_run:
                 held.enter_context(unit_locks(settings.store.path, unit, wait=wait))
             return _run_unlocked(settings, unit, as_of, dry_run, progress, store, full)
-    except ProjectLockedError as e:
+    except TrackerBridgeError as e:  # locked, or our own error naming what and where
         return failed_results(unit, str(e), dry_run)
     except Exception as e:  # one unit's bug or fault must not stop the others
-        log.exception("%s: the pass failed unexpectedly", unit.name)
-        return failed_results(unit, f"unexpected error: {type(e).__name__}: {e}", dry_run)
+        return failed_results(unit, unexpected_error(unit.name, e), dry_run)
 
 
 def _run_unlocked(

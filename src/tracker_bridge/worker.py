@@ -29,7 +29,7 @@ from tracker_bridge.settings import Settings
 from tracker_bridge.store import Job, ProjectLockedError, Store
 from tracker_bridge.units import run_unit, unit_locks, unit_of
 
-__all__ = ["JobRun", "PassFunction", "Worker", "default_pass"]
+__all__ = ["JobRun", "PassFunction", "Worker", "WorkerSupervisor", "default_pass"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ class Worker:
         self.use_project_lock = use_project_lock
         self._local = threading.local()
         self._last_prune = 0.0
+        #: The error that interrupted the last loop iteration (None: the last one was fine).
+        self.last_error: str | None = None
 
     def store(self) -> Store:
         """This thread's store connection."""
@@ -103,8 +105,11 @@ class Worker:
     def close(self) -> None:
         store: Store | None = getattr(self._local, "store", None)
         if store is not None:
-            store.close()
             self._local.store = None
+            try:
+                store.close()
+            except Exception:  # pragma: no cover - closing a broken connection
+                log.debug("closing the worker's store failed", exc_info=True)
 
     # ------------------------------------------------------------------ one job
 
@@ -141,13 +146,23 @@ class Worker:
             return JobRun(
                 job, "busy" if released else "lost", str(e), time.perf_counter() - started
             )
+        except Exception as e:  # the lock file could not be written (disk full, EIO, ...)
+            result = PassResult(project=job.project, error=_describe(e))
         seconds = time.perf_counter() - started
         if result.ok:
-            done = store.complete_job(job.id, owner, now=self.clock())
-            log.info("job %d (%s): pass done in %.1f s", job.id, job.project, seconds)
-            return JobRun(job, "done" if done else "lost", None, seconds)
-        error = result.error or "the pass failed"
-        state = store.fail_job(
+            try:
+                done = store.complete_job(job.id, owner, now=self.clock())
+            except StoreError as e:  # the pass ran; recording it failed: retry the job
+                result = PassResult(project=job.project, error=f"recording the pass: {e}")
+            else:
+                log.info("job %d (%s): pass done in %.1f s", job.id, job.project, seconds)
+                return JobRun(job, "done" if done else "lost", None, seconds)
+        return self._failed(job, owner, result.error or "the pass failed", seconds)
+
+    def _failed(self, job: Job, owner: str, error: str, seconds: float) -> JobRun:
+        """Queue a retry of a failed job (or make it dead) with its real error."""
+        hooks = self.settings.webhooks
+        state = self.store().fail_job(
             job.id,
             owner,
             error,
@@ -212,16 +227,29 @@ class Worker:
         return runs
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
-        """Run jobs until ``stop`` is set; prune old delivery ids and jobs now and then."""
-        log.info("worker %s started (store %s)", self.name, self.store().path)
+        """Run jobs until ``stop`` is set; prune old delivery ids and jobs now and then.
+
+        No error ends the loop: a busy or broken store (disk full, I/O error) or a bug is
+        logged, remembered in :attr:`last_error` and tried again after a pause that grows
+        to a minute while the fault lasts. A job it interrupted is claimed again when its
+        lease runs out.
+        """
+        log.info("worker %s started (store %s)", self.name, self.store_path)
+        pause = poll_seconds
         try:
             while not stop.is_set():
                 try:
                     self._prune()
                     ran = self.run_once()
-                except StoreError as e:  # a busy or broken store: wait and try again
-                    log.warning("worker: %s", e)
-                    ran = None
+                except Exception as e:
+                    self.last_error = _describe(e)
+                    log.error("worker: %s; trying again in %g s", self.last_error, pause)
+                    self.close()  # a fresh connection next time
+                    stop.wait(pause)
+                    pause = min(pause * 2, 60.0)
+                    continue
+                pause = poll_seconds
+                self.last_error = None
                 if ran is None:
                     stop.wait(poll_seconds)
         finally:
@@ -239,3 +267,79 @@ class Worker:
             log.info(
                 "worker: pruned %d delivery ids and finished jobs older than %g days", removed, days
             )
+
+
+def _describe(error: BaseException) -> str:
+    """One line for a job's last error: our own errors as they are, others with their type."""
+    if isinstance(error, StoreError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class WorkerSupervisor:
+    """Runs a worker in a thread and starts a fresh one whenever it dies (``serve``).
+
+    :meth:`Worker.run` catches every error itself; this is the net under it (a
+    ``MemoryError``, a bug in the loop). A restart waits ``backoff`` seconds, doubling up to
+    ``max_backoff`` while restarts keep coming. :meth:`status` is what readiness reports.
+    """
+
+    def __init__(
+        self,
+        make_worker: Callable[[], Worker],
+        stop: threading.Event,
+        *,
+        poll_seconds: float = 0.5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.make_worker = make_worker
+        self.stop = stop
+        self.poll_seconds = poll_seconds
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.restarts = 0
+        self.state = "starting"
+        self.last_error: str | None = None
+        self._worker: Worker | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the supervising thread (a daemon: it never keeps the process alive)."""
+        self._thread = threading.Thread(target=self._supervise, name="worker", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _supervise(self) -> None:
+        pause = self.backoff
+        while not self.stop.is_set():
+            try:
+                self._worker = self.make_worker()
+                self.state = "running"
+                self._worker.run(self.stop, self.poll_seconds)
+            except BaseException as e:  # whatever killed it, start another
+                self.last_error = _describe(e)
+                self.restarts += 1
+                self.state = "restarting"
+                log.error(
+                    "worker died (%s); restart %d in %g s", self.last_error, self.restarts, pause
+                )
+                self.stop.wait(pause)
+                pause = min(pause * 2, self.max_backoff)
+        self.state = "stopped"
+
+    def status(self) -> dict[str, object]:
+        """``{"state", "alive", "restarts", "error"}``: ``running`` and alive when all is well."""
+        alive = self._thread is not None and self._thread.is_alive()
+        worker = self._worker
+        error = worker.last_error if worker is not None and worker.last_error else None
+        state = self.state if alive else "dead"
+        return {
+            "state": state,
+            "ok": alive and state == "running" and error is None,
+            "restarts": self.restarts,
+            "error": error or (self.last_error if state != "running" else None),
+        }

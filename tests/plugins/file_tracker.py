@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from tracker_bridge.adapters.protocol import FetchResult, Progress, TrackerAdapter
+from tracker_bridge.adapters.protocol import (
+    AdapterFactory,
+    Delivery,
+    FetchResult,
+    Progress,
+    TrackerAdapter,
+    WebhookReceiver,
+    WrittenValues,
+)
+from tracker_bridge.delivery import DeliveryRejected, parse_json, text_of, token_ok
 from tracker_bridge.managed_block import merge_block
 from tracker_bridge.model import (
     ApplyReport,
@@ -28,7 +39,13 @@ from tracker_bridge.model import (
 )
 from tracker_bridge.publish import PlainStyle
 from tracker_bridge.publish.document import Markup
-from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
+from tracker_bridge.settings import (
+    FieldNames,
+    ProjectSettings,
+    RiskSettings,
+    Settings,
+    TrackerSettings,
+)
 from tracker_bridge.snapshot_file import load_snapshot
 
 MARKUP: Markup = "common_mark"
@@ -41,10 +58,46 @@ def stored(value: FieldValue) -> str:
     return "" if value is None else str(value)
 
 
+TOKEN_ENV = "FILE_TRACKER_WEBHOOK_TOKEN"
+
+
+class FileReceiver:
+    """``POST /hooks/file?token=...`` with ``{"id": ..., "project": DIR}``: a file changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._token = os.environ.get(TOKEN_ENV, "").encode() or None
+
+    def endpoints(self) -> dict[str, bool]:
+        return {"file": self._token is not None}
+
+    def receive(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        written: WrittenValues,
+    ) -> Delivery:
+        if self._token is None or not token_ok(self._token, query.get("token")):
+            raise DeliveryRejected(401, "missing or wrong ?token=")
+        payload = parse_json(body)
+        delivery, directory = text_of(payload.get("id")), text_of(payload.get("project"))
+        if not delivery:
+            raise DeliveryRejected(400, "no delivery id")
+        projects = [
+            name
+            for name, project in self.settings.projects.items()
+            if self.settings.trackers[project.tracker].kind == "file"
+            and project.project == directory
+        ]
+        return Delivery("file", "changed", delivery, projects)
+
+
 class FileTracker:
     """One project directory: fetch, diff, apply, check."""
 
     supports_incremental = False
+    webhooks = FileReceiver
     page_style = PlainStyle(MARKUP)
 
     def __init__(
@@ -135,6 +188,13 @@ class FileTracker:
         pass
 
 
-def conforms(adapter: FileTracker) -> TrackerAdapter:
+def conforms(
+    adapter: FileTracker, receiver: FileReceiver
+) -> tuple[TrackerAdapter, WebhookReceiver]:
     """Never called: mypy checks that the plugin implements the protocol."""
-    return adapter
+    return adapter, receiver
+
+
+def factory_conforms() -> AdapterFactory:
+    """Never called: mypy checks that the class is a valid entry point."""
+    return FileTracker

@@ -3,7 +3,9 @@ end to end with no edit to the core: the adapter protocol is all the core needs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,37 @@ def test_a_plugin_adapter_runs_doctor_and_run(file_plugin: None, tmp_path: Path)
     second = runner.invoke(main, args)
     assert second.exit_code == 0, second.output
     assert "no changes" in second.output
+
+
+def test_a_plugin_webhook_queues_a_pass_the_worker_runs(
+    file_plugin: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from tracker_bridge.settings import load_settings
+    from tracker_bridge.webhook import create_app
+    from tracker_bridge.worker import Worker, default_pass
+
+    monkeypatch.setenv("FILE_TRACKER_WEBHOOK_TOKEN", "s3cret")
+    project_dir = tmp_path / "shop"
+    project_dir.mkdir()
+    (project_dir / "snapshot.json").write_text(json.dumps(SNAPSHOT))
+    settings = load_settings(_config(tmp_path, project_dir))
+    body = json.dumps({"id": "d-1", "project": str(project_dir)})
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/hooks/file?token=nope", content=body).status_code == 401
+        answer = client.post("/hooks/file?token=s3cret", content=body)
+        assert answer.status_code == 202 and answer.json()["status"] == "queued"
+        again = client.post("/hooks/file?token=s3cret", content=body)
+        assert again.json()["status"] == "duplicate"
+    as_of = dt.date(2027, 3, 1)
+    worker = Worker(
+        settings,
+        pass_fn=lambda s, p, st: default_pass(s, p, st, as_of=as_of),
+        clock=lambda: time.time() + 3600,  # past the debounce delay
+    )
+    runs = worker.run_until_idle()
+    worker.close()
+    assert [(run.job.project, run.outcome) for run in runs] == [("shop", "done")]
+    written = json.loads((project_dir / "fields.json").read_text())
+    assert written["file:2"]["early_start"] == "2027-03-03"

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -34,6 +31,7 @@ from starlette.testclient import TestClient
 
 from tracker_bridge import pipeline
 from tracker_bridge.adapters.protocol import FetchResult
+from tracker_bridge.adapters.redmine.webhooks import parse_redmine
 from tracker_bridge.cli import main
 from tracker_bridge.model import (
     ApplyReport,
@@ -49,10 +47,9 @@ from tracker_bridge.pipeline import PassResult, run_pass
 from tracker_bridge.publish import PlainStyle
 from tracker_bridge.settings import Settings, settings_from_dict
 from tracker_bridge.store import Store, project_lock
-from tracker_bridge.webhook import create_app, parse_redmine, sign, verify_signature
+from tracker_bridge.webhook import create_app, sign, verify_signature
 from tracker_bridge.worker import Worker
 
-ADAPTER_TESTS = Path(__file__).resolve().parents[1] / "adapters"
 GITHUB_SECRET = "gh-webhook-secret-for-tests"
 REDMINE_SECRET = "rm-webhook-secret-for-tests"
 REDMINE_TOKEN = "rm-plugin-token-for-tests"
@@ -61,32 +58,7 @@ REDMINE_PROJECT_ID = 4
 
 
 # ------------------------------------------------------------------------ contract data
-
-
-def _contract_module() -> ModuleType:
-    """The adapters' contract helper (one download, one cache), imported by path."""
-    if "github_contract" in sys.modules:
-        return sys.modules["github_contract"]
-    spec = importlib.util.spec_from_file_location(
-        "github_contract", ADAPTER_TESTS / "github_contract.py"
-    )
-    assert spec is not None and spec.loader is not None, "tests/adapters/github_contract.py"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["github_contract"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def contract() -> Any:
-    module = _contract_module()
-    return module.Contract(module.contract_files())
-
-
-@pytest.fixture(scope="session")
-def examples(contract: Any) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = contract.webhooks
-    return found
+# ``contract`` and ``examples`` (the real GitHub webhook payloads) are in conftest.py.
 
 
 def _validate(contract: Any, schema: str, payload: dict[str, Any]) -> None:
@@ -891,7 +863,9 @@ def test_healthz_runs_the_checks_and_caches_them(settings: Settings, clock: Cloc
             ),
         ]
 
-    with TestClient(create_app(settings, clock=clock, check=check)) as c:
+    # the detail is served to loopback clients when no health token is configured
+    app = create_app(settings, clock=clock, check=check)
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:
         first = c.get("/healthz")
         assert first.status_code == 200
         body = first.json()
@@ -912,7 +886,7 @@ def test_healthz_runs_the_checks_and_caches_them(settings: Settings, clock: Cloc
 
 def test_healthz_reports_a_config_error_with_a_stable_id(settings: Settings, clock: Clock) -> None:
     # the real check: no API key in the environment -> config.invalid, never a 500
-    with TestClient(create_app(settings, clock=clock)) as c:
+    with TestClient(create_app(settings, clock=clock), client=("127.0.0.1", 50000)) as c:
         resp = c.get("/healthz")
     assert resp.status_code == 503
     assert resp.json()["projects"]["web"][0]["id"] == "config.invalid"

@@ -10,10 +10,10 @@ mypy (a typed ``conforms`` function at its end), so a drift fails the type check
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import SecretStr
 
@@ -27,16 +27,27 @@ from tracker_bridge.model import (
     Snapshot,
 )
 from tracker_bridge.publish.style import PageStyle
-from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
+from tracker_bridge.settings import (
+    FieldNames,
+    ProjectSettings,
+    RiskSettings,
+    Settings,
+    TrackerSettings,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AdapterFactory",
+    "Delivery",
     "FetchResult",
     "Progress",
+    "ReceiverFactory",
     "TrackerAdapter",
+    "WebhookReceiver",
+    "WrittenValues",
     "adapter_factory",
     "installed_kinds",
+    "webhook_receivers",
 ]
 
 ENTRY_POINT_GROUP = "tracker_bridge.adapters"
@@ -103,8 +114,71 @@ class TrackerAdapter(Protocol):
         ...
 
 
+class WrittenValues(Protocol):
+    """The values our passes last wrote (the store): how a receiver knows our own echoes."""
+
+    def written_value(self, project: str, item: str, field: str) -> str | None: ...
+
+    def written_values_of_field(self, project: str, field: str) -> set[str]: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a verified webhook delivery means: which passes to queue, or what to answer."""
+
+    #: Who sent it (delivery ids are unique per source), e.g. "github" or "redmine-core".
+    source: str
+    #: What happened, for logs and ``queue list`` (e.g. "issues", "issue.updated").
+    event: str
+    #: The sender's delivery id. None: record nothing, answer ``reply`` (ping, ignored).
+    id: str | None = None
+    #: The configured projects it concerns (a pass of each is queued).
+    projects: list[str] = field(default_factory=list)
+    #: The delivery reports our own write: recorded, nothing queued.
+    echo: bool = False
+    #: The answer when ``id`` is None.
+    reply: dict[str, Any] = field(default_factory=dict)
+    reply_status: int = 202
+
+
+class WebhookReceiver(Protocol):
+    """One tracker kind's webhook endpoint, ``POST /hooks/<kind>``.
+
+    ``receive`` verifies the delivery (signature or token) and maps it onto configured
+    projects; it raises :class:`tracker_bridge.delivery.DeliveryRejected` for a client
+    mistake (401 bad signature, 400 malformed, 503 not configured). It never calls the
+    tracker: the server answers in milliseconds.
+    """
+
+    def endpoints(self) -> dict[str, bool]:
+        """Which of its senders are configured (have a secret or token), for health."""
+        ...
+
+    def receive(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        written: WrittenValues,
+    ) -> Delivery:
+        """Verify and map one delivery (runs in a worker thread, may read ``written``)."""
+        ...
+
+
+class ReceiverFactory(Protocol):
+    """Builds a kind's receiver from the settings (reads its secrets once, at start)."""
+
+    def __call__(self, settings: Settings) -> WebhookReceiver: ...
+
+
 class AdapterFactory(Protocol):
-    """How the pipeline builds an adapter for one configured project (the adapter class)."""
+    """How the pipeline builds an adapter for one configured project (the adapter class).
+
+    ``webhooks`` is the kind's webhook receiver class, or None when the tracker has none.
+    """
+
+    @property
+    def webhooks(self) -> ReceiverFactory | None: ...
 
     def __call__(
         self,
@@ -122,6 +196,16 @@ class AdapterFactory(Protocol):
 def installed_kinds() -> list[str]:
     """The tracker kinds an adapter is registered for (sorted)."""
     return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def webhook_receivers(settings: Settings) -> dict[str, WebhookReceiver]:
+    """The webhook receiver of every installed kind that has one, by kind."""
+    receivers: dict[str, WebhookReceiver] = {}
+    for kind in installed_kinds():
+        make = adapter_factory(kind).webhooks
+        if make is not None:
+            receivers[kind] = make(settings)
+    return receivers
 
 
 def adapter_factory(kind: str) -> AdapterFactory:

@@ -44,22 +44,28 @@ def _startup_checks(settings: Settings) -> None:
 def serve(
     host: str, port: int, no_worker: bool, skip_checks: bool, config_path: Path | None
 ) -> None:
-    """Run the webhook server (POST /hooks/github, /hooks/redmine; GET /healthz) and a worker.
+    """Run the webhook server (POST /hooks/github, /hooks/redmine; GET /livez, /readyz,
+    /healthz) and a worker.
 
     Deliveries are verified, recorded and queued in milliseconds; the worker thread runs one
-    debounced pass per affected project. Secrets come from [webhooks] *_env / *_file.
-    Stop with Ctrl-C or SIGTERM.
+    debounced pass per affected project and is restarted should it die. Secrets come from
+    [webhooks] *_env / *_file. Stop with Ctrl-C or SIGTERM.
     """
     import signal
     import threading
 
     import uvicorn
 
+    from tracker_bridge.server import server_config
     from tracker_bridge.webhook import create_app
-    from tracker_bridge.worker import Worker
+    from tracker_bridge.worker import Worker, WorkerSupervisor
 
     settings = resolve_settings(config_path)
-    app = create_app(settings)
+    stop = threading.Event()
+    supervisor = None
+    if not no_worker:
+        supervisor = WorkerSupervisor(lambda: Worker(settings), stop)
+    app = create_app(settings, worker=supervisor.status if supervisor else None)
     endpoints = app.state.webhooks.endpoints
     if not any(endpoints.values()):
         err.print(
@@ -69,23 +75,27 @@ def serve(
         )
     if not skip_checks:
         _startup_checks(settings)
-    stop = threading.Event()
-    thread = None
-    if not no_worker:
-        worker = Worker(settings)
-        thread = threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)
-        thread.start()
+    config, connections = server_config(app, settings, host, port, log_level="warning")
+    if connections < settings.webhooks.max_connections:
+        err.print(
+            f"serve: warning: the open-files limit allows {connections} connections, not "
+            f"webhooks.max_connections = {settings.webhooks.max_connections} (raise "
+            "LimitNOFILE / ulimit -n)",
+            markup=False,
+        )
+    if supervisor is not None:
+        supervisor.start()
     active = ", ".join(name for name, on in endpoints.items() if on) or "no endpoints"
     err.print(f"serve: listening on http://{host}:{port} ({active})", markup=False)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
     # handler that was installed before it: ours lets the worker finish its pass first
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+        uvicorn.Server(config).run()
     finally:
         stop.set()
-        if thread is not None:
-            thread.join(timeout=30)
+        if supervisor is not None:
+            supervisor.join(timeout=30)
 
 
 @main.command()

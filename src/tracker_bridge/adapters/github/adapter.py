@@ -19,8 +19,9 @@ from tracker_bridge.adapters.github.fetch import Fetcher
 from tracker_bridge.adapters.github.keys import IssueKeys, web_base
 from tracker_bridge.adapters.github.projects import Projects
 from tracker_bridge.adapters.github.style import GitHubPageStyle
+from tracker_bridge.adapters.github.webhooks import GitHubReceiver
 from tracker_bridge.adapters.github.wiki import Wiki
-from tracker_bridge.adapters.protocol import FetchResult, TrackerAdapter
+from tracker_bridge.adapters.protocol import AdapterFactory, FetchResult, TrackerAdapter
 from tracker_bridge.model import (
     ApplyReport,
     ChangeSet,
@@ -50,6 +51,8 @@ class GitHubAdapter:
 
     #: GitHub has no cheap "changed since" feed covering relations and boards: always full.
     supports_incremental = False
+    #: The webhook endpoint ``/hooks/<kind>`` (see its module).
+    webhooks = GitHubReceiver
 
     def __init__(
         self,
@@ -275,3 +278,8 @@ class GitHubAdapter:
 def conforms(adapter: GitHubAdapter) -> TrackerAdapter:
     """Never called: mypy checks here that the adapter implements the protocol."""
     return adapter
+
+
+def factory_conforms() -> AdapterFactory:
+    """Never called: mypy checks here that the class is a valid entry point."""
+    return GitHubAdapter

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pydantic import SecretStr
 
 from tracker_bridge import errors
-from tracker_bridge.adapters.protocol import FetchResult, TrackerAdapter
+from tracker_bridge.adapters.protocol import AdapterFactory, FetchResult, TrackerAdapter
 from tracker_bridge.adapters.redmine import checks
 from tracker_bridge.adapters.redmine.client import RedmineClient
 from tracker_bridge.adapters.redmine.context import Context
@@ -19,6 +19,7 @@ from tracker_bridge.adapters.redmine.fields import FieldResolver
 from tracker_bridge.adapters.redmine.incremental import FullFetchNeeded, IncrementalFetcher
 from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.adapters.redmine.updates import IssueUpdates
+from tracker_bridge.adapters.redmine.webhooks import RedmineReceiver
 from tracker_bridge.adapters.redmine.wiki import Wiki, wiki_title
 from tracker_bridge.model import ApplyReport, ChangeSet, DesiredState, Finding, Snapshot
 from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
@@ -33,6 +34,8 @@ class RedmineAdapter:
 
     #: :meth:`fetch` accepts ``since`` and ``cached`` (incremental fetch); the pipeline asks.
     supports_incremental = True
+    #: The webhook endpoint ``/hooks/<kind>`` (see its module).
+    webhooks = RedmineReceiver
 
     def __init__(
         self,
@@ -316,3 +319,8 @@ class RedmineAdapter:
 def conforms(adapter: RedmineAdapter) -> TrackerAdapter:
     """Never called: mypy checks here that the adapter implements the protocol."""
     return adapter
+
+
+def factory_conforms() -> AdapterFactory:
+    """Never called: mypy checks here that the class is a valid entry point."""
+    return RedmineAdapter
