@@ -202,8 +202,9 @@ class FieldResolver:
 
     def missing_error(self, logical: str, target: str | int) -> errors.ConfigError:
         """The error (and the fix) for a required field that does not exist."""
-        what = (f"custom field id {target}" if isinstance(target, int)
-                else f"custom field '{target}'")
+        what = (
+            f"custom field id {target}" if isinstance(target, int) else f"custom field '{target}'"
+        )
         return errors.ConfigError(
             f"{what} (fields.{logical}) not found on any issue of project '{self._ctx.pid}': "
             f"an administrator must create it: on the Redmine host run `{SETUP_COMMAND}` "
