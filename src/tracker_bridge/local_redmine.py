@@ -37,6 +37,8 @@ from typing import Any
 
 import requests
 
+from tracker_bridge.plan_fields import PLAN_FIELDS
+
 __all__ = [
     "BOT_LOGIN",
     "BOT_PASSWORD",
@@ -69,17 +71,9 @@ APT_PACKAGES = tuple(
 )
 APT_INSTALL = ("apt-get", "install", "-y", "-q", "--no-install-recommends")
 
+#: The custom fields a local instance gets: ours, and the three-point estimate inputs.
 OUR_CUSTOM_FIELDS: list[tuple[str, str]] = [
-    ("Critical", "bool"),
-    ("Total float (d)", "int"),
-    ("Early start", "date"),
-    ("Early finish", "date"),
-    ("Late finish", "date"),
-    ("Risk score", "int"),
-    ("P80 finish", "date"),
-    ("Criticality (%)", "int"),
-    ("Planned cost", "float"),
-    ("Slip (d)", "int"),
+    *((f.label, f.kind) for f in PLAN_FIELDS),
     ("Optimistic (h)", "float"),
     ("Pessimistic (h)", "float"),
 ]

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from tracker_bridge.errors import ConfigError
+from tracker_bridge.plan_fields import plan_field, required_fields
 from tracker_bridge.textfile import read_text
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -160,27 +161,28 @@ def _check_header_safe(key: str, what: str) -> None:
 
 
 class FieldNames(_Section):
-    """Tracker custom-field names (or numeric ids) for the values we write back."""
+    """Tracker custom-field names (or numeric ids) for the values we write back; the fields
+    themselves are described in :mod:`tracker_bridge.plan_fields`."""
 
-    critical: str | int = "Critical"
-    total_float: str | int = "Total float (d)"
-    early_start: str | int = "Early start"
-    early_finish: str | int = "Early finish"
-    late_finish: str | int = "Late finish"
+    critical: str | int = plan_field("critical").label
+    total_float: str | int = plan_field("total_float").label
+    early_start: str | int = plan_field("early_start").label
+    early_finish: str | int = plan_field("early_finish").label
+    late_finish: str | int = plan_field("late_finish").label
     # Overlay fields: written when the tracker has them, skipped (and reported by doctor)
     # when it does not, so a team can start with the schedule fields alone.
-    risk_score: str | int = "Risk score"
-    p80_finish: str | int = "P80 finish"
-    criticality: str | int = "Criticality (%)"
-    planned_cost: str | int = "Planned cost"
-    slip_days: str | int = "Slip (d)"
+    risk_score: str | int = plan_field("risk_score").label
+    p80_finish: str | int = plan_field("p80_finish").label
+    criticality: str | int = plan_field("criticality").label
+    planned_cost: str | int = plan_field("planned_cost").label
+    slip_days: str | int = plan_field("slip_days").label
 
     def logical_names(self) -> list[str]:
         return list(type(self).model_fields)
 
     def required(self) -> list[str]:
         """Logical fields every run writes; the rest are optional overlays."""
-        return ["critical", "total_float", "early_start", "early_finish", "late_finish"]
+        return required_fields()
 
 
 class WriteBackSettings(_Section):

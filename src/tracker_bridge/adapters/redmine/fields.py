@@ -18,6 +18,7 @@ from typing import Any
 from tracker_bridge import errors
 from tracker_bridge.adapters.redmine.context import Context
 from tracker_bridge.model import FieldValue
+from tracker_bridge.plan_fields import PLAN_FIELDS
 
 __all__ = [
     "EXPECTED_FORMATS",
@@ -33,28 +34,12 @@ __all__ = [
     "values_equal",
 ]
 
-#: Redmine formats of our logical fields: values are formatted for them (:func:`format_value`)
-#: and ``check`` compares them with the real fields when it can see them (administrators).
-EXPECTED_FORMATS = {
-    "critical": "bool",
-    "total_float": "int",
-    "early_start": "date",
-    "early_finish": "date",
-    "late_finish": "date",
-    "risk_score": "int",
-    "p80_finish": "date",
-    "criticality": "int",
-    "planned_cost": "float",
-    "slip_days": "int",
-}
+#: Redmine formats of our logical fields (Redmine's format names are the registry's kinds):
+#: values are formatted for them (:func:`format_value`) and ``check`` compares them with the
+#: real fields when it can see them (administrators).
+EXPECTED_FORMATS = {f.name: f.kind for f in PLAN_FIELDS}
 #: What a team misses when an optional (overlay) field does not exist: "create it to see ...".
-OPTIONAL_FIELD_PURPOSE = {
-    "risk_score": "each issue's schedule risk score (0-100)",
-    "p80_finish": "the date each issue finishes by with 80 % confidence",
-    "criticality": "how often each issue is on the critical path in the simulation",
-    "planned_cost": "each issue's planned cost",
-    "slip_days": "each issue's slip against the baseline, in working days",
-}
+OPTIONAL_FIELD_PURPOSE = {f.name: f.purpose for f in PLAN_FIELDS if f.overlay is not None}
 FLOAT_DECIMALS = 2
 #: How an administrator creates the custom fields on the Redmine host (it ships with the
 #: package; it prints the script when started elsewhere).
