@@ -256,7 +256,7 @@ class Projects:
                 if target.data_type == "SINGLE_SELECT" and new:
                     self._option(target, new)  # raises when the option is missing
                 old = item.fields.get(logical) if on_board else None
-                if not values_equal(old, new, target.data_type):
+                if not values_equal(old, new):
                     changes.append(FieldChange(item=key, field=logical, old=old, new=new))
         if not_on_board:
             self._ctx.notes.add(

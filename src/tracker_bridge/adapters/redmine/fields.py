@@ -17,6 +17,7 @@ from typing import Any
 
 from tracker_bridge import errors
 from tracker_bridge.adapters.redmine.context import Context
+from tracker_bridge.adapters.values import same_shown_value
 from tracker_bridge.model import FieldValue
 from tracker_bridge.plan_fields import PLAN_FIELDS
 
@@ -82,21 +83,9 @@ def format_value(value: FieldValue, field_format: str | None = None) -> str:
     return str(value).strip()
 
 
-def _normalise(value: str | None) -> str | float:
-    text = (value or "").strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return number if math.isfinite(number) else text
-
-
 def values_equal(current: str | None, new: str | None) -> bool:
-    """Compare as Redmine users see it: None == "", spaces ignored, "3.50" == "3.5"."""
-    a, b = _normalise(current), _normalise(new)
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b
-    return str(a) == str(b)
+    """Compare as Redmine users see it (``adapters.values.same_shown_value``)."""
+    return same_shown_value(current, new)
 
 
 def cf_string(value: Any) -> str | None:
