@@ -121,6 +121,32 @@ def main() -> None:
     print(f"  {'total':30} {total_w:>6.2f}s {total_d:>6.2f}s")
     print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print("\nTarget: 10,000 trials x 10,000 items in <= 2 s (best of --repeats runs).")
+    stopping(args.items, args.trials, args.repeats)
+
+
+def stopping(items: int, trials: int, repeats: int) -> None:
+    """The risk overlay's run: at most ``trials``, stopping once the forecasts are stable."""
+    cfg = settings()
+    print(f"\nstop when stable (risk.precision_days = {cfg.risk.precision_days}):")
+    print(f"  {'shape':6} {'trials used':>11} {'simulate':>9}  P50 / P80 / P95 (all trials)")
+    for shape, window in (("wide", None), ("deep", 50)):
+        snap = with_risks(items, window)
+        net = compile_network(snap, cfg, START)
+        level = run_passes(net).levels.level
+        best, result = float("inf"), None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            result = montecarlo.simulate(
+                snap, net, cfg, trials=trials, level=level, stop_when_stable=True
+            )
+            best = min(best, time.perf_counter() - t0)
+        full = montecarlo.simulate(snap, net, cfg, trials=trials, level=level)
+        assert result is not None
+        print(
+            f"  {shape:6} {result.trials:>11,} {best:>8.2f}s  {result.project.p50} / "
+            f"{result.project.p80} / {result.project.p95} ({full.project.p50} / "
+            f"{full.project.p80} / {full.project.p95})"
+        )
 
 
 if __name__ == "__main__":

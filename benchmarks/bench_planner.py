@@ -1,6 +1,7 @@
 """Benchmark the CPM planner on random networks of 10k and 100k items.
 
     python benchmarks/bench_planner.py            # prints a table of timings
+    python benchmarks/bench_planner.py --parents-only   # just the parent-issue cases
 
 Each network has ~1.5 dependencies per item of all four types with lags in -2..5 working days,
 on a Mon-Fri calendar with 10 holidays a year. Two shapes are measured:
@@ -118,7 +119,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--parents-only", action="store_true", help="only the parent cases")
     args = parser.parse_args()
+    if args.parents_only:
+        parents(args.repeats)
+        return
     cfg = settings()
     as_of = START
     header = (
@@ -146,6 +151,42 @@ def main() -> None:
                 f"{reference * 1000:>9.0f}ms {reference / planning:>7.1f}x"
             )
     print("\nTarget: planning 100k items in <= 150 ms (best of --repeats runs).")
+    parents(args.repeats)
+
+
+def parents(repeats: int) -> None:
+    """Parent issues: a relation between two big epics, and a deep chain of parents."""
+    cfg = settings()
+    items: list[dict[str, object]] = [{"key": "A"}, {"key": "B"}]
+    for epic in "AB":
+        items += [{"key": f"{epic}{i}", "parent": epic, "estimate_hours": 8} for i in range(1000)]
+    epics = Snapshot.model_validate(
+        {
+            "project": {"name": "epics", "start": START},
+            "items": items,
+            "dependencies": [{"predecessor": "A", "successor": "B"}],
+        }
+    )
+    chain = {
+        "project": {"name": "deep parents", "start": START},
+        "items": [
+            {"key": f"P{i}", "parent": f"P{i - 1}" if i else None, "estimate_hours": 8}
+            for i in range(2000)
+        ],
+    }
+    deep = Snapshot.model_validate(chain)
+    print(f"\n{'parents':44} {'best':>8}")
+    cases: list[tuple[str, Callable[[], object]]] = [
+        (
+            "2 epics x 1,000 leaves, one relation: plan()",
+            lambda: plan(epics, cfg, START, overlays=False),
+        ),
+        ("2,000-deep parent chain: validate", lambda: Snapshot.model_validate(chain)),
+        ("2,000-deep parent chain: plan()", lambda: plan(deep, cfg, START, overlays=False)),
+    ]
+    for label, fn in cases:
+        best, _ = best_of(repeats, fn)
+        print(f"{label:44} {best * 1000:>6.0f}ms")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from tracker_bridge.pipeline import (
     PassResult,
     WriteRecorder,
     apply_and_record,
+    chart_cache,
     desired_state,
     issue_plan,
     open_adapter,
@@ -136,7 +137,8 @@ def run_combined_pass(
         result.dependencies = len(part.dependencies)
         result.plan = plan
         try:
-            desired = desired_state(plan, snapshot, settings, name, adapter, baseline)
+            charts = chart_cache(store, name)
+            desired = desired_state(plan, snapshot, settings, name, adapter, baseline, charts)
             desired = with_issue_fields(desired, fields_plan, settings)
             result.fields_as_of = fields_plan.project.as_of
             result.changes = adapter.diff(part, own_part(desired, {i.key for i in part.items}))

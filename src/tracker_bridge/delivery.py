@@ -25,7 +25,6 @@ __all__ = [
     "logical_fields",
     "login_of",
     "parse_json",
-    "same_value",
     "sign",
     "text_of",
     "token_ok",
@@ -137,23 +136,6 @@ def list_of(value: Any) -> list[Any]:
 def login_of(node: Any) -> str | None:
     """``node.login`` of a user or organisation object, when there is one."""
     return text_of(node.get("login")) or None if isinstance(node, dict) else None
-
-
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-def same_value(a: str | None, b: str | None) -> bool:
-    """Field values equal as a tracker shows them: spaces, "3.50" == "3.5", date prefixes."""
-    x, y = (a or "").strip(), (b or "").strip()
-    if x == y:
-        return True
-    try:
-        fx, fy = float(x), float(y)
-    except ValueError:
-        pass
-    else:
-        return math.isfinite(fx) and fx == fy
-    return bool(_DATE_PREFIX.match(x) and _DATE_PREFIX.match(y) and x[:10] == y[:10])
 
 
 def logical_fields(settings: Settings) -> dict[str, str]:

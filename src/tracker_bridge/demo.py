@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -23,7 +24,8 @@ from typing import Any
 import requests
 
 from tracker_bridge.local_redmine import LocalRedmine, add_member
-from tracker_bridge.model import Snapshot, Status
+from tracker_bridge.model import Plan, Snapshot, Status
+from tracker_bridge.settings import settings_from_dict
 from tracker_bridge.snapshot_file import load_snapshot
 
 REFERENCE_AS_OF = dt.date(2026, 11, 26)  # the status date the example was written for
@@ -171,48 +173,12 @@ def seed(
         issue = admin.call("POST", "/issues.json", {"issue": fields})["issue"]
         issue_ids[item.key] = issue["id"]
 
-    say(f"creating {len(snapshot.dependencies)} relations")
-    for dep in snapshot.dependencies:
-        kind = "blocks" if dep.origin == "blocks" else "precedes"
-        relation: dict[str, Any] = {
-            "issue_to_id": issue_ids[dep.successor],
-            "relation_type": kind,
-        }
-        if kind == "precedes":
-            relation["delay"] = dep.lag_days
-        admin.call(
-            "POST", f"/issues/{issue_ids[dep.predecessor]}/relations.json", {"relation": relation}
-        )
-    for a, b, kind in EXTRA_RELATIONS:
-        admin.call(
-            "POST",
-            f"/issues/{issue_ids[a]}/relations.json",
-            {"relation": {"issue_to_id": issue_ids[b], "relation_type": kind}},
-        )
-
-    say(f"logging {len(snapshot.time_entries)} time entries")
-    assignees = {i.key: i.assignee for i in snapshot.items}
-    for entry in snapshot.time_entries:
-        logged_by = entry.person or assignees.get(entry.item or "")
-        activity = activities.get(entry.activity or "", next(iter(activities.values())))
-        payload: dict[str, Any] = {
-            "issue_id": issue_ids[entry.item] if entry.item else None,
-            "hours": entry.hours,
-            "spent_on": moved(entry.date),
-            "activity_id": activity,
-        }
-        if logged_by in user_ids:
-            payload["user_id"] = user_ids[logged_by]
-        admin.call("POST", "/time_entries.json", {"time_entry": payload})
-
-    # Close finished work. Redmine stamps closed_on with "now", so set the real dates after.
+    # Close finished work (before the relations: Redmine refuses to close a blocked issue).
     closed = [item for item in snapshot.items if item.status is Status.CLOSED]
     for item in closed:
         admin.call(
             "PUT", f"/issues/{issue_ids[item.key]}.json", {"issue": {"status_id": closed_status}}
         )
-    # Creating "precedes" relations makes Redmine reschedule successors and give them dates
-    # of its own; put back the example's dates (start, due, closed) in one runner call.
     dates = {
         issue_ids[item.key]: [
             moved(item.start),
@@ -221,11 +187,52 @@ def seed(
         ]
         for item in snapshot.items
     }
-    # JSON of ids and ISO dates only: safe inside a Ruby %q() literal.
+    # One runner call creates the relations and logs the time (one POST each took half the
+    # seeding), then puts back the dates, all validated by Redmine's own model rules
+    # (create! fails loudly). Rows of numbers, null, names and ISO dates only: safe inside a
+    # Ruby %q() literal.
+    say(
+        f"creating {len(snapshot.dependencies)} relations, "
+        f"logging {len(snapshot.time_entries)} time entries"
+    )
+    relations: list[list[Any]] = [
+        [
+            issue_ids[dep.predecessor],
+            issue_ids[dep.successor],
+            "blocks" if dep.origin == "blocks" else "precedes",
+            None if dep.origin == "blocks" else dep.lag_days,
+        ]
+        for dep in snapshot.dependencies
+    ]
+    relations += [[issue_ids[a], issue_ids[b], kind, None] for a, b, kind in EXTRA_RELATIONS]
+    assignees = {i.key: i.assignee for i in snapshot.items}
+    default_activity = next(iter(activities.values()))
+    entries = [
+        [
+            issue_ids[entry.item] if entry.item else None,
+            user_ids.get(entry.person or assignees.get(entry.item or "") or ""),
+            entry.hours,
+            moved(entry.date),
+            activities.get(entry.activity or "", default_activity),
+        ]
+        for entry in snapshot.time_entries
+    ]
     instance.runner(
-        f"h = JSON.parse(%q({json.dumps(dates)})); h.each {{ |id, (s, d, c)| "
+        "admin = User.find_by!(login: 'admin'); User.current = admin; "
+        f"project = Project.find_by!(identifier: %q({identifier})); "
+        "ActiveRecord::Base.transaction { "  # one SQLite commit, not one per row
+        f"JSON.parse(%q({json.dumps(relations)})).each {{ |f, t, k, d| "
+        "IssueRelation.create!(issue_from: Issue.find(f), issue_to: Issue.find(t), "
+        "relation_type: k, delay: d) }; "
+        # Relations make Redmine reschedule successors with dates of its own; closing stamped
+        # closed_on with "now": put back the example's dates (start, due, closed).
+        f"JSON.parse(%q({json.dumps(dates)})).each {{ |id, (s, d, c)| "
         "Issue.where(id: id.to_i).update_all(start_date: s, due_date: d, "
-        "closed_on: c && Time.parse(c + ' 17:00:00 UTC')) }"
+        "closed_on: c && Time.parse(c + ' 17:00:00 UTC')) }; "
+        f"JSON.parse(%q({json.dumps(entries)})).each {{ |i, u, h, d, a| "
+        "issue = i && Issue.find(i); TimeEntry.create!(project: issue ? issue.project : project, "
+        "issue: issue, user: u ? User.find(u) : admin, author: admin, hours: h, spent_on: d, "
+        "activity_id: a) } }"
     )
     return SeededProject(identifier, issue_ids, REFERENCE_AS_OF + shift)
 
@@ -244,8 +251,6 @@ DEMO_RATES = {
 
 def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
     """The config the demo runs with: the local Redmine, the project and a budget."""
-    rates = ", ".join(f'"{name}" = {rate:g}' for name, rate in DEMO_RATES.items())
-    licences_on = seeded.as_of - dt.timedelta(weeks=4)
     return (
         "# Written by `tracker-bridge demo`; the key lives in the key file, not here.\n"
         f'[trackers.local]\nkind = "redmine"\nurl = "{url}"\n'
@@ -256,7 +261,15 @@ def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
         "# Levelling: each person does one issue at a time; the Scrum Master spends half of\n"
         "# each day on the ceremonies, so issues assigned to her take twice as many days.\n"
         "[planner]\nlevel = true\n\n"
-        '[resources.people."Priya Nair"]\nhours_per_day = 4\n\n'
+        '[resources.people."Priya Nair"]\nhours_per_day = 4\n\n' + _budget_toml(seeded.as_of)
+    )
+
+
+def _budget_toml(as_of: dt.date) -> str:
+    """The demo's ``[budget]`` section: the team's rates and the example's fixed costs."""
+    rates = ", ".join(f'"{name}" = {rate:g}' for name, rate in DEMO_RATES.items())
+    licences_on = as_of - dt.timedelta(weeks=4)
+    return (
         '[budget]\ncurrency = "EUR"\n'
         f"rates = {{ {rates} }}\n"
         "fixed_costs = [\n"
@@ -269,3 +282,25 @@ def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
 def load_example() -> Snapshot:
     """The MedCo example snapshot."""
     return load_snapshot(example_snapshot_path())
+
+
+def preview_page() -> tuple[str, Plan]:
+    """The MedCo plan page as self-contained HTML, planned at the example's status date.
+
+    The same document and charts the demo publishes into Redmine's wiki, with the demo's
+    budget; no tracker, network or root needed.
+    """
+    from tracker_bridge.planner import plan as make_plan
+    from tracker_bridge.publish.charts import render_charts  # matplotlib: import on use
+    from tracker_bridge.publish.html import render_html
+    from tracker_bridge.publish.report import build_report
+    from tracker_bridge.publish.style import PlainStyle
+
+    snapshot = load_example()
+    settings = settings_from_dict(tomllib.loads(_budget_toml(REFERENCE_AS_OF)), "demo budget")
+    plan = make_plan(snapshot, settings, REFERENCE_AS_OF)
+    style = PlainStyle()  # no tracker: items go by their keys
+    charts = render_charts(plan, snapshot, style=style)
+    document = build_report(plan, snapshot, style=style, charts=[c.filename for c in charts])
+    title = f"Plan of {snapshot.project.name} as of {REFERENCE_AS_OF}"
+    return render_html(document, {c.filename: c.data for c in charts}, title=title), plan

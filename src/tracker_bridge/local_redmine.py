@@ -37,6 +37,8 @@ from typing import Any
 
 import requests
 
+from tracker_bridge.plan_fields import PLAN_FIELDS
+
 __all__ = [
     "BOT_LOGIN",
     "BOT_PASSWORD",
@@ -58,21 +60,20 @@ __all__ = [
 REDMINE_ROOT = Path("/usr/share/redmine")
 #: The database Debian's dbconfig-common migrated and seeded with default data at install time.
 TEMPLATE_DB = Path("/var/lib/dbconfig-common/sqlite3/redmine/instances/default/redmine_default")
-APT_PACKAGES = ("redmine", "redmine-sqlite")
+#: Only what Redmine on SQLite under WEBrick needs: without recommends (redmine recommends
+#: passenger, which pulls in Apache; ImageMagick's recommends add fonts and Ghostscript) the
+#: install downloads a fraction and takes well under half the time.
+APT_PACKAGES = tuple(
+    word
+    for line in (Path(__file__).with_name("redmine-packages.txt")).read_text().splitlines()
+    if not line.startswith("#")
+    for word in line.split()
+)
+APT_INSTALL = ("apt-get", "install", "-y", "-q", "--no-install-recommends")
 
+#: The custom fields a local instance gets: ours, and the three-point estimate inputs.
 OUR_CUSTOM_FIELDS: list[tuple[str, str]] = [
-    ("Critical", "bool"),
-    ("Total float (d)", "int"),
-    ("Early start", "date"),
-    ("Early finish", "date"),
-    ("Late finish", "date"),
-    ("Risk score", "int"),
-    ("P80 finish", "date"),
-    ("Criticality (%)", "int"),
-    ("Planned cost", "float"),
-    ("Slip (d)", "int"),
-    ("Levelled start", "date"),
-    ("Levelled finish", "date"),
+    *((f.label, f.kind) for f in PLAN_FIELDS),
     ("Optimistic (h)", "float"),
     ("Pessimistic (h)", "float"),
 ]
@@ -166,8 +167,8 @@ def _noop(_message: str) -> None:
 def ensure_installed(progress: Callable[[str], None] = _noop) -> None:
     """Make sure Debian's Redmine (with SQLite) is installed and can run under WEBrick.
 
-    Installs ``redmine redmine-sqlite`` with apt-get when ``/usr/share/redmine`` is missing
-    (needs root; about 35 s plus ``apt-get update``), then makes sure a ``Gemfile.local`` with
+    Installs ``redmine redmine-sqlite ruby-webrick`` without recommends when
+    ``/usr/share/redmine`` is missing (needs root), then makes sure a ``Gemfile.local`` with
     ``gem 'webrick'`` sits beside the Gemfile. Idempotent and quick when everything is there.
     """
     if not (REDMINE_ROOT / "Gemfile").is_file():
@@ -175,7 +176,7 @@ def ensure_installed(progress: Callable[[str], None] = _noop) -> None:
             raise RedmineNotInstalledError(
                 f"Redmine is not installed ({REDMINE_ROOT} is missing) and installing it needs "
                 "root. Run as root, or install it first: sudo apt-get update && "
-                "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y " + " ".join(APT_PACKAGES)
+                "sudo DEBIAN_FRONTEND=noninteractive " + " ".join((*APT_INSTALL, *APT_PACKAGES))
             )
         if shutil.which("apt-get") is None:
             raise RedmineNotInstalledError(
@@ -183,9 +184,9 @@ def ensure_installed(progress: Callable[[str], None] = _noop) -> None:
                 "available; this helper only knows Debian/Ubuntu packages."
             )
         progress("apt-get update")
-        _apt(["apt-get", "update"])
-        progress(f"apt-get install -y {' '.join(APT_PACKAGES)} (about 35 s)")
-        _apt(["apt-get", "install", "-y", *APT_PACKAGES])
+        _apt(["apt-get", "update", "-q"])
+        progress(" ".join((*APT_INSTALL, *APT_PACKAGES)))
+        _apt([*APT_INSTALL, *APT_PACKAGES])
         if not (REDMINE_ROOT / "Gemfile").is_file():
             raise RedmineNotInstalledError(
                 f"apt-get install finished but {REDMINE_ROOT / 'Gemfile'} is still missing"
@@ -200,10 +201,10 @@ def ensure_installed(progress: Callable[[str], None] = _noop) -> None:
         if not _is_root():
             raise RedmineNotInstalledError(
                 "Ruby cannot load 'webrick' (package ruby-webrick); install it as root: "
-                "sudo apt-get install -y ruby-webrick"
+                "sudo apt-get install -y --no-install-recommends ruby-webrick"
             )
-        progress("apt-get install -y ruby-webrick")
-        _apt(["apt-get", "install", "-y", "ruby-webrick"])
+        progress("apt-get install ruby-webrick")
+        _apt([*APT_INSTALL, "ruby-webrick"])
     _ensure_gemfile_local(progress)
 
 

@@ -205,19 +205,36 @@ class Snapshot(_Strict):
                     problems.append((f"{where}.parent", f"{item.parent!r} is not an item"))
                 else:
                     parents[item.key] = item.parent
-        reported: set[str] = set()
-        for key in parents:
-            chain = [key]
-            while chain[-1] in parents and parents[chain[-1]] not in chain:
-                chain.append(parents[chain[-1]])
-            if chain[-1] in parents and parents[chain[-1]] == key and key not in reported:
-                reported.update(chain)
-                loop = " -> ".join([*chain, key])
-                problems.append((f"items[{key}].parent", f"parents form a loop: {loop}"))
+        problems.extend(_parent_loops(parents))
         return problems
 
     def item_map(self) -> dict[str, WorkItem]:
         return {item.key: item for item in self.items}
+
+
+def _parent_loops(parents: dict[str, str]) -> list[tuple[str, str]]:
+    """Each loop of parent links once, from its first item: linear in the items.
+
+    Every item is walked up at most once: a walk stops at an item already walked (whose
+    ancestors are known to be fine or already reported) or on its own path (a loop).
+    """
+    order = {key: i for i, key in enumerate(parents)}
+    walked: set[str] = set()
+    problems: list[tuple[str, str]] = []
+    for start in parents:
+        path: dict[str, int] = {}
+        node: str | None = start
+        while node is not None and node not in walked and node not in path:
+            path[node] = len(path)
+            node = parents.get(node)
+        walked.update(path)
+        if node is not None and node in path:  # the walk came back onto itself
+            chain = list(path)[path[node] :]
+            first = min(range(len(chain)), key=lambda i: order[chain[i]])
+            chain = chain[first:] + chain[:first]
+            loop = " -> ".join([*chain, chain[0]])
+            problems.append((f"items[{chain[0]}].parent", f"parents form a loop: {loop}"))
+    return problems
 
 
 _REFERENCES_ERROR = "snapshot_references"
@@ -358,6 +375,12 @@ class MilestoneForecast(BaseModel):
     p50: dt.date | None = None
     p80: dt.date | None = None
     p95: dt.date | None = None
+    mean_finish: dt.date | None = Field(
+        default=None, description="Simulated mean finish: the working day nearest the mean"
+    )
+    std_days: float | None = Field(
+        default=None, description="Standard deviation of the simulated finish (working days)"
+    )
     probability_on_time: float | None = None
     slip_days: int | None = None
 

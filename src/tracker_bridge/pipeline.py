@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from tracker_bridge.adapters.protocol import (
@@ -32,6 +33,7 @@ from tracker_bridge.adapters.protocol import (
     adapter_factory,
 )
 from tracker_bridge.cadence import fields_as_of
+from tracker_bridge.chart_cache import ChartCache
 from tracker_bridge.errors import ConfigError, TrackerBridgeError
 from tracker_bridge.model import (
     ApplyReport,
@@ -43,10 +45,11 @@ from tracker_bridge.model import (
 )
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish import desired_fields, render_desired
+from tracker_bridge.publish.chart_inputs import ChartStore
 from tracker_bridge.settings import (
     Settings,
 )
-from tracker_bridge.store import active_baseline
+from tracker_bridge.store import Store, active_baseline
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,7 @@ def desired_state(
     project_name: str,
     adapter: TrackerAdapter,
     baseline: Baseline | None = None,
+    chart_store: ChartStore | None = None,
 ) -> DesiredState:
     """Render the plan into what the project's tracker should show, in its adapter's style."""
     project = settings.projects[project_name]
@@ -101,6 +105,7 @@ def desired_state(
         page_title=project.wiki_page,
         field_names=settings.fields,
         baseline=baseline,
+        chart_store=chart_store,
     )
 
 
@@ -229,6 +234,13 @@ def _remember_fetch(
         )
 
 
+def chart_cache(store: object, project_name: str) -> ChartCache | None:
+    """Charts drawn by earlier passes, kept beside the store's file (no store: none)."""
+    if not isinstance(store, Store):
+        return None
+    return ChartCache(Path(store.path).parent / "chart-cache", project_name)
+
+
 def record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) -> None:
     """Remember what a pass wrote; a failure here only weakens webhook echo recognition."""
     try:
@@ -352,7 +364,10 @@ def run_pass(
         baseline = active_baseline(settings.store.path, project_name)
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
-        desired = desired_state(result.plan, snapshot, settings, project_name, adapter, baseline)
+        charts = chart_cache(store, project_name)
+        desired = desired_state(
+            result.plan, snapshot, settings, project_name, adapter, baseline, charts
+        )
         fields_plan = issue_plan(result.plan, snapshot, settings, baseline)
         result.fields_as_of = fields_plan.project.as_of
         result.changes = adapter.diff(snapshot, with_issue_fields(desired, fields_plan, settings))

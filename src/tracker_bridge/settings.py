@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from tracker_bridge.errors import ConfigError
+from tracker_bridge.plan_fields import plan_field, required_fields
 from tracker_bridge.textfile import read_text
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -165,29 +166,30 @@ def _check_header_safe(key: str, what: str) -> None:
 
 
 class FieldNames(_Section):
-    """Tracker custom-field names (or numeric ids) for the values we write back."""
+    """Tracker custom-field names (or numeric ids) for the values we write back; the fields
+    themselves are described in :mod:`tracker_bridge.plan_fields`."""
 
-    critical: str | int = "Critical"
-    total_float: str | int = "Total float (d)"
-    early_start: str | int = "Early start"
-    early_finish: str | int = "Early finish"
-    late_finish: str | int = "Late finish"
+    critical: str | int = plan_field("critical").label
+    total_float: str | int = plan_field("total_float").label
+    early_start: str | int = plan_field("early_start").label
+    early_finish: str | int = plan_field("early_finish").label
+    late_finish: str | int = plan_field("late_finish").label
     # Overlay fields: written when the tracker has them, skipped (and reported by doctor)
     # when it does not, so a team can start with the schedule fields alone.
-    risk_score: str | int = "Risk score"
-    p80_finish: str | int = "P80 finish"
-    criticality: str | int = "Criticality (%)"
-    planned_cost: str | int = "Planned cost"
-    slip_days: str | int = "Slip (d)"
-    levelled_start: str | int = "Levelled start"
-    levelled_finish: str | int = "Levelled finish"
+    risk_score: str | int = plan_field("risk_score").label
+    p80_finish: str | int = plan_field("p80_finish").label
+    criticality: str | int = plan_field("criticality").label
+    planned_cost: str | int = plan_field("planned_cost").label
+    slip_days: str | int = plan_field("slip_days").label
+    levelled_start: str | int = plan_field("levelled_start").label
+    levelled_finish: str | int = plan_field("levelled_finish").label
 
     def logical_names(self) -> list[str]:
         return list(type(self).model_fields)
 
     def required(self) -> list[str]:
         """Logical fields every run writes; the rest are optional overlays."""
-        return ["critical", "total_float", "early_start", "early_finish", "late_finish"]
+        return required_fields()
 
 
 class WriteBackSettings(_Section):
@@ -400,7 +402,18 @@ class ProjectSettings(_Section):
 class RiskSettings(_Section):
     """Schedule risk: Monte Carlo simulation and per-item risk scores."""
 
-    trials: int = Field(default=10_000, ge=100, le=1_000_000)
+    trials: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Most trials; fewer once the forecasts are stable to precision_days",
+    )
+    precision_days: float = Field(
+        default=0.5,
+        ge=0,
+        description="Stop when every P50/P80/P95 finish is known to this many working days "
+        "(95 % confidence); 0 runs all trials",
+    )
     seed: int = 20_261_126
     distribution: Literal["pert", "triangular"] = "pert"
     default_optimistic_factor: float = Field(
@@ -438,8 +451,17 @@ class BudgetSettings(_Section):
     rates: dict[str, float] = Field(default_factory=dict, description="Per person, per hour")
     activity_rates: dict[str, float] = Field(default_factory=dict, description="Per activity")
     fixed_costs: list[FixedCost] = Field(default_factory=list)
+    eac_method: Literal["BAC/CPI", "AC+(BAC-EV)", "AC+(BAC-EV)/(CPI*SPI)"] = Field(
+        default="BAC/CPI", description="Method of the headline EAC (PMBOK 6th ed. table 7-1)"
+    )
+    project_eac: float | None = Field(
+        default=None, gt=0, description="An explicit (management) EAC of the whole project"
+    )
+    milestone_eac: dict[str, float] = Field(
+        default_factory=dict, description="Explicit EAC per milestone name"
+    )
 
-    @field_validator("rates", "activity_rates")
+    @field_validator("rates", "activity_rates", "milestone_eac")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
         for name, rate in value.items():

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 from github_contract import API_URL, GitHubMock
-
-from conftest import (
+from github_helpers import (
     BOARD_ID,
     FIELD_BY_ID,
     OPTION_NAMES,
@@ -22,6 +21,7 @@ from conftest import (
     board_data,
     board_item,
 )
+
 from tracker_bridge import errors
 from tracker_bridge.adapters.github import GitHubAdapter
 from tracker_bridge.adapters.github.style import GitHubPageStyle

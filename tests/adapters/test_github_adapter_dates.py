@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from github_contract import GitHubMock
+from github_helpers import DEFAULT_FIELDS, REPO, AdapterFactory, Bodies, board_data, board_item
 
-from conftest import DEFAULT_FIELDS, REPO, AdapterFactory, Bodies, board_data, board_item
 from tracker_bridge.model import Snapshot
 
 ISSUES_QUERY = {"state": "all", "sort": "created", "direction": "asc", "per_page": "100"}

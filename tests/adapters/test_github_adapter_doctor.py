@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from github_contract import GitHubMock
-
-from conftest import (
+from github_helpers import (
     BOARD_ID,
     FIELD_BY_ID,
     REPO,
@@ -19,6 +18,7 @@ from conftest import (
     WikiRepo,
     board_data,
 )
+
 from tracker_bridge.adapters.github import GitHubAdapter
 from tracker_bridge.cli import main
 from tracker_bridge.model import Finding

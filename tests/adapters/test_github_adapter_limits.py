@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from github_contract import GitHubMock
-
-from conftest import (
+from github_helpers import (
     BOARD_ID,
     REPO,
     TOKEN,
@@ -19,6 +18,7 @@ from conftest import (
     board_data,
     board_item,
 )
+
 from tracker_bridge import errors
 from tracker_bridge.model import ChangeSet, FieldChange
 

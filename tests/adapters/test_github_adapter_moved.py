@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from github_contract import API_URL, GitHubMock
+from github_helpers import REPO, TOKEN, AdapterFactory, Bodies
 
-from conftest import REPO, TOKEN, AdapterFactory, Bodies
 from tracker_bridge import errors
 from tracker_bridge.cli import main
 

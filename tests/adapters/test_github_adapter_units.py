@@ -8,8 +8,8 @@ import pytest
 import requests
 import responses
 from github_contract import Contract, ContractError, GitHubMock
+from github_helpers import REPO, AdapterFactory, Bodies
 
-from conftest import REPO, AdapterFactory, Bodies
 from tracker_bridge import errors
 from tracker_bridge.adapters.github import (
     _web_base,

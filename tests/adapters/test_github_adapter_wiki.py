@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from github_helpers import TOKEN, AdapterFactory, WikiRepo
 
-from conftest import TOKEN, AdapterFactory, WikiRepo
 from tracker_bridge import errors
 from tracker_bridge.adapters.github import GitHubAdapter, _GitError, wiki_filename
 from tracker_bridge.model import Attachment, DesiredPage, DesiredState, Project, Snapshot

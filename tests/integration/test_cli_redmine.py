@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner, Result
+from redmine_helpers import write_config
 
-from conftest import write_config
 from tracker_bridge import demo
 from tracker_bridge.cli import main
 from tracker_bridge.local_redmine import LocalRedmine

@@ -45,9 +45,15 @@ def _h(key: str) -> dict[str, str]:
     return {"X-Redmine-API-Key": key}
 
 
-def make_adapter(redmine: LocalRedmine, identifier: str, *, key: str | None = None,
-                 field_names: FieldNames | None = None, progress: Any = None,
-                 **project: Any) -> RedmineAdapter:
+def make_adapter(
+    redmine: LocalRedmine,
+    identifier: str,
+    *,
+    key: str | None = None,
+    field_names: FieldNames | None = None,
+    progress: Any = None,
+    **project: Any,
+) -> RedmineAdapter:
     return RedmineAdapter(
         TrackerSettings(kind="redmine", url=redmine.url, api_key_env="TB_TEST_REDMINE_KEY"),
         ProjectSettings(tracker="redmine", project=identifier, **project),
@@ -70,33 +76,52 @@ def adapter(redmine: LocalRedmine, redmine_project: Any) -> Iterator[RedmineAdap
         yield a
 
 
-def create_project(redmine: LocalRedmine, *, modules: list[str], parent_id: int | None = None,
-                   name: str = "Extra", public: bool = False) -> dict[str, Any]:
+def create_project(
+    redmine: LocalRedmine,
+    *,
+    modules: list[str],
+    parent_id: int | None = None,
+    name: str = "Extra",
+    public: bool = False,
+) -> dict[str, Any]:
     identifier = f"tb-x-{secrets.token_hex(4)}"
-    trackers = requests.get(f"{redmine.url}/trackers.json", headers=_h(redmine.admin_key),
-                            timeout=TIMEOUT).json()["trackers"]
-    body: dict[str, Any] = {"name": f"{name} {identifier}", "identifier": identifier,
-                            "is_public": public, "enabled_module_names": modules,
-                            "tracker_ids": [t["id"] for t in trackers]}
+    trackers = requests.get(
+        f"{redmine.url}/trackers.json", headers=_h(redmine.admin_key), timeout=TIMEOUT
+    ).json()["trackers"]
+    body: dict[str, Any] = {
+        "name": f"{name} {identifier}",
+        "identifier": identifier,
+        "is_public": public,
+        "enabled_module_names": modules,
+        "tracker_ids": [t["id"] for t in trackers],
+    }
     if parent_id is not None:
         body.update(parent_id=parent_id, inherit_members=True)
-    resp = requests.post(f"{redmine.url}/projects.json", headers=_h(redmine.admin_key),
-                         json={"project": body}, timeout=TIMEOUT)
+    resp = requests.post(
+        f"{redmine.url}/projects.json",
+        headers=_h(redmine.admin_key),
+        json={"project": body},
+        timeout=TIMEOUT,
+    )
     assert resp.status_code == 201, resp.text
     project: dict[str, Any] = resp.json()["project"]
     return project
 
 
 def bot_user_id(redmine: LocalRedmine) -> int:
-    user = requests.get(f"{redmine.url}/users/current.json", headers=_h(redmine.bot_key),
-                        timeout=TIMEOUT).json()["user"]
+    user = requests.get(
+        f"{redmine.url}/users/current.json", headers=_h(redmine.bot_key), timeout=TIMEOUT
+    ).json()["user"]
     return int(user["id"])
 
 
 def wiki_text(redmine: LocalRedmine, identifier: str, title: str) -> dict[str, Any]:
-    resp = requests.get(f"{redmine.url}/projects/{identifier}/wiki/{title}.json",
-                        headers=_h(redmine.admin_key), params={"include": "attachments"},
-                        timeout=TIMEOUT)
+    resp = requests.get(
+        f"{redmine.url}/projects/{identifier}/wiki/{title}.json",
+        headers=_h(redmine.admin_key),
+        params={"include": "attachments"},
+        timeout=TIMEOUT,
+    )
     assert resp.status_code == 200, resp.text
     page: dict[str, Any] = resp.json()["wiki_page"]
     return page
@@ -104,21 +129,33 @@ def wiki_text(redmine: LocalRedmine, identifier: str, title: str) -> dict[str, A
 
 def human_edit(redmine: LocalRedmine, identifier: str, title: str, text: str) -> None:
     """A person saving the page in the browser (textareas send CRLF)."""
-    resp = requests.put(f"{redmine.url}/projects/{identifier}/wiki/{title}.json",
-                        headers=_h(redmine.admin_key),
-                        json={"wiki_page": {"text": text, "comments": "by hand"}},
-                        timeout=TIMEOUT)
+    resp = requests.put(
+        f"{redmine.url}/projects/{identifier}/wiki/{title}.json",
+        headers=_h(redmine.admin_key),
+        json={"wiki_page": {"text": text, "comments": "by hand"}},
+        timeout=TIMEOUT,
+    )
     assert resp.status_code in (201, 204), resp.text
 
 
 def png(color: tuple[int, int, int]) -> bytes:
     """A valid 1x1 RGB PNG."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     raw = b"\x00" + bytes(color)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def budget(n_issues: int, n_time_entries: int) -> int:
@@ -128,30 +165,35 @@ def budget(n_issues: int, n_time_entries: int) -> int:
 # ------------------------------------------------------------------------------- fetch
 
 
-def test_fetch_maps_issues_relations_versions_and_time(redmine: LocalRedmine,
-                                                       redmine_project: Any,
-                                                       admin: Redmine) -> None:
+def test_fetch_maps_issues_relations_versions_and_time(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     pid = redmine_project.id
     ident = redmine_project.identifier
     bot_id = bot_user_id(redmine)
     cf = redmine.custom_field_ids
 
     # a subproject (members inherited) and an unrelated project sharing a version system-wide
-    sub = create_project(redmine, modules=["issue_tracking", "time_tracking"], parent_id=pid,
-                         name="Sub")
+    sub = create_project(
+        redmine, modules=["issue_tracking", "time_tracking"], parent_id=pid, name="Sub"
+    )
     other = create_project(redmine, modules=["issue_tracking"], name="Other")
 
     v1 = admin.version.create(project_id=pid, name="M1", due_date=dt.date(2027, 1, 15))
     v2 = admin.version.create(project_id=pid, name="M2", status="locked")
-    vs = admin.version.create(project_id=other["id"], name="Shared", sharing="system",
-                              due_date=dt.date(2027, 2, 1))
-    vsub = admin.version.create(project_id=sub["id"], name="Sub release",
-                                due_date=dt.date(2027, 3, 1))
+    vs = admin.version.create(
+        project_id=other["id"], name="Shared", sharing="system", due_date=dt.date(2027, 2, 1)
+    )
+    vsub = admin.version.create(
+        project_id=sub["id"], name="Sub release", due_date=dt.date(2027, 3, 1)
+    )
 
     t: list[int] = []
     for i in range(40):
         fields: dict[str, Any] = {
-            "project_id": pid, "subject": f"Task {i}", "estimated_hours": i % 5 + 1,
+            "project_id": pid,
+            "subject": f"Task {i}",
+            "estimated_hours": i % 5 + 1,
             "start_date": dt.date(2026, 12, 1) + dt.timedelta(days=i % 7),
         }
         if i == 0:
@@ -163,26 +205,30 @@ def test_fetch_maps_issues_relations_versions_and_time(redmine: LocalRedmine,
         if i == 7:
             fields["fixed_version_id"] = vs.id
         if i == 30:
-            fields["custom_fields"] = [{"id": cf["Total float (d)"], "value": "4"},
-                                       {"id": cf["Risk score"], "value": "9"}]
+            fields["custom_fields"] = [
+                {"id": cf["Total float (d)"], "value": "4"},
+                {"id": cf["Risk score"], "value": "9"},
+            ]
         t.append(admin.issue.create(**fields).id)
     phase = admin.issue.create(project_id=pid, subject="Phase").id
     for child in t[:3]:
         admin.issue.update(child, parent_issue_id=phase)
     admin.issue.update(t[5], status_id=5, done_ratio=100)  # Closed
-    sub_issue = admin.issue.create(project_id=sub["id"], subject="Sub task",
-                                   fixed_version_id=vsub.id).id
-    orphan = admin.issue.create(project_id=pid, subject="Child of a subproject issue",
-                                parent_issue_id=sub_issue).id
+    sub_issue = admin.issue.create(
+        project_id=sub["id"], subject="Sub task", fixed_version_id=vsub.id
+    ).id
+    orphan = admin.issue.create(
+        project_id=pid, subject="Child of a subproject issue", parent_issue_id=sub_issue
+    ).id
 
     def relate(a: int, b: int, kind: str, delay: int | None = None) -> None:
         extra = {"delay": delay} if delay is not None else {}
         admin.issue_relation.create(issue_id=a, issue_to_id=b, relation_type=kind, **extra)
 
     relate(t[10], t[11], "precedes", 2)
-    relate(t[13], t[12], "follows", 1)      # stored as 12 precedes 13
+    relate(t[13], t[12], "follows", 1)  # stored as 12 precedes 13
     relate(t[14], t[15], "blocks")
-    relate(t[17], t[16], "blocked")         # stored as 16 blocks 17
+    relate(t[17], t[16], "blocked")  # stored as 16 blocks 17
     relate(t[18], t[19], "relates")
     relate(t[20], t[21], "duplicates")
     relate(t[22], t[23], "copied_to")
@@ -200,14 +246,22 @@ def test_fetch_maps_issues_relations_versions_and_time(redmine: LocalRedmine,
     """)
 
     activity = admin.enumeration.filter(resource="time_entry_activities")[0].id
-    admin.time_entry.create(issue_id=t[0], hours=1.5, activity_id=activity, user_id=bot_id,
-                            spent_on=dt.date(2026, 11, 2))
-    admin.time_entry.create(issue_id=t[5], hours=2, activity_id=activity,
-                            spent_on=dt.date(2026, 11, 3))
-    admin.time_entry.create(project_id=pid, hours=0.5, activity_id=activity,
-                            spent_on=dt.date(2026, 11, 4))
-    admin.time_entry.create(issue_id=sub_issue, hours=8, activity_id=activity,
-                            spent_on=dt.date(2026, 11, 5))
+    admin.time_entry.create(
+        issue_id=t[0],
+        hours=1.5,
+        activity_id=activity,
+        user_id=bot_id,
+        spent_on=dt.date(2026, 11, 2),
+    )
+    admin.time_entry.create(
+        issue_id=t[5], hours=2, activity_id=activity, spent_on=dt.date(2026, 11, 3)
+    )
+    admin.time_entry.create(
+        project_id=pid, hours=0.5, activity_id=activity, spent_on=dt.date(2026, 11, 4)
+    )
+    admin.time_entry.create(
+        issue_id=sub_issue, hours=8, activity_id=activity, spent_on=dt.date(2026, 11, 5)
+    )
 
     calls: list[tuple[int, int]] = []
     with make_adapter(redmine, ident, progress=lambda d, n: calls.append((d, n))) as a:
@@ -260,8 +314,7 @@ def test_fetch_maps_issues_relations_versions_and_time(redmine: LocalRedmine,
     assert items[key[t[6]]].milestone == f"redmine:version:{v1.id}"
     assert items[key[t[7]]].milestone == f"redmine:version:{vs.id}"
 
-    deps = {(d.predecessor, d.successor): (d.type, d.lag_days, d.origin)
-            for d in snap.dependencies}
+    deps = {(d.predecessor, d.successor): (d.type, d.lag_days, d.origin) for d in snap.dependencies}
     assert deps == {
         (key[t[10]], key[t[11]]): (DependencyType.FS, 2, "precedes"),
         (key[t[12]], key[t[13]]): (DependencyType.FS, 1, "precedes"),
@@ -298,15 +351,15 @@ def test_fetch_maps_issues_relations_versions_and_time(redmine: LocalRedmine,
     assert items[key[sub_issue]].milestone == f"redmine:version:{vsub.id}"
     sub_release = {m.key: m for m in full.milestones}[f"redmine:version:{vsub.id}"]
     assert sub_release.due == dt.date(2027, 3, 1)
-    assert (key[t[31]], key[sub_issue]) in {(d.predecessor, d.successor)
-                                            for d in full.dependencies}
+    assert (key[t[31]], key[sub_issue]) in {(d.predecessor, d.successor) for d in full.dependencies}
     assert len(full.time_entries) == 4
     # + one /versions/:id.json for the subproject's own version
     assert full_requests == 6
 
 
-def test_fetch_pages_issues_and_time_entries_within_budget(redmine: LocalRedmine,
-                                                           redmine_project: Any) -> None:
+def test_fetch_pages_issues_and_time_entries_within_budget(
+    redmine: LocalRedmine, redmine_project: Any
+) -> None:
     n_issues, n_entries = 230, 120
     # one transaction: one SQLite write lock instead of ~400 (and much faster)
     redmine.runner(f"""
@@ -331,8 +384,9 @@ def test_fetch_pages_issues_and_time_entries_within_budget(redmine: LocalRedmine
       end
     """)
     calls: list[tuple[int, int]] = []
-    with make_adapter(redmine, redmine_project.identifier,
-                      progress=lambda d, n: calls.append((d, n))) as a:
+    with make_adapter(
+        redmine, redmine_project.identifier, progress=lambda d, n: calls.append((d, n))
+    ) as a:
         snap = a.fetch().snapshot
         made = a.requests_made
     assert len(snap.items) == n_issues
@@ -350,27 +404,39 @@ def test_fetch_pages_issues_and_time_entries_within_budget(redmine: LocalRedmine
 
 
 def _seed(admin: Redmine, project_id: int, n: int) -> list[int]:
-    return [admin.issue.create(project_id=project_id, subject=f"Item {i}",
-                               start_date=dt.date(2026, 12, 1)).id for i in range(n)]
+    return [
+        admin.issue.create(
+            project_id=project_id, subject=f"Item {i}", start_date=dt.date(2026, 12, 1)
+        ).id
+        for i in range(n)
+    ]
 
 
 def test_diff_apply_writes_only_changes_and_second_pass_is_empty(
-        redmine: LocalRedmine, redmine_project: Any, admin: Redmine,
-        adapter: RedmineAdapter) -> None:
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine, adapter: RedmineAdapter
+) -> None:
     cf = redmine.custom_field_ids
     ids = _seed(admin, redmine_project.id, 4)
     # somebody else's field and our field with a value already right
-    admin.issue.update(ids[0], custom_fields=[{"id": cf["Risk score"], "value": "7"},
-                                              {"id": cf["Total float (d)"], "value": "3"}])
-    desired = DesiredState(fields={
-        f"redmine:{i}": {
-            "critical": n % 2 == 0,
-            "total_float": 3 if n == 0 else -n,
-            "early_start": dt.date(2026, 12, 1 + n),
-            "early_finish": dt.date(2026, 12, 10 + n),
-            "late_finish": None if n == 3 else dt.date(2026, 12, 20),
-        } for n, i in enumerate(ids)
-    })
+    admin.issue.update(
+        ids[0],
+        custom_fields=[
+            {"id": cf["Risk score"], "value": "7"},
+            {"id": cf["Total float (d)"], "value": "3"},
+        ],
+    )
+    desired = DesiredState(
+        fields={
+            f"redmine:{i}": {
+                "critical": n % 2 == 0,
+                "total_float": 3 if n == 0 else -n,
+                "early_start": dt.date(2026, 12, 1 + n),
+                "early_finish": dt.date(2026, 12, 10 + n),
+                "late_finish": None if n == 3 else dt.date(2026, 12, 20),
+            }
+            for n, i in enumerate(ids)
+        }
+    )
     snap = adapter.fetch().snapshot
     before = adapter.requests_made
     changes = adapter.diff(snap, desired)
@@ -397,15 +463,20 @@ def test_diff_apply_writes_only_changes_and_second_pass_is_empty(
     assert report.fields_written == len(changes.fields)
     assert report.requests == 4  # one PUT per issue
 
-    raw = requests.get(f"{redmine.url}/issues/{ids[0]}.json", headers=_h(redmine.admin_key),
-                       params={"include": "journals"}, timeout=TIMEOUT).json()["issue"]
+    raw = requests.get(
+        f"{redmine.url}/issues/{ids[0]}.json",
+        headers=_h(redmine.admin_key),
+        params={"include": "journals"},
+        timeout=TIMEOUT,
+    ).json()["issue"]
     values = {c["id"]: c.get("value") for c in raw["custom_fields"]}
     assert values[cf["Risk score"]] == "7"  # not ours: untouched
     assert values[cf["Critical"]] == "1"
     assert values[cf["Early start"]] == "2026-12-01"
     assert raw["subject"] == "Item 0" and raw["start_date"] == "2026-12-01"
-    ours = {cf[n] for n in ("Critical", "Total float (d)", "Early start", "Early finish",
-                            "Late finish")}
+    ours = {
+        cf[n] for n in ("Critical", "Total float (d)", "Early start", "Early finish", "Late finish")
+    }
     bot_journals = [j for j in raw["journals"] if j["user"]["name"] == "Plan Bot"]
     assert len(bot_journals) == 1
     assert {int(d["name"]) for d in bot_journals[0]["details"]} <= ours
@@ -419,17 +490,20 @@ def test_diff_apply_writes_only_changes_and_second_pass_is_empty(
     assert adapter.requests_made == before
 
 
-def test_float_values_compare_normalised(redmine: LocalRedmine, redmine_project: Any,
-                                         admin: Redmine) -> None:
+def test_float_values_compare_normalised(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     cf = redmine.custom_field_ids
     ids = _seed(admin, redmine_project.id, 3)
     for i in ids:
         admin.issue.update(i, custom_fields=[{"id": cf["Planned cost"], "value": "3.50"}])
-    desired = DesiredState(fields={  # planned_cost is a float field ("Planned cost")
-        f"redmine:{ids[0]}": {"planned_cost": 3.5},
-        f"redmine:{ids[1]}": {"planned_cost": 3.25},
-        f"redmine:{ids[2]}": {"planned_cost": 4.0},
-    })
+    desired = DesiredState(
+        fields={  # planned_cost is a float field ("Planned cost")
+            f"redmine:{ids[0]}": {"planned_cost": 3.5},
+            f"redmine:{ids[1]}": {"planned_cost": 3.25},
+            f"redmine:{ids[2]}": {"planned_cost": 4.0},
+        }
+    )
     with make_adapter(redmine, redmine_project.identifier) as a:
         changes = a.diff(a.fetch().snapshot, desired)
         assert [(c.item, c.old, c.new) for c in changes.fields] == [
@@ -448,9 +522,9 @@ def test_float_values_compare_normalised(redmine: LocalRedmine, redmine_project:
     assert values_equal(" 7 ", "7") and values_equal(None, "") and not values_equal("1", "0")
 
 
-def test_missing_custom_field_is_a_clear_config_error(redmine: LocalRedmine,
-                                                      redmine_project: Any,
-                                                      admin: Redmine) -> None:
+def test_missing_custom_field_is_a_clear_config_error(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     ids = _seed(admin, redmine_project.id, 1)
     names = FieldNames(total_float="Float buffer (d)")
     with make_adapter(redmine, redmine_project.identifier, field_names=names) as a:
@@ -469,9 +543,9 @@ def test_missing_custom_field_is_a_clear_config_error(redmine: LocalRedmine,
 # -------------------------------------------------------------------------------- wiki
 
 
-def test_wiki_block_keeps_human_text_byte_for_byte(redmine: LocalRedmine,
-                                                   redmine_project: Any,
-                                                   adapter: RedmineAdapter) -> None:
+def test_wiki_block_keeps_human_text_byte_for_byte(
+    redmine: LocalRedmine, redmine_project: Any, adapter: RedmineAdapter
+) -> None:
     ident = redmine_project.identifier
     snap = adapter.fetch().snapshot
     page = DesiredPage(title="Plan", body="h2. Schedule\n\n|_. Item |_. Float |\n| A | 0 |")
@@ -505,8 +579,11 @@ def test_wiki_block_keeps_human_text_byte_for_byte(redmine: LocalRedmine,
     assert wiki_text(redmine, ident, "Plan")["version"] == version
 
     # the markers do not show in the rendered page
-    html = requests.get(f"{redmine.url}/projects/{ident}/wiki/Plan",
-                        params={"key": redmine.bot_key}, timeout=TIMEOUT).text
+    html = requests.get(
+        f"{redmine.url}/projects/{ident}/wiki/Plan",
+        params={"key": redmine.bot_key},
+        timeout=TIMEOUT,
+    ).text
     assert "Written by a person." in html and "keep me" in html and "Schedule" in html
     assert "tracker-bridge" not in html
 
@@ -515,8 +592,7 @@ def test_markers_are_invisible_in_every_redmine_formatter(redmine: LocalRedmine)
     texts = {
         "textile": merge_block("Human above", "h2. Ours\n\nbody", "textile") + "\r\n\r\nBelow",
         "markdown": merge_block("Human above", "## Ours\n\nbody", "markdown") + "\n\nBelow",
-        "common_mark": merge_block("Human above", "## Ours\n\nbody", "common_mark")
-        + "\n\nBelow",
+        "common_mark": merge_block("Human above", "## Ours\n\nbody", "common_mark") + "\n\nBelow",
     }
     payload = base64.b64encode(json.dumps(texts).encode()).decode()
     out = redmine.runner(f"""
@@ -538,20 +614,27 @@ def test_markers_are_invisible_in_every_redmine_formatter(redmine: LocalRedmine)
     assert end_marker("markdown").startswith("[//]:")
 
 
-def test_concurrent_wiki_edit_is_merged_and_retried(redmine: LocalRedmine,
-                                                   redmine_project: Any,
-                                                   adapter: RedmineAdapter) -> None:
+def test_concurrent_wiki_edit_is_merged_and_retried(
+    redmine: LocalRedmine, redmine_project: Any, adapter: RedmineAdapter
+) -> None:
     ident = redmine_project.identifier
-    adapter.apply(adapter.diff(adapter.fetch().snapshot,
-                               DesiredState(pages=[DesiredPage(title="Plan", body="v1")])))
+    adapter.apply(
+        adapter.diff(
+            adapter.fetch().snapshot, DesiredState(pages=[DesiredPage(title="Plan", body="v1")])
+        )
+    )
     desired = DesiredState(pages=[DesiredPage(title="Plan", body="v2 of our block")])
     changes = adapter.diff(adapter.fetch().snapshot, desired)
     assert changes.pages[0].base_version == 1
 
     # a person edits the page between our diff and our apply
     current = wiki_text(redmine, ident, "Plan")["text"]
-    human_edit(redmine, ident, "Plan",
-               "Added by a person meanwhile.\r\n\r\n" + current.replace("\n", "\r\n"))
+    human_edit(
+        redmine,
+        ident,
+        "Plan",
+        "Added by a person meanwhile.\r\n\r\n" + current.replace("\n", "\r\n"),
+    )
 
     report = adapter.apply(changes)
     assert report.conflicts_retried == 1
@@ -562,9 +645,9 @@ def test_concurrent_wiki_edit_is_merged_and_retried(redmine: LocalRedmine,
     assert "v2 of our block" in page["text"] and "v1" not in page["text"]
 
 
-def test_page_created_meanwhile_is_not_overwritten(redmine: LocalRedmine,
-                                                   redmine_project: Any,
-                                                   adapter: RedmineAdapter) -> None:
+def test_page_created_meanwhile_is_not_overwritten(
+    redmine: LocalRedmine, redmine_project: Any, adapter: RedmineAdapter
+) -> None:
     ident = redmine_project.identifier
     desired = DesiredState(pages=[DesiredPage(title="Plan", body="ours")])
     changes = adapter.diff(adapter.fetch().snapshot, desired)
@@ -576,21 +659,23 @@ def test_page_created_meanwhile_is_not_overwritten(redmine: LocalRedmine,
     assert "ours" in text
 
 
-def test_deleted_end_marker_stops_the_page_write(redmine: LocalRedmine, redmine_project: Any,
-                                                 adapter: RedmineAdapter) -> None:
+def test_deleted_end_marker_stops_the_page_write(
+    redmine: LocalRedmine, redmine_project: Any, adapter: RedmineAdapter
+) -> None:
     ident = redmine_project.identifier
     broken = "Mine\r\n\r\n" + begin_marker("textile") + "\r\n\r\nold\r\n\r\nMy notes below\r\n"
     human_edit(redmine, ident, "Plan", broken)
     with pytest.raises(InputError, match="end marker was deleted") as err:
-        adapter.diff(adapter.fetch().snapshot,
-                     DesiredState(pages=[DesiredPage(title="Plan", body="x")]))
+        adapter.diff(
+            adapter.fetch().snapshot, DesiredState(pages=[DesiredPage(title="Plan", body="x")])
+        )
     assert f"/projects/{ident}/wiki/Plan" in str(err.value)
     assert wiki_text(redmine, ident, "Plan")["text"] == broken
 
 
-def test_attachments_are_uploaded_once_and_replaced(redmine: LocalRedmine,
-                                                    redmine_project: Any,
-                                                    adapter: RedmineAdapter) -> None:
+def test_attachments_are_uploaded_once_and_replaced(
+    redmine: LocalRedmine, redmine_project: Any, adapter: RedmineAdapter
+) -> None:
     ident = redmine_project.identifier
     red = Attachment(filename="gantt.png", data=png((255, 0, 0)))
     page = DesiredPage(title="Plan", body="!gantt.png!", attachments=[red])
@@ -617,8 +702,9 @@ def test_attachments_are_uploaded_once_and_replaced(redmine: LocalRedmine,
 # ------------------------------------------------------------------------------ errors
 
 
-def test_invalid_key_gives_auth_error_without_the_key(redmine: LocalRedmine,
-                                                      redmine_project: Any) -> None:
+def test_invalid_key_gives_auth_error_without_the_key(
+    redmine: LocalRedmine, redmine_project: Any
+) -> None:
     bad_key = "feedc0de" * 5
     with make_adapter(redmine, redmine_project.identifier, key=bad_key) as a:
         with pytest.raises(AuthError) as err:
@@ -645,8 +731,9 @@ def test_missing_project_gives_not_found(redmine: LocalRedmine) -> None:
 
 def test_unreachable_redmine_is_a_tracker_error(redmine: LocalRedmine) -> None:
     tracker = TrackerSettings(kind="redmine", url="http://127.0.0.1:9", timeout_seconds=2)
-    a = RedmineAdapter(tracker, ProjectSettings(tracker="r", project="x"), FieldNames(),
-                       SecretStr(redmine.bot_key))
+    a = RedmineAdapter(
+        tracker, ProjectSettings(tracker="r", project="x"), FieldNames(), SecretStr(redmine.bot_key)
+    )
     with a:
         findings = a.check()
     assert [f.id for f in findings] == ["redmine.connect.failed"]
@@ -656,24 +743,29 @@ def test_unreachable_redmine_is_a_tracker_error(redmine: LocalRedmine) -> None:
 # ------------------------------------------------------------------------------ doctor
 
 
-def test_check_healthy_project(redmine: LocalRedmine, redmine_project: Any, admin: Redmine,
-                               adapter: RedmineAdapter) -> None:
+def test_check_healthy_project(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine, adapter: RedmineAdapter
+) -> None:
     _seed(admin, redmine_project.id, 1)
     findings = adapter.check()
     bad = [f for f in findings if not f.ok]
     assert bad == []
     ids = [f.id for f in findings]
-    for expected in ("redmine.auth.ok", "redmine.project.ok", "redmine.wiki.ok",
-                     "redmine.permissions.ok"):
+    for expected in (
+        "redmine.auth.ok",
+        "redmine.project.ok",
+        "redmine.wiki.ok",
+        "redmine.permissions.ok",
+    ):
         assert expected in ids
     assert ids.count("redmine.custom_field.ok") == len(FieldNames().logical_names())
     assert f"'{BOT_LOGIN}'" in findings[0].message
 
 
-def test_check_project_without_wiki_and_diff_refuses_pages(redmine: LocalRedmine,
-                                                          admin: Redmine) -> None:
-    project = create_project(redmine, modules=["issue_tracking", "time_tracking"],
-                             name="No wiki")
+def test_check_project_without_wiki_and_diff_refuses_pages(
+    redmine: LocalRedmine, admin: Redmine
+) -> None:
+    project = create_project(redmine, modules=["issue_tracking", "time_tracking"], name="No wiki")
     add_member(redmine, project["identifier"])
     _seed(admin, project["id"], 1)
     with make_adapter(redmine, project["identifier"]) as a:
@@ -685,23 +777,29 @@ def test_check_project_without_wiki_and_diff_refuses_pages(redmine: LocalRedmine
             a.diff(a.fetch().snapshot, DesiredState(pages=[DesiredPage(title="Plan", body="x")]))
 
 
-def test_check_reports_fields_missing_on_a_tracker(redmine: LocalRedmine,
-                                                   redmine_project: Any,
-                                                   admin: Redmine) -> None:
+def test_check_reports_fields_missing_on_a_tracker(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     """A field not enabled for one tracker: issues of that tracker cannot carry our value."""
     fid = redmine.custom_field_ids["Late finish"]
     trackers = {t.name: t.id for t in admin.tracker.all()}
     for name, tid in trackers.items():
         admin.issue.create(project_id=redmine_project.id, subject=f"A {name}", tracker_id=tid)
-    redmine.runner(f"cf = IssueCustomField.find({fid}); "
-                   f"cf.trackers = cf.trackers.reject {{ |t| t.name == 'Support' }}; cf.save!")
+    redmine.runner(
+        f"cf = IssueCustomField.find({fid}); "
+        f"cf.trackers = cf.trackers.reject {{ |t| t.name == 'Support' }}; cf.save!"
+    )
     try:
         with make_adapter(redmine, redmine_project.identifier) as a:
             findings = [f for f in a.check() if f.id == "redmine.custom_field.not_writable"]
             snap = a.fetch().snapshot
             support = next(i for i in snap.items if i.tracker == "Support")
-            changes = a.diff(snap, DesiredState(fields={
-                support.key: {"late_finish": dt.date(2027, 1, 1), "critical": True}}))
+            changes = a.diff(
+                snap,
+                DesiredState(
+                    fields={support.key: {"late_finish": dt.date(2027, 1, 1), "critical": True}}
+                ),
+            )
             notes = list(a.notes)
     finally:
         redmine.runner(f"cf = IssueCustomField.find({fid}); cf.trackers = Tracker.all; cf.save!")
@@ -726,16 +824,19 @@ def test_rest_disabled_is_detected(redmine: LocalRedmine, redmine_project: Any) 
     assert redmine.bot_key not in str(err.value)
 
 
-def test_rejected_issue_does_not_stop_the_others(redmine: LocalRedmine, redmine_project: Any,
-                                                 admin: Redmine) -> None:
+def test_rejected_issue_does_not_stop_the_others(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     from tracker_bridge.errors import RejectedError
 
     ids = _seed(admin, redmine_project.id, 3)
-    desired = DesiredState(fields={
-        f"redmine:{ids[0]}": {"total_float": 1},
-        f"redmine:{ids[1]}": {"total_float": "not a number"},  # Redmine says 422
-        f"redmine:{ids[2]}": {"total_float": 3},
-    })
+    desired = DesiredState(
+        fields={
+            f"redmine:{ids[0]}": {"total_float": 1},
+            f"redmine:{ids[1]}": {"total_float": "not a number"},  # Redmine says 422
+            f"redmine:{ids[2]}": {"total_float": 3},
+        }
+    )
     with make_adapter(redmine, redmine_project.identifier) as a:
         changes = a.diff(a.fetch().snapshot, desired)
     # a fresh adapter (no diff of its own) resolves the field ids itself

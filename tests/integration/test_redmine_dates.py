@@ -27,8 +27,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 from pydantic import SecretStr
+from redmine_helpers import write_config
 
-from conftest import write_config
 from tracker_bridge.adapters.redmine import RedmineAdapter
 from tracker_bridge.cli import main
 from tracker_bridge.local_redmine import LocalRedmine

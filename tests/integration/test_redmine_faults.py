@@ -143,20 +143,22 @@ def make_adapter(url: str, redmine: LocalRedmine, identifier: str) -> RedmineAda
 def seed(redmine: LocalRedmine, project_id: int, n: int) -> list[int]:
     admin = Redmine(redmine.url, key=redmine.admin_key)
     try:
-        return [admin.issue.create(project_id=project_id, subject=f"Item {i}").id
-                for i in range(n)]
+        return [admin.issue.create(project_id=project_id, subject=f"Item {i}").id for i in range(n)]
     finally:
         admin.engine.session.close()
 
 
 def test_reads_are_retried_after_5xx_and_dropped_connections(
-        redmine: LocalRedmine, redmine_project: Any, proxy: FaultyProxy) -> None:
+    redmine: LocalRedmine, redmine_project: Any, proxy: FaultyProxy
+) -> None:
     seed(redmine, redmine_project.id, 3)
     with make_adapter(redmine.url, redmine, redmine_project.identifier) as direct:
         expected = direct.fetch().snapshot
-    proxy.faults = [Fault("GET", "/users/current.json", status=503),
-                    Fault("GET", "/issues.json", status=None),
-                    Fault("GET", "/issues.json", status=502)]
+    proxy.faults = [
+        Fault("GET", "/users/current.json", status=503),
+        Fault("GET", "/issues.json", status=None),
+        Fault("GET", "/issues.json", status=502),
+    ]
     with make_adapter(proxy.url, redmine, redmine_project.identifier) as adapter:
         waits: list[float] = []
         adapter._client.session._sleep = waits.append
@@ -167,11 +169,14 @@ def test_reads_are_retried_after_5xx_and_dropped_connections(
     assert waits == [0.01, 0.01, 0.02]  # per request: 0.01 s, then doubled
 
 
-def test_read_retries_are_bounded(redmine: LocalRedmine, redmine_project: Any,
-                                  proxy: FaultyProxy) -> None:
+def test_read_retries_are_bounded(
+    redmine: LocalRedmine, redmine_project: Any, proxy: FaultyProxy
+) -> None:
     proxy.faults = [Fault("GET", "/users/current.json", status=500, times=10)]
-    with make_adapter(proxy.url, redmine, redmine_project.identifier) as adapter, \
-            pytest.raises(TrackerError) as err:
+    with (
+        make_adapter(proxy.url, redmine, redmine_project.identifier) as adapter,
+        pytest.raises(TrackerError) as err,
+    ):
         adapter.fetch()
     assert err.value.status == 500 and "internal error" in str(err.value)
     assert len(proxy.log) == 1 + adapter._client.session.retries == 4
@@ -179,7 +184,8 @@ def test_read_retries_are_bounded(redmine: LocalRedmine, redmine_project: Any,
 
 
 def test_same_value_issue_writes_are_retried_wiki_writes_are_not(
-        redmine: LocalRedmine, redmine_project: Any, proxy: FaultyProxy) -> None:
+    redmine: LocalRedmine, redmine_project: Any, proxy: FaultyProxy
+) -> None:
     ids = seed(redmine, redmine_project.id, 2)
     desired = DesiredState(fields={f"redmine:{i}": {"total_float": 4} for i in ids})
     with make_adapter(proxy.url, redmine, redmine_project.identifier) as adapter:
@@ -201,15 +207,20 @@ def test_same_value_issue_writes_are_retried_wiki_writes_are_not(
 
 
 def test_a_refused_issue_still_records_the_values_written(
-        redmine: LocalRedmine, redmine_project: Any, tmp_path: Path) -> None:
+    redmine: LocalRedmine, redmine_project: Any, tmp_path: Path
+) -> None:
     ids = seed(redmine, redmine_project.id, 3)
-    desired = DesiredState(fields={
-        f"redmine:{ids[0]}": {"total_float": 1},
-        f"redmine:{ids[1]}": {"total_float": "not a number"},  # Redmine answers 422
-        f"redmine:{ids[2]}": {"total_float": 3},
-    })
-    with make_adapter(redmine.url, redmine, redmine_project.identifier) as adapter, \
-            Store.open(tmp_path / "state.sqlite") as store:
+    desired = DesiredState(
+        fields={
+            f"redmine:{ids[0]}": {"total_float": 1},
+            f"redmine:{ids[1]}": {"total_float": "not a number"},  # Redmine answers 422
+            f"redmine:{ids[2]}": {"total_float": 3},
+        }
+    )
+    with (
+        make_adapter(redmine.url, redmine, redmine_project.identifier) as adapter,
+        Store.open(tmp_path / "state.sqlite") as store,
+    ):
         changes = adapter.diff(adapter.fetch().snapshot, desired)
         with pytest.raises(RejectedError) as err:
             apply_and_record(adapter, changes, store, "web")

@@ -111,12 +111,13 @@ def seed(redmine: LocalRedmine, project_id: int, n: int, *, support: int = 0) ->
       puts '{MARKER}' + {{'ids' => ids, 'version' => version.id}}.to_json
     """)
     line = next(x for x in out.splitlines() if x.startswith(MARKER))
-    data = json.loads(line[len(MARKER):])
+    data = json.loads(line[len(MARKER) :])
     return Seeded(ids=[int(i) for i in data["ids"]], version=int(data["version"]))
 
 
-def make_adapter(redmine: LocalRedmine, identifier: str, *,
-                 risk: RiskSettings | None = None, **project: Any) -> RedmineAdapter:
+def make_adapter(
+    redmine: LocalRedmine, identifier: str, *, risk: RiskSettings | None = None, **project: Any
+) -> RedmineAdapter:
     return RedmineAdapter(
         TrackerSettings(kind="redmine", url=redmine.url, api_key_env="TB_TEST_REDMINE_KEY"),
         ProjectSettings(tracker="redmine", project=identifier, **project),
@@ -138,8 +139,9 @@ def comparable(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def updated_on(redmine: LocalRedmine, issue_id: int) -> str:
-    resp = requests.get(f"{redmine.url}/issues/{issue_id}.json", headers=_h(redmine.admin_key),
-                        timeout=TIMEOUT)
+    resp = requests.get(
+        f"{redmine.url}/issues/{issue_id}.json", headers=_h(redmine.admin_key), timeout=TIMEOUT
+    )
     resp.raise_for_status()
     return str(resp.json()["issue"]["updated_on"])
 
@@ -159,7 +161,8 @@ def key(issue_id: int) -> str:
 
 
 def test_changed_estimate_is_fetched_incrementally_and_equals_a_full_fetch(
-        redmine: LocalRedmine, redmine_project: Any, admin: Redmine) -> None:
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     data = seed(redmine, redmine_project.id, 160)
     changed = data.ids[3]
     with make_adapter(redmine, redmine_project.identifier) as a:
@@ -205,15 +208,17 @@ def test_changed_estimate_is_fetched_incrementally_and_equals_a_full_fetch(
         assert comparable(again) == comparable(a.fetch().snapshot)
 
 
-def test_deleted_issue_falls_back_to_a_full_fetch(redmine: LocalRedmine, redmine_project: Any,
-                                                  admin: Redmine) -> None:
+def test_deleted_issue_falls_back_to_a_full_fetch(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     data = seed(redmine, redmine_project.id, 30)
     gone = data.ids[4]  # precedes ids[5]
     with make_adapter(redmine, redmine_project.identifier) as a:
         result = a.fetch()
         full = result.snapshot
-        assert (key(gone), key(data.ids[5])) in {(d.predecessor, d.successor)
-                                                 for d in full.dependencies}
+        assert (key(gone), key(data.ids[5])) in {
+            (d.predecessor, d.successor) for d in full.dependencies
+        }
         cursor = result.cursor
         assert cursor is not None
         admin.issue.delete(gone)
@@ -229,8 +234,9 @@ def test_deleted_issue_falls_back_to_a_full_fetch(redmine: LocalRedmine, redmine
         assert comparable(merged) == comparable(a.fetch().snapshot)
 
 
-def test_time_logged_since_the_last_fetch_is_seen(redmine: LocalRedmine, redmine_project: Any,
-                                                  admin: Redmine) -> None:
+def test_time_logged_since_the_last_fetch_is_seen(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     data = seed(redmine, redmine_project.id, 30)
     target = data.ids[10]
     with make_adapter(redmine, redmine_project.identifier) as a:
@@ -241,8 +247,9 @@ def test_time_logged_since_the_last_fetch_is_seen(redmine: LocalRedmine, redmine
         assert full.item_map()[key(target)].spent_hours == 0
         stamp = updated_on(redmine, target)
         activity = admin.enumeration.filter(resource="time_entry_activities")[0].id
-        admin.time_entry.create(issue_id=target, hours=2.25, activity_id=activity,
-                                spent_on=dt.date(2026, 11, 20))
+        admin.time_entry.create(
+            issue_id=target, hours=2.25, activity_id=activity, spent_on=dt.date(2026, 11, 20)
+        )
         assert updated_on(redmine, target) == stamp  # logging time does not bump updated_on
 
         a.requests_made = 0
@@ -260,7 +267,8 @@ def test_time_logged_since_the_last_fetch_is_seen(redmine: LocalRedmine, redmine
 
 
 def test_risks_are_read_in_full_so_their_new_relations_are_seen(
-        redmine: LocalRedmine, redmine_project: Any, admin: Redmine) -> None:
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     # the stock "Support" tracker stands in for the risk tracker, "Risk score" (int) for the
     # probability field; the second Support issue has no probability (skipped, but counted)
     data = seed(redmine, redmine_project.id, 30, support=2)
@@ -279,13 +287,15 @@ def test_risks_are_read_in_full_so_their_new_relations_are_seen(
         result = a.fetch()
         full = result.snapshot
         assert [(r.key, r.probability, r.threatens) for r in full.risks] == [
-            (key(risk), 0.4, [key(data.ids[20])])]
+            (key(risk), 0.4, [key(data.ids[20])])
+        ]
         assert len(full.items) == 30
         cursor = result.cursor
         assert cursor is not None
         stamp = updated_on(redmine, risk)
-        admin.issue_relation.create(issue_id=risk, issue_to_id=data.ids[21],
-                                    relation_type="relates")
+        admin.issue_relation.create(
+            issue_id=risk, issue_to_id=data.ids[21], relation_type="relates"
+        )
         assert updated_on(redmine, risk) == stamp
 
         a.requests_made = 0
@@ -305,12 +315,15 @@ def test_risks_are_read_in_full_so_their_new_relations_are_seen(
 def settings(redmine: LocalRedmine, redmine_project: Any, tmp_path: Path) -> Settings:
     key_file = tmp_path / "planbot.key"
     key_file.write_text(redmine.bot_key + "\n", encoding="utf-8")
-    return settings_from_dict({
-        "store": {"path": str(tmp_path / "state.sqlite3")},
-        "trackers": {"local": {"kind": "redmine", "url": redmine.url,
-                               "api_key_file": str(key_file)}},
-        "projects": {"p": {"tracker": "local", "project": redmine_project.identifier}},
-    })
+    return settings_from_dict(
+        {
+            "store": {"path": str(tmp_path / "state.sqlite3")},
+            "trackers": {
+                "local": {"kind": "redmine", "url": redmine.url, "api_key_file": str(key_file)}
+            },
+            "projects": {"p": {"tracker": "local", "project": redmine_project.identifier}},
+        }
+    )
 
 
 def dependency_pairs(snapshot: Snapshot | None) -> set[tuple[str, str]]:
@@ -319,8 +332,8 @@ def dependency_pairs(snapshot: Snapshot | None) -> set[tuple[str, str]]:
 
 
 def test_relation_between_unchanged_issues_waits_for_the_periodic_full_fetch(
-        redmine: LocalRedmine, redmine_project: Any, admin: Redmine, settings: Settings,
-        tmp_path: Path) -> None:
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine, settings: Settings, tmp_path: Path
+) -> None:
     data = seed(redmine, redmine_project.id, 30)
     a, b = data.ids[24], data.ids[27]  # unrelated so far
     today = dt.date.today()
@@ -367,8 +380,12 @@ def test_relation_between_unchanged_issues_waits_for_the_periodic_full_fetch(
 
 
 def test_our_own_writes_are_read_back_once_and_converge(
-        redmine: LocalRedmine, redmine_project: Any, settings: Settings, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    redmine: LocalRedmine,
+    redmine_project: Any,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     seed(redmine, redmine_project.id, 30)
     today = dt.date.today()
     caplog.set_level(logging.INFO, logger="tracker_bridge")
@@ -398,7 +415,19 @@ def test_our_own_writes_are_read_back_once_and_converge(
         encoding="utf-8",
     )
     caplog.clear()
-    result = CliRunner().invoke(main, ["run", "--config", str(config), "--project", "p",
-                                       "--as-of", str(today), "--full", "--json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--config",
+            str(config),
+            "--project",
+            "p",
+            "--as-of",
+            str(today),
+            "--full",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "full fetch in" in caplog.text and "(--full)" in caplog.text

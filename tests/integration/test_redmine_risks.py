@@ -66,9 +66,10 @@ def risk_register(redmine: LocalRedmine) -> Iterator[RiskRegister]:
         end
     """)
     line = next(x for x in out.splitlines() if x.startswith(MARKER))
-    data = json.loads(line[len(MARKER):])
-    yield RiskRegister(tracker_id=int(data["tracker_id"]),
-                       fields={k: int(v) for k, v in data["fields"].items()})
+    data = json.loads(line[len(MARKER) :])
+    yield RiskRegister(
+        tracker_id=int(data["tracker_id"]), fields={k: int(v) for k, v in data["fields"].items()}
+    )
     names = ", ".join(f"'{n}'" for n in RISK_FIELDS)
     redmine.runner(f"""
         t = Tracker.find_by(name: 'Risk')
@@ -89,9 +90,13 @@ def admin(redmine: LocalRedmine) -> Iterator[Redmine]:
     rm.engine.session.close()
 
 
-def make_adapter(redmine: LocalRedmine, identifier: str, *,
-                 field_names: FieldNames | None = None,
-                 risk: RiskSettings | None = None) -> RedmineAdapter:
+def make_adapter(
+    redmine: LocalRedmine,
+    identifier: str,
+    *,
+    field_names: FieldNames | None = None,
+    risk: RiskSettings | None = None,
+) -> RedmineAdapter:
     return RedmineAdapter(
         TrackerSettings(kind="redmine", url=redmine.url, api_key_env="TB_TEST_REDMINE_KEY"),
         ProjectSettings(tracker="redmine", project=identifier),
@@ -101,8 +106,9 @@ def make_adapter(redmine: LocalRedmine, identifier: str, *,
     )
 
 
-def three_point(redmine: LocalRedmine, optimistic: str | None,
-                pessimistic: str | None) -> list[dict[str, Any]]:
+def three_point(
+    redmine: LocalRedmine, optimistic: str | None, pessimistic: str | None
+) -> list[dict[str, Any]]:
     cf = redmine.custom_field_ids
     values = []
     if optimistic is not None:
@@ -113,27 +119,41 @@ def three_point(redmine: LocalRedmine, optimistic: str | None,
 
 
 def issue_values(redmine: LocalRedmine, issue_id: int) -> dict[int, Any]:
-    raw = requests.get(f"{redmine.url}/issues/{issue_id}.json", headers=_h(redmine.admin_key),
-                       timeout=TIMEOUT).json()["issue"]
+    raw = requests.get(
+        f"{redmine.url}/issues/{issue_id}.json", headers=_h(redmine.admin_key), timeout=TIMEOUT
+    ).json()["issue"]
     return {int(c["id"]): c.get("value") for c in raw.get("custom_fields") or []}
 
 
 def schedule_values(n: int) -> dict[str, Any]:
-    return {"critical": n % 2 == 0, "total_float": n, "early_start": dt.date(2027, 1, 4),
-            "early_finish": dt.date(2027, 1, 8 + n), "late_finish": dt.date(2027, 1, 15)}
+    return {
+        "critical": n % 2 == 0,
+        "total_float": n,
+        "early_start": dt.date(2027, 1, 4),
+        "early_finish": dt.date(2027, 1, 8 + n),
+        "late_finish": dt.date(2027, 1, 15),
+    }
 
 
 # ------------------------------------------------------------------ three-point estimates
 
 
-def test_three_point_fields_become_an_estimate_range(redmine: LocalRedmine,
-                                                     redmine_project: Any,
-                                                     admin: Redmine) -> None:
+def test_three_point_fields_become_an_estimate_range(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     pid = redmine_project.id
-    wide = admin.issue.create(project_id=pid, subject="Wide", estimated_hours=10,
-                              custom_fields=three_point(redmine, "6", "20.5")).id
-    flat = admin.issue.create(project_id=pid, subject="Flat", estimated_hours=8,
-                              custom_fields=three_point(redmine, "8", "8")).id
+    wide = admin.issue.create(
+        project_id=pid,
+        subject="Wide",
+        estimated_hours=10,
+        custom_fields=three_point(redmine, "6", "20.5"),
+    ).id
+    flat = admin.issue.create(
+        project_id=pid,
+        subject="Flat",
+        estimated_hours=8,
+        custom_fields=three_point(redmine, "8", "8"),
+    ).id
     single = admin.issue.create(project_id=pid, subject="Single", estimated_hours=4).id
 
     with make_adapter(redmine, redmine_project.identifier) as a:
@@ -141,28 +161,43 @@ def test_three_point_fields_become_an_estimate_range(redmine: LocalRedmine,
         notes = list(a.notes)
     items = snap.item_map()
     assert items[f"redmine:{wide}"].estimate_range == EstimateRange(
-        optimistic=6, likely=10, pessimistic=20.5)
+        optimistic=6, likely=10, pessimistic=20.5
+    )
     assert items[f"redmine:{wide}"].estimate_hours == 10
     assert items[f"redmine:{flat}"].estimate_range == EstimateRange(
-        optimistic=8, likely=8, pessimistic=8)
+        optimistic=8, likely=8, pessimistic=8
+    )
     assert items[f"redmine:{single}"].estimate_range is None
     assert notes == []
     # the snapshot survives its own file format
     assert Snapshot.model_validate(snap.model_dump(mode="json")) == snap
 
 
-def test_inconsistent_three_point_estimate_is_ignored_with_a_note(redmine: LocalRedmine,
-                                                                 redmine_project: Any,
-                                                                 admin: Redmine) -> None:
+def test_inconsistent_three_point_estimate_is_ignored_with_a_note(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     pid = redmine_project.id
-    unordered = admin.issue.create(project_id=pid, subject="Unordered", estimated_hours=5,
-                                   custom_fields=three_point(redmine, "8", "10")).id
-    half = admin.issue.create(project_id=pid, subject="Half", estimated_hours=5,
-                              custom_fields=three_point(redmine, "3", None)).id
-    no_likely = admin.issue.create(project_id=pid, subject="No likely",
-                                   custom_fields=three_point(redmine, "2", "4")).id
-    fine = admin.issue.create(project_id=pid, subject="Fine", estimated_hours=5,
-                              custom_fields=three_point(redmine, "4", "9")).id
+    unordered = admin.issue.create(
+        project_id=pid,
+        subject="Unordered",
+        estimated_hours=5,
+        custom_fields=three_point(redmine, "8", "10"),
+    ).id
+    half = admin.issue.create(
+        project_id=pid,
+        subject="Half",
+        estimated_hours=5,
+        custom_fields=three_point(redmine, "3", None),
+    ).id
+    no_likely = admin.issue.create(
+        project_id=pid, subject="No likely", custom_fields=three_point(redmine, "2", "4")
+    ).id
+    fine = admin.issue.create(
+        project_id=pid,
+        subject="Fine",
+        estimated_hours=5,
+        custom_fields=three_point(redmine, "4", "9"),
+    ).id
 
     with make_adapter(redmine, redmine_project.identifier) as a:
         snap = a.fetch().snapshot
@@ -183,34 +218,53 @@ def test_inconsistent_three_point_estimate_is_ignored_with_a_note(redmine: Local
     assert "no estimated time" in note_for(no_likely)
     assert not [n for n in notes if f"#{fine}" in n]
     assert items[f"redmine:{fine}"].estimate_range == EstimateRange(
-        optimistic=4, likely=5, pessimistic=9)
+        optimistic=4, likely=5, pessimistic=9
+    )
     assert len(notes) == 3
 
 
 # -------------------------------------------------------------------------- risk register
 
 
-def test_risk_tracker_issues_become_risks(redmine: LocalRedmine, risk_register: RiskRegister,
-                                          redmine_project: Any, admin: Redmine) -> None:
+def test_risk_tracker_issues_become_risks(
+    redmine: LocalRedmine, risk_register: RiskRegister, redmine_project: Any, admin: Redmine
+) -> None:
     pid = redmine_project.id
-    trackers = {t["name"] for t in requests.get(
-        f"{redmine.url}/projects/{redmine_project.identifier}.json",
-        params={"include": "trackers"}, headers=_h(redmine.admin_key),
-        timeout=TIMEOUT).json()["project"]["trackers"]}
+    trackers = {
+        t["name"]
+        for t in requests.get(
+            f"{redmine.url}/projects/{redmine_project.identifier}.json",
+            params={"include": "trackers"},
+            headers=_h(redmine.admin_key),
+            timeout=TIMEOUT,
+        ).json()["project"]["trackers"]
+    }
     assert "Risk" in trackers
     rf = risk_register.fields
 
-    t1, t2, t3, t4, t5 = (admin.issue.create(project_id=pid, subject=f"Task {n}",
-                                             estimated_hours=8).id for n in range(1, 6))
+    t1, t2, t3, t4, t5 = (
+        admin.issue.create(project_id=pid, subject=f"Task {n}", estimated_hours=8).id
+        for n in range(1, 6)
+    )
 
     def risk(subject: str, **values: str) -> int:
-        fields = [{"id": rf[name], "value": value} for name, value in (
-            ("Probability (%)", values.get("probability")),
-            ("Impact (d)", values.get("days")),
-            ("Impact cost", values.get("cost"))) if value is not None]
-        return int(admin.issue.create(project_id=pid, subject=subject,
-                                      tracker_id=risk_register.tracker_id,
-                                      custom_fields=fields).id)
+        fields = [
+            {"id": rf[name], "value": value}
+            for name, value in (
+                ("Probability (%)", values.get("probability")),
+                ("Impact (d)", values.get("days")),
+                ("Impact cost", values.get("cost")),
+            )
+            if value is not None
+        ]
+        return int(
+            admin.issue.create(
+                project_id=pid,
+                subject=subject,
+                tracker_id=risk_register.tracker_id,
+                custom_fields=fields,
+            ).id
+        )
 
     supplier = risk("Supplier late", probability="30", days="5", cost="1200.5")
     audit = risk("Audit finds gaps", probability="10")
@@ -223,27 +277,35 @@ def test_risk_tracker_issues_become_risks(redmine: LocalRedmine, risk_register: 
 
     relate(supplier, t1, "relates")
     relate(supplier, t2, "blocks")
-    relate(t3, supplier, "precedes")   # an item before the risk: still threatened
-    relate(t4, audit, "follows")       # stored as audit precedes t4
+    relate(t3, supplier, "precedes")  # an item before the risk: still threatened
+    relate(t4, audit, "follows")  # stored as audit precedes t4
     relate(supplier, audit, "relates")  # risk to risk: neither a dependency nor a threat
     relate(unknown, t5, "blocks")
-    relate(t1, t4, "precedes")          # the one real dependency
+    relate(t1, t4, "precedes")  # the one real dependency
     activity = admin.enumeration.filter(resource="time_entry_activities")[0].id
-    admin.time_entry.create(issue_id=supplier, hours=2, activity_id=activity,
-                            spent_on=dt.date(2026, 11, 2))
+    admin.time_entry.create(
+        issue_id=supplier, hours=2, activity_id=activity, spent_on=dt.date(2026, 11, 2)
+    )
 
     with make_adapter(redmine, redmine_project.identifier) as a:
         snap = a.fetch().snapshot
         notes = list(a.notes)
         findings = a.check()
-        changes = a.diff(snap, DesiredState(fields={
-            f"redmine:{supplier}": {"critical": True},
-            f"redmine:{t1}": schedule_values(0)}))
+        changes = a.diff(
+            snap,
+            DesiredState(
+                fields={
+                    f"redmine:{supplier}": {"critical": True},
+                    f"redmine:{t1}": schedule_values(0),
+                }
+            ),
+        )
 
     items = snap.item_map()
     assert set(items) == {f"redmine:{i}" for i in (t1, t2, t3, t4, t5)}
     assert [(d.predecessor, d.successor, d.origin) for d in snap.dependencies] == [
-        (f"redmine:{t1}", f"redmine:{t4}", "precedes")]
+        (f"redmine:{t1}", f"redmine:{t4}", "precedes")
+    ]
 
     risks = {r.key: r for r in snap.risks}
     assert set(risks) == {f"redmine:{supplier}", f"redmine:{audit}"}
@@ -274,9 +336,9 @@ def test_risk_tracker_issues_become_risks(redmine: LocalRedmine, risk_register: 
 # ----------------------------------------------------------------- optional overlay fields
 
 
-def test_optional_field_disabled_in_the_project_is_skipped(redmine: LocalRedmine,
-                                                           redmine_project: Any,
-                                                           admin: Redmine) -> None:
+def test_optional_field_disabled_in_the_project_is_skipped(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     cf = redmine.custom_field_ids
     pid = redmine_project.id
     ids = [admin.issue.create(project_id=pid, subject=f"Item {n}").id for n in range(2)]
@@ -288,12 +350,19 @@ def test_optional_field_disabled_in_the_project_is_skipped(redmine: LocalRedmine
         cf.save!
     """)
     try:
-        desired = DesiredState(fields={
-            f"redmine:{i}": {**schedule_values(n), "risk_score": 40 + n,
-                             "p80_finish": dt.date(2027, 2, 1 + n),
-                             "criticality": 72.4, "planned_cost": 1234.5678,
-                             "slip_days": -2}
-            for n, i in enumerate(ids)})
+        desired = DesiredState(
+            fields={
+                f"redmine:{i}": {
+                    **schedule_values(n),
+                    "risk_score": 40 + n,
+                    "p80_finish": dt.date(2027, 2, 1 + n),
+                    "criticality": 72.4,
+                    "planned_cost": 1234.5678,
+                    "slip_days": -2,
+                }
+                for n, i in enumerate(ids)
+            }
+        )
         with make_adapter(redmine, redmine_project.identifier) as a:
             snap = a.fetch().snapshot
             assert "Risk score" not in snap.custom_fields
@@ -330,16 +399,26 @@ def test_optional_field_disabled_in_the_project_is_skipped(redmine: LocalRedmine
     assert [f for f in findings if not f.ok] == []
 
 
-def test_check_lists_the_optional_missing_field(redmine: LocalRedmine, redmine_project: Any,
-                                                admin: Redmine) -> None:
+def test_check_lists_the_optional_missing_field(
+    redmine: LocalRedmine, redmine_project: Any, admin: Redmine
+) -> None:
     issue = admin.issue.create(project_id=redmine_project.id, subject="Only one").id
     names = FieldNames(slip_days="Slip vs baseline (d)", criticality="Criticality %")
     with make_adapter(redmine, redmine_project.identifier, field_names=names) as a:
         findings = a.check()
-        changes = a.diff(a.fetch().snapshot, DesiredState(fields={
-            f"redmine:{issue}": {**schedule_values(0), "slip_days": 3, "criticality": 10}}))
-    optional = {f.message.split("(fields.")[1].split(")")[0]: f for f in findings
-                if f.id == "redmine.custom_field.optional_missing"}
+        changes = a.diff(
+            a.fetch().snapshot,
+            DesiredState(
+                fields={
+                    f"redmine:{issue}": {**schedule_values(0), "slip_days": 3, "criticality": 10}
+                }
+            ),
+        )
+    optional = {
+        f.message.split("(fields.")[1].split(")")[0]: f
+        for f in findings
+        if f.id == "redmine.custom_field.optional_missing"
+    }
     assert set(optional) == {"slip_days", "criticality"}
     slip = optional["slip_days"]
     assert slip.ok
@@ -347,6 +426,8 @@ def test_check_lists_the_optional_missing_field(redmine: LocalRedmine, redmine_p
     assert "not written: create it to see" in slip.message
     assert slip.fix and "format int" in slip.fix
     assert [f for f in findings if not f.ok] == []
-    assert sum(f.id == "redmine.custom_field.ok" for f in findings) == len(
-        FieldNames().logical_names()) - 2
+    assert (
+        sum(f.id == "redmine.custom_field.ok" for f in findings)
+        == len(FieldNames().logical_names()) - 2
+    )
     assert {c.field for c in changes.fields} == set(FieldNames().required())

@@ -51,6 +51,8 @@ from tracker_bridge.planner.budget import (
     RateTable,
     evm_figures,
 )
+from tracker_bridge.publish import PlainStyle, build_report
+from tracker_bridge.publish.document import Table
 from tracker_bridge.settings import BudgetSettings, Settings, settings_from_dict
 
 approx = pytest.approx
@@ -194,6 +196,23 @@ def test_classic_exercise() -> None:
         atypical=105_000,  # 45,000 + 60,000
         combined=129_375,  # CPI x SPI = 8/9 x 4/5 = 32/45; 60,000 x 45/32 = 84,375
     )
+
+
+def test_tcpi_to_an_explicit_eac_and_the_headline_method() -> None:
+    """PMBOK Guide 6th ed. §7.4.2.2 (table 7-1): TCPI = (BAC - EV) / (EAC - AC) against a
+    given EAC, (BAC - EV) / (BAC - AC) against BAC; the classic figures by hand."""
+    f = evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000, explicit_eac=110_000)
+    assert f["eac_explicit"] == 110_000
+    assert f["tcpi_eac"] == approx(60_000 / 65_000)  # 0.9231 — not CPI (0.8889)
+    assert f["tcpi"] == approx(60_000 / 55_000)  # 1.0909
+    assert f["eac"] == approx(112_500)  # the headline stays BAC/CPI by default
+    # no explicit EAC: no TCPI to EAC (against BAC/CPI it would just restate CPI)
+    assert evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000)["tcpi_eac"] is None
+    # the headline method is a choice; an undefined one falls back to the atypical estimate
+    g = evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000, method=EAC_COMBINED)
+    assert (g["eac_method"], g["eac"]) == (EAC_COMBINED, approx(129_375))
+    h = evm_figures(bac=1_000, pv=100, ev=0, ac=50, method=EAC_COMBINED)
+    assert (h["eac_method"], h["eac"]) == (EAC_ATYPICAL, 1_050)
 
 
 def test_division_by_zero_gives_none_never_an_error() -> None:
@@ -612,8 +631,9 @@ def test_fixed_costs_per_milestone_by_name() -> None:
     data["items"][1].update(done_ratio=50)
     later = plan(make_snapshot(data), settings, dt.date(2025, 3, 10))
     m2_later = budget_of(later)["milestones"]["m2"]
-    # labour: 1 of B's 3 shown days x 400; hosting spread over the same 3 days: 1/3 x 1,000
-    assert m2_later["pv"] == approx(400 / 3 + 1_000 / 3)
+    # B is planned over its full 5 days (40 h) from Mon 10, not over the 3 days of remaining
+    # work the plan shows: labour 1/5 x 400; hosting spread over the same 5 days: 1/5 x 1,000
+    assert m2_later["pv"] == approx(400 / 5 + 1_000 / 5)
     assert m2_later["ev"] == approx(200 + 500)  # 50 % of labour; hosting earned at 50 % too
     assert m2_later["ac"] == approx(500)  # undated fixed cost: assumed paid as earned
 
@@ -665,3 +685,88 @@ def test_overlay_is_json_serialisable() -> None:
     assert data["currency"] == "EUR"
     assert data["time_phased"][0]["date"] == "2025-03-03"
     assert set(data["project"]["eac_by_method"]) == {EAC_TYPICAL, EAC_ATYPICAL, EAC_COMBINED}
+
+
+# ------------------------------------------------- PV without a baseline, EAC settings
+
+
+ON_PLAN = {
+    "project": {"name": "on plan", "start": "2025-03-03"},
+    "items": [
+        # 80 h at 8 h/day = 10 working days from Mon 3 March, half done by Fri 7 March
+        {"key": "T", "estimate_hours": 80, "start": "2025-03-03", "done_ratio": 50},
+    ],
+}
+
+
+def test_task_exactly_on_plan_has_spi_one_without_a_baseline() -> None:
+    """By the end of Fri 7 March 5 of the 10 planned days have passed and 50 % is done:
+    PV = 5/10 x 8,000 = 4,000 = EV, SPI 1.0 (the status date is not counted twice)."""
+    result = plan(
+        make_snapshot(ON_PLAN),
+        make_settings({"rates": {}, "default_rate": 100}),
+        dt.date(2025, 3, 7),
+    )
+    f = budget_of(result)["project"]
+    assert (f["bac"], f["pv"], f["ev"]) == (8_000, approx(4_000), approx(4_000))
+    assert f["spi"] == approx(1.0)
+
+
+def test_task_late_to_start_is_owed_its_planned_days() -> None:
+    """A 5-day task planned from Mon 3 March, not started by Mon 10 (5 working days late):
+    all five planned days have passed, PV = 40 h x 100 = 4,000, EV = 0."""
+    snapshot = make_snapshot(
+        {
+            "project": {"name": "late", "start": "2025-03-03"},
+            "items": [{"key": "L", "estimate_hours": 40, "start": "2025-03-03"}],
+        }
+    )
+    result = plan(snapshot, make_settings({"default_rate": 100}), dt.date(2025, 3, 10))
+    assert result.items["L"].early_start == dt.date(2025, 3, 10)  # rescheduled from today
+    assert result.items["L"].planned_value == approx(4_000)
+    f = budget_of(result)["project"]
+    assert (f["pv"], f["ev"], f["spi"]) == (approx(4_000), 0, 0)
+
+
+def test_explicit_eac_per_project_and_milestone_and_the_eac_method_setting() -> None:
+    """BAC 10,000 (100 h x 100), 40 % done (EV 4,000), 45 h booked (AC 4,500)."""
+    snapshot = make_snapshot(
+        {
+            "project": {"name": "eac", "start": "2025-03-03"},
+            "milestones": [{"key": "r1", "name": "Release"}],
+            "items": [
+                {
+                    "key": "A",
+                    "estimate_hours": 100,
+                    "done_ratio": 40,
+                    "milestone": "r1",
+                    "start": "2025-03-03",
+                },
+            ],
+            "time_entries": [{"item": "A", "person": "x", "hours": 45, "date": "2025-03-05"}],
+        }
+    )
+    settings = make_settings(
+        {
+            "default_rate": 100,
+            "eac_method": "AC+(BAC-EV)",
+            "project_eac": 12_000,
+            "milestone_eac": {"release": 11_000, "Nope": 1},  # names match ignoring case
+        }
+    )
+    result = plan(snapshot, settings, dt.date(2025, 3, 7))
+    budget = budget_of(result)
+    project, release = budget["project"], budget["milestones"]["r1"]
+    for f in (project, release):
+        assert (f["bac"], f["ev"], f["ac"]) == (10_000, approx(4_000), approx(4_500))
+        assert (f["eac_method"], f["eac"]) == (EAC_ATYPICAL, approx(10_500))  # 4,500 + 6,000
+        assert f["tcpi"] == approx(6_000 / 5_500)
+    assert project["tcpi_eac"] == approx(6_000 / 7_500)  # (BAC-EV)/(EAC-AC) = 0.8
+    assert release["tcpi_eac"] == approx(6_000 / 6_500)  # 0.9231
+    (warning,) = [w for w in result.warnings if w.code == "budget.eac_milestone"]
+    assert "Nope" in warning.message
+    # the wiki's EVM table gains the explicit EAC and the TCPI to it
+    document = build_report(result, snapshot, style=PlainStyle())
+    (table,) = [b for b in document.blocks if isinstance(b, Table) and "TCPI" in b.header]
+    assert table.header[-2:] == ["Explicit EAC", "TCPI (EAC)"]
+    assert [row[-2:] for row in table.rows] == [["11,000", "0.92"], ["12,000", "0.80"]]

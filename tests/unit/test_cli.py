@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -10,6 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from tracker_bridge.cli import main
+from tracker_bridge.cli.app import COMMANDS
+from tracker_bridge.planner import plan as make_plan
+from tracker_bridge.settings import Settings
+from tracker_bridge.snapshot_file import load_snapshot
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "medco-snapshot.json"
 EXAMPLE_CONFIG = EXAMPLE.parent / "example.toml"
@@ -171,7 +178,10 @@ def test_schema_commands_print_json_schema(runner: CliRunner) -> None:
 
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)  # imports the command's module
+        assert command is not None, name
         found.append((*prefix, name))
         if isinstance(command, click.Group):
             found.extend(_all_commands(command, (*prefix, name)))
@@ -185,3 +195,42 @@ def test_every_command_has_help(runner: CliRunner, command: tuple[str, ...]) -> 
     assert "Usage:" in result.output
     summary = main.commands[command[0]].help or ""
     assert len(summary) > 20, f"{command} needs a real help text"
+
+
+def test_the_lazy_command_list_matches_the_commands() -> None:
+    """``--help`` lists commands from ``app.COMMANDS`` without importing them: every line
+    there must be the command's own first help sentence, from the module it names."""
+    ctx = click.Context(main)
+    assert set(COMMANDS) == set(main.list_commands(ctx))
+    for name, (module, line) in COMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None and command.callback is not None, name
+        assert command.callback.__module__ == module, name
+        assert (command.help or "").split("\n\n")[0].split() == line.split(), name
+
+
+def test_help_imports_no_heavy_module() -> None:
+    """The root ``--help`` needs click and rich only: not numpy, pydantic, the planner, the
+    adapters or the web server (each command imports what it uses when it runs)."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from tracker_bridge.cli import main\n"
+        "result = CliRunner().invoke(main, ['--help'])\n"
+        "assert result.exit_code == 0 and 'baseline' in result.output, result.output\n"
+        "heavy = ('numpy', 'pydantic', 'matplotlib', 'networkx', 'starlette', 'uvicorn',\n"
+        "         'tracker_bridge.planner', 'tracker_bridge.adapters', 'tracker_bridge.model')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_plan_json_is_the_plan_model_as_json(runner: CliRunner) -> None:
+    """``--json`` uses pydantic's serializer; it must print what ``Plan.to_json_dict`` holds."""
+    result = runner.invoke(
+        main, ["plan", "--snapshot", str(EXAMPLE), "--json", "--as-of", "2027-01-04"]
+    )
+    assert result.exit_code == 0, result.output
+    expected = make_plan(load_snapshot(EXAMPLE), Settings(), dt.date(2027, 1, 4))
+    assert json.loads(result.output) == json.loads(json.dumps(expected.to_json_dict(), default=str))

@@ -17,9 +17,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker_bridge.errors import CycleError
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan
 from tracker_bridge.settings import WEEKDAYS, CalendarSettings, Settings
@@ -73,9 +75,7 @@ def nets(
     maybe = st.none() | st.integers(0, 20)
     starts = tuple(draw(maybe) for _ in range(n))
     dues = tuple(draw(maybe) if deadlines else None for _ in range(n))
-    done = tuple(
-        draw(st.sampled_from([0, 0, 0, 10, 50, 90])) if progress else 0 for _ in range(n)
-    )
+    done = tuple(draw(st.sampled_from([0, 0, 0, 10, 50, 90])) if progress else 0 for _ in range(n))
     is_closed = tuple(draw(st.booleans()) and closed for _ in range(n))
     workdays: tuple[str, ...] = WEEKDAYS
     holidays: tuple[int, ...] = ()
@@ -84,8 +84,15 @@ def nets(
         workdays = tuple(d for d, on in zip(WEEKDAYS, mask, strict=True) if on)
         holidays = tuple(sorted(set(draw(st.lists(st.integers(-5, 90), max_size=12)))))
     return Net(
-        hours, tuple(edges), starts, dues, done, is_closed, draw(st.integers(-3, 10)),
-        workdays, holidays,
+        hours,
+        tuple(edges),
+        starts,
+        dues,
+        done,
+        is_closed,
+        draw(st.integers(-3, 10)),
+        workdays,
+        holidays,
     )
 
 
@@ -126,8 +133,11 @@ def snapshot_data(net: Net, to_date: Callable[[int], dt.date] = calendar_day) ->
         {"predecessor": net.key(i), "successor": net.key(j), "type": kind, "lag_days": lag}
         for i, j, kind, lag in net.edges
     ]
-    return {"project": {"name": "random", "start": START.isoformat()}, "items": items,
-            "dependencies": deps}
+    return {
+        "project": {"name": "random", "start": START.isoformat()},
+        "items": items,
+        "dependencies": deps,
+    }
 
 
 def run(
@@ -162,8 +172,9 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
     n = net.n
     closed = net.closed
     dur = [0 if h <= 0 else math.ceil(h / HOURS_PER_DAY) for h in net.hours]
-    work = [d if r == 0 else math.ceil(d * (100 - r) / 100) for d, r in zip(dur, net.done,
-                                                                           strict=True)]
+    work = [
+        d if r == 0 else math.ceil(d * (100 - r) / 100) for d, r in zip(dur, net.done, strict=True)
+    ]
     open_floor = max(0, net.as_of)
     floor = [max(open_floor, s or 0) for s in net.starts]
     actual: dict[int, int] = {}  # closed item -> actual start
@@ -186,12 +197,15 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
         start = floor[v]
         for p, _, a in g.in_edges(v, data=True):
             lag = a["lag"]
-            start = max(start, {
-                "FS": ef[p] + lag,               # S_v >= F_p + lag
-                "SS": es[p] + lag,               # S_v >= S_p + lag
-                "FF": ef[p] + lag - work[v],     # F_v >= F_p + lag
-                "SF": es[p] + lag - work[v],     # F_v >= S_p + lag
-            }[a["kind"]])
+            start = max(
+                start,
+                {
+                    "FS": ef[p] + lag,  # S_v >= F_p + lag
+                    "SS": es[p] + lag,  # S_v >= S_p + lag
+                    "FF": ef[p] + lag - work[v],  # F_v >= F_p + lag
+                    "SF": es[p] + lag - work[v],  # F_v >= S_p + lag
+                }[a["kind"]],
+            )
         es[v], ef[v] = start, start + work[v]
     finish = max(ef)
 
@@ -206,12 +220,15 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
             if closed[s]:
                 continue
             lag = a["lag"]
-            late = min(late, {
-                "FS": ls[s] - lag,
-                "SS": ls[s] - lag + work[v],
-                "FF": lf[s] - lag,
-                "SF": lf[s] - lag + work[v],
-            }[a["kind"]])
+            late = min(
+                late,
+                {
+                    "FS": ls[s] - lag,
+                    "SS": ls[s] - lag + work[v],
+                    "FF": lf[s] - lag,
+                    "SF": lf[s] - lag + work[v],
+                }[a["kind"]],
+            )
         lf[v], ls[v] = late, late - work[v]
     total = [ls[v] - es[v] for v in range(n)]
 
@@ -249,9 +266,17 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
     live = [v for v in range(n) if not closed[v]]
     return {
         "items": {
-            net.key(v): (day(es_s[v]), day(ef_s[v]), day(ls_s[v]), day(lf_s[v]), total[v],
-                         free[v], total[v] <= 0 and not closed[v], dur[v],
-                         0 if closed[v] else work[v])
+            net.key(v): (
+                day(es_s[v]),
+                day(ef_s[v]),
+                day(ls_s[v]),
+                day(lf_s[v]),
+                total[v],
+                free[v],
+                total[v] <= 0 and not closed[v],
+                dur[v],
+                0 if closed[v] else work[v],
+            )
             for v in range(n)
         },
         "finish": day(last),
@@ -261,8 +286,17 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
 
 def figures(result: Plan) -> dict[str, tuple[Any, ...]]:
     return {
-        key: (i.early_start, i.early_finish, i.late_start, i.late_finish, i.total_float,
-              i.free_float, i.critical, i.duration_days, i.remaining_days)
+        key: (
+            i.early_start,
+            i.early_finish,
+            i.late_start,
+            i.late_finish,
+            i.total_float,
+            i.free_float,
+            i.critical,
+            i.duration_days,
+            i.remaining_days,
+        )
         for key, i in result.items.items()
     }
 
@@ -416,3 +450,33 @@ def test_a_relation_given_twice_is_one_critical_path() -> None:
     }
     net = Net((8,), (), (None,), (None,), (0,), (False,), 0)
     assert run(net, data).project.critical_paths == [["A", "B", "C"]]
+
+
+@given(st.integers(2, 12), st.integers(0, 6), st.integers(0, 6), st.randoms())
+def test_a_cycle_is_reported_whole_and_in_relation_order(
+    length: int, before: int, after: int, rnd: Any
+) -> None:
+    """A cycle with chains leading into and out of it: the reported keys are exactly the
+    cycle's (none of the chains), each followed by its successor (checked with networkx)."""
+    ring = [f"R{i}" for i in range(length)]
+    tail_in = [f"I{i}" for i in range(before)]
+    tail_out = [f"O{i}" for i in range(after)]
+    edges = [(ring[i], ring[(i + 1) % length]) for i in range(length)]
+    edges += list(itertools.pairwise([*tail_in, ring[0]])) if tail_in else []
+    edges += list(itertools.pairwise([ring[-1], *tail_out])) if tail_out else []
+    rnd.shuffle(edges)
+    keys = [*ring, *tail_in, *tail_out]
+    rnd.shuffle(keys)
+    snapshot = Snapshot.model_validate(
+        {
+            "project": {"name": "cycle", "start": "2025-01-06"},
+            "items": [{"key": k, "estimate_hours": 8} for k in keys],
+            "dependencies": [{"predecessor": p, "successor": s} for p, s in edges],
+        }
+    )
+    with pytest.raises(CycleError) as err:
+        plan(snapshot, Settings(), dt.date(2025, 1, 6), overlays=False)
+    cycle = err.value.cycle
+    assert sorted(cycle) == sorted(ring)
+    graph = nx.DiGraph(edges)
+    assert all(graph.has_edge(a, b) for a, b in itertools.pairwise([*cycle, cycle[0]]))

@@ -105,6 +105,7 @@ def snapshot(
 
 def json_roundtrip(data: dict[str, Any]) -> dict[str, Any]:
     """Dates as ISO strings, the way a snapshot file carries them."""
+
     def conv(value: Any) -> Any:
         if isinstance(value, dt.date):
             return value.isoformat()
@@ -151,8 +152,14 @@ def assert_table(
     for row in rows:
         item = result.items[row.key]
         got[row.key] = (
-            item.early_start, item.early_finish, item.late_start, item.late_finish,
-            item.total_float, item.free_float, item.critical, item.duration_days,
+            item.early_start,
+            item.early_finish,
+            item.late_start,
+            item.late_finish,
+            item.total_float,
+            item.free_float,
+            item.critical,
+            item.duration_days,
         )
         want[row.key] = (*shown(row, day), row.tf, row.ff, row.tf <= 0, row.d)
     assert got == want
@@ -207,9 +214,22 @@ TAYLOR_B = table("""
 8-9   7  31 38  31 38  0  0
 """)
 TAYLOR_B_DEPS = fs(
-    "1-2>2-5", "1-2>2-6", "1-3>3-5", "1-4>4-5", "1-4>4-7",
-    "2-5>5-7", "3-5>5-7", "4-5>5-7", "2-5>5-8", "3-5>5-8", "4-5>5-8",
-    "2-6>6-9", "4-7>7-8", "5-7>7-8", "5-8>8-9", "7-8>8-9",
+    "1-2>2-5",
+    "1-2>2-6",
+    "1-3>3-5",
+    "1-4>4-5",
+    "1-4>4-7",
+    "2-5>5-7",
+    "3-5>5-7",
+    "4-5>5-7",
+    "2-5>5-8",
+    "3-5>5-8",
+    "4-5>5-8",
+    "2-6>6-9",
+    "4-7>7-8",
+    "5-7>7-8",
+    "5-8>8-9",
+    "7-8>8-9",
 )
 
 
@@ -251,9 +271,24 @@ def test_usafa_sixteen_task_network():
     earliest start, latest start and slack printed, critical path T1, T3, T10, T12, T15.
     EF, LF and FF by hand (T16 ends before the project: LF = project finish 21)."""
     deps = fs(
-        "T1>T3", "T2>T5", "T4>T6", "T5>T7", "T6>T8", "T1>T9", "T3>T10", "T6>T11",
-        "T9>T12", "T10>T12", "T7>T13", "T8>T13", "T11>T14", "T12>T14", "T11>T15",
-        "T12>T15", "T13>T16", "T14>T16",
+        "T1>T3",
+        "T2>T5",
+        "T4>T6",
+        "T5>T7",
+        "T6>T8",
+        "T1>T9",
+        "T3>T10",
+        "T6>T11",
+        "T9>T12",
+        "T10>T12",
+        "T7>T13",
+        "T8>T13",
+        "T11>T14",
+        "T12>T14",
+        "T11>T15",
+        "T12>T15",
+        "T13>T16",
+        "T14>T16",
     )
     assert_table(run(USAFA, deps), USAFA, critical_paths=[["T1", "T3", "T10", "T12", "T15"]])
 
@@ -269,19 +304,15 @@ G  7  11 18  11 18  0 0
 H  9   8 17   9 18  1 1
 I  4  18 22  18 22  0 0
 """)
-JACOBS_DEPS = fs(
-    "A>B", "A>C", "A>D", "B>E", "C>F", "D>F", "E>G", "F>G", "D>H", "G>I", "H>I"
-)
+JACOBS_DEPS = fs("A>B", "A>C", "A>D", "B>E", "C>F", "D>F", "E>G", "F>G", "D>H", "G>I", "H>I")
 
 
 def test_jacobs_chase_solved_problem():
-    """"Chapter 10 - Solved Problem 2" of the project-management solved problems for
+    """ "Chapter 10 - Solved Problem 2" of the project-management solved problems for
     Jacobs & Chase, *Operations and Supply Chain Management* (spreadsheet with answers,
     coursehero.com/file/6335489): ES, EF, LF, LS and slack printed, critical path
     A-B-E-G-I, 22 weeks. FF by hand."""
-    assert_table(
-        run(JACOBS, JACOBS_DEPS), JACOBS, critical_paths=[["A", "B", "E", "G", "I"]]
-    )
+    assert_table(run(JACOBS, JACOBS_DEPS), JACOBS, critical_paths=[["A", "B", "E", "G", "I"]])
 
 
 PROTOTYPE = table("""
@@ -296,7 +327,7 @@ G  1  15 16  15 16  0 0
 
 
 def test_prototype_assembly_example():
-    """"CPM Example 1" (design prototype, obtain materials, ... final assembly; durations in
+    """ "CPM Example 1" (design prototype, obtain materials, ... final assembly; durations in
     hours), https://studylib.net/doc/8378728 - Table 2 prints ES, EF, LS, LF and slack,
     critical path A-B-D-E-G, 16 hours. One hour is one of our days here. FF by hand."""
     deps = fs("A>B", "A>C", "B>D", "C>F", "D>E", "F>E", "E>G")
@@ -341,13 +372,28 @@ M   5  30 35  33 38  3 3
 N   3  38 41  38 41  0 0
 """)
 NETWORK_CPM_DEPS = fs(
-    "A>B", "A>C", "A>D", "B>E", "B>F", "D>G", "D>H", "F>I", "C>J", "G>J", "I>K",
-    "E>L", "K>L", "H>M", "J>N", "L>N", "M>N",
+    "A>B",
+    "A>C",
+    "A>D",
+    "B>E",
+    "B>F",
+    "D>G",
+    "D>H",
+    "F>I",
+    "C>J",
+    "G>J",
+    "I>K",
+    "E>L",
+    "K>L",
+    "H>M",
+    "J>N",
+    "L>N",
+    "M>N",
 )
 
 
 def test_network_construction_critical_path_method():
-    """"Network Construction - Critical Path Method" (course module; as archived in the
+    """ "Network Construction - Critical Path Method" (course module; as archived in the
     Nemotron-CC-Math web crawl, huggingface.co/datasets/nvidia/Nemotron-CC-Math-v1): 14
     activities, printed path lengths A-B-E-L-N 35, A-B-F-I-K-L-N 41 (critical), A-C-J-N 30,
     A-D-G-J-N 39, A-D-H-M-N 38. The full table is by hand; each path's slack is 41 minus its
@@ -380,14 +426,16 @@ N   3  35 38  35 38  0 0
 
 
 def test_network_construction_precedence_diagram_method():
-    """"Network Construction - Precedence Diagram Method" (the companion module to the
+    """ "Network Construction - Precedence Diagram Method" (the companion module to the
     example above, same crawl): the same activities with B SS A, J SS G and K SS I (no lags)
     and L, N also after I and G. The source walks the passes in prose; this table was
     recomputed by hand with the standard SS rule S_s >= S_p. Critical path A-D-H-M-N,
     38 days. Note G: its SS successor J gives it less room (LS 23) than its FS successor N."""
     deps = [
-        dep("A", "B", "SS"), *fs("A>C", "A>D", "B>E", "B>F", "D>G", "D>H", "F>I", "C>J"),
-        dep("G", "J", "SS"), dep("I", "K", "SS"),
+        dep("A", "B", "SS"),
+        *fs("A>C", "A>D", "B>E", "B>F", "D>G", "D>H", "F>I", "C>J"),
+        dep("G", "J", "SS"),
+        dep("I", "K", "SS"),
         *fs("E>L", "I>L", "K>L", "H>M", "G>N", "J>N", "L>N", "M>N"),
     ]
     assert_table(run(NETWORK_PDM, deps), NETWORK_PDM, critical_paths=[["A", "D", "H", "M", "N"]])
@@ -404,8 +452,14 @@ G  4   7 11   7 11  0 0
 H  3  11 14  11 14  0 0
 """)
 ENGINEER4FREE_DEPS = [
-    dep("A", "B", "FS", 2), dep("A", "C", "SS"), dep("B", "D", "SS", 1), dep("C", "E", "SF", 3),
-    dep("C", "F", "FF", 3), dep("D", "G", "SS", 1), dep("E", "G"), dep("F", "H", "SF", 2),
+    dep("A", "B", "FS", 2),
+    dep("A", "C", "SS"),
+    dep("B", "D", "SS", 1),
+    dep("C", "E", "SF", 3),
+    dep("C", "F", "FF", 3),
+    dep("D", "G", "SS", 1),
+    dep("E", "G"),
+    dep("F", "H", "SF", 2),
     dep("G", "H"),
 ]
 
@@ -448,7 +502,10 @@ E  3   6  9   8 11  2 2
 F  1  11 12  11 12  0 0
 """)
 MARION_2_DEPS = [
-    *fs("A>B", "A>C", "B>D"), dep("C", "D", "SF", 7), dep("C", "E"), dep("D", "F", "FF", 3),
+    *fs("A>B", "A>C", "B>D"),
+    dep("C", "D", "SF", 7),
+    dep("C", "E"),
+    dep("D", "F", "FF", 3),
     dep("E", "F"),
 ]
 
@@ -479,7 +536,10 @@ def test_lead_and_lag_from_the_pmbok_guide():
     handover 1 after edit, landscape and punch list) and the table is by hand:
     L starts at 40 - 10 = 30; W's late start is limited by SS+15 to E's LS 35 - 15 = 20."""
     deps = [
-        dep("W", "E", "SS", 15), *fs("B>P"), dep("P", "L", "FS", -10), *fs("P>H", "L>H", "E>H"),
+        dep("W", "E", "SS", 15),
+        *fs("B>P"),
+        dep("P", "L", "FS", -10),
+        *fs("P>H", "L>H", "E>H"),
     ]
     assert_table(run(PMBOK, deps), PMBOK, critical_paths=[["B", "P", "L", "H"]])
 
@@ -495,7 +555,7 @@ F  4  15 19  15 19  0 0
 
 
 def test_two_critical_paths():
-    """"Example Problem" (scribd document 783336345): backward pass and slack printed, every
+    """ "Example Problem" (scribd document 783336345): backward pass and slack printed, every
     activity has zero slack, project 19 days. The solution names A-B-D-E-F; A-C-E-F is
     equally long (4+5+6+4 = 19), so both are critical paths, listed in early-start order."""
     deps = fs("A>B", "A>C", "B>D", "C>E", "D>E", "E>F")
@@ -516,10 +576,19 @@ def test_holiday_calendar_ms_project_style():
     So C (days 2..5) runs Wed Dec 18 - Mon Dec 23 and D, E restart after the break on
     Fri Dec 27; F finishes Mon Jan 6."""
     workdays = [
-        dt.date(2024, 12, 16), dt.date(2024, 12, 17), dt.date(2024, 12, 18),
-        dt.date(2024, 12, 19), dt.date(2024, 12, 20), dt.date(2024, 12, 23),
-        dt.date(2024, 12, 27), dt.date(2024, 12, 30), dt.date(2024, 12, 31),
-        dt.date(2025, 1, 2), dt.date(2025, 1, 3), dt.date(2025, 1, 6), dt.date(2025, 1, 7),
+        dt.date(2024, 12, 16),
+        dt.date(2024, 12, 17),
+        dt.date(2024, 12, 18),
+        dt.date(2024, 12, 19),
+        dt.date(2024, 12, 20),
+        dt.date(2024, 12, 23),
+        dt.date(2024, 12, 27),
+        dt.date(2024, 12, 30),
+        dt.date(2024, 12, 31),
+        dt.date(2025, 1, 2),
+        dt.date(2025, 1, 3),
+        dt.date(2025, 1, 6),
+        dt.date(2025, 1, 7),
     ]
     holidays = [dt.date(2024, 12, d) for d in (24, 25, 26)] + [dt.date(2025, 1, 1)]
     result = run(
@@ -536,10 +605,20 @@ def test_holiday_calendar_ms_project_style():
 
 
 SUN_THU = [
-    dt.date(2025, 3, 2), dt.date(2025, 3, 3), dt.date(2025, 3, 4), dt.date(2025, 3, 5),
-    dt.date(2025, 3, 6), dt.date(2025, 3, 9), dt.date(2025, 3, 10), dt.date(2025, 3, 11),
-    dt.date(2025, 3, 12), dt.date(2025, 3, 13), dt.date(2025, 3, 16), dt.date(2025, 3, 17),
-    dt.date(2025, 3, 18), dt.date(2025, 3, 19),
+    dt.date(2025, 3, 2),
+    dt.date(2025, 3, 3),
+    dt.date(2025, 3, 4),
+    dt.date(2025, 3, 5),
+    dt.date(2025, 3, 6),
+    dt.date(2025, 3, 9),
+    dt.date(2025, 3, 10),
+    dt.date(2025, 3, 11),
+    dt.date(2025, 3, 12),
+    dt.date(2025, 3, 13),
+    dt.date(2025, 3, 16),
+    dt.date(2025, 3, 17),
+    dt.date(2025, 3, 18),
+    dt.date(2025, 3, 19),
 ]
 
 
@@ -563,7 +642,9 @@ def test_sunday_to_thursday_work_week(start):
     # F (days 3..4) runs Wed-Thu; its late finish (day 13) is the last Wednesday.
     f = result.items["F"]
     assert (f.early_start, f.early_finish, f.late_finish) == (
-        dt.date(2025, 3, 5), dt.date(2025, 3, 6), dt.date(2025, 3, 19)
+        dt.date(2025, 3, 5),
+        dt.date(2025, 3, 6),
+        dt.date(2025, 3, 19),
     )
     assert result.project.start == start
 
@@ -616,7 +697,9 @@ def test_negative_float_against_a_milestone_due_date():
     _assert_late_by_two(result)
     (forecast,) = result.milestones
     assert (forecast.finish, forecast.total_float, forecast.items) == (
-        DAY0 + dt.timedelta(21), -2, 1
+        DAY0 + dt.timedelta(21),
+        -2,
+        1,
     )
 
 
@@ -652,9 +735,12 @@ def test_closed_and_in_progress_items_with_a_status_date():
     day = seven_day()
     got = {
         r.key: (
-            result.items[r.key].early_start, result.items[r.key].early_finish,
-            result.items[r.key].late_start, result.items[r.key].late_finish,
-            result.items[r.key].total_float, result.items[r.key].free_float,
+            result.items[r.key].early_start,
+            result.items[r.key].early_finish,
+            result.items[r.key].late_start,
+            result.items[r.key].late_finish,
+            result.items[r.key].total_float,
+            result.items[r.key].free_float,
             result.items[r.key].critical,
         )
         for r in JACOBS_AT_DAY_3
@@ -683,18 +769,27 @@ def test_summary_items_span_their_children():
         TAYLOR_A,
         deps,
         extra_items=[{"key": "P1"}, {"key": "P2"}],
-        items={k: {"parent": p} for k, p in
-               {"1-2": "P1", "2-4": "P1", "1-3": "P2", "3-4": "P2", "3-5": "P2"}.items()},
+        items={
+            k: {"parent": p}
+            for k, p in {"1-2": "P1", "2-4": "P1", "1-3": "P2", "3-4": "P2", "3-5": "P2"}.items()
+        },
     )
     assert_table(result, TAYLOR_A, critical_paths=[["1-3", "3-4", "4-5", "5-6"]])
     day = seven_day()
     p1, p2 = result.items["P1"], result.items["P2"]
     assert (p1.state, p1.early_start, p1.early_finish, p1.late_start, p1.late_finish) == (
-        "summary", day(0), day(12), day(2), day(14)
+        "summary",
+        day(0),
+        day(12),
+        day(2),
+        day(14),
     )
     assert (p1.total_float, p1.free_float, p1.critical, p1.duration_days) == (2, 0, False, 13)
     assert (p2.early_start, p2.early_finish, p2.late_start, p2.late_finish) == (
-        day(0), day(14), day(0), day(17)
+        day(0),
+        day(14),
+        day(0),
+        day(17),
     )
     assert (p2.total_float, p2.free_float, p2.critical) == (0, 0, True)
     assert not result.warnings  # summaries carry no estimate and are not flagged

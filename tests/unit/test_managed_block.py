@@ -70,7 +70,7 @@ def test_markers_present_replace_only_the_inside_byte_for_byte() -> None:
     above = "Written by a person.\r\n\r\n  Indented, trailing spaces   \r\n\r\n"
     below = "\r\n\r\nNotes below\r\n* one\r\n* two\r\n\r\n"
     first = merge_block(above.rstrip("\r\n"), "old body", "textile")
-    page = above + first[first.index("<!--"):] + below
+    page = above + first[first.index("<!--") :] + below
     assert extract_block(page, "textile") == "old body"
 
     new = merge_block(page, "h2. New\n\nline two", "textile")
@@ -149,8 +149,14 @@ _human = st.lists(
 ).map("".join)
 
 
-@given(above=_human, below=_human, old=_human, new=_human,
-       markup=st.sampled_from(MARKUPS), crlf=st.booleans())
+@given(
+    above=_human,
+    below=_human,
+    old=_human,
+    new=_human,
+    markup=st.sampled_from(MARKUPS),
+    crlf=st.booleans(),
+)
 def test_property_outside_text_survives_any_update(
     above: str, below: str, old: str, new: str, markup: str, crlf: bool
 ) -> None:

@@ -234,11 +234,14 @@ def test_milestone_forecast_table_equals_the_plan(medco: tuple[Plan, Snapshot, B
         "P50",
         "P80",
         "P95",
+        "Mean ± SD (d)",
         "Chance to meet due",
     ]
     assert len(table.rows) == len(plan.milestones) + 1
     for row, m in zip(table.rows, plan.milestones, strict=False):
         assert m.p50 is not None and m.p80 is not None and m.p95 is not None
+        assert m.mean_finish is not None and m.std_days is not None
+        assert m.p50 <= m.p95 and m.std_days >= 0
         assert row == [
             m.name,
             str(m.due),
@@ -246,6 +249,7 @@ def test_milestone_forecast_table_equals_the_plan(medco: tuple[Plan, Snapshot, B
             str(m.p50),
             str(m.p80),
             str(m.p95),
+            f"{m.mean_finish} ± {m.std_days:.1f}",
             chance(m.probability_on_time),
         ]
     project = plan.overlays["risk"]["project"]
@@ -256,6 +260,7 @@ def test_milestone_forecast_table_equals_the_plan(medco: tuple[Plan, Snapshot, B
         str(project["p50"]),
         str(project["p80"]),
         str(project["p95"]),
+        f"{project['mean']} ± {project['std_days']:.1f}",
         chance(project["probability_on_time"]),
     ]
     text = blocks[0].text

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from tracker_bridge.store import database as store_module
 from tracker_bridge.errors import StoreError
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan
 from tracker_bridge.settings import Settings
 from tracker_bridge.store import Store, active_baseline, default_path, schema_version
+from tracker_bridge.store import database as store_module
 
 SNAPSHOT = Snapshot.model_validate(
     {

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
+import re
 from typing import Any
 
-__all__ = ["lines_changed", "parse_date", "parse_datetime", "parse_float"]
+__all__ = ["lines_changed", "parse_date", "parse_datetime", "parse_float", "same_shown_value"]
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -52,3 +54,23 @@ def lines_changed(old: str, new: str) -> int:
     return sum(
         max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
     )
+
+
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def same_shown_value(a: str | None, b: str | None) -> bool:
+    """Two field values equal as a tracker shows them: None == "", spaces ignored, "3.50" ==
+    "3.5", an instant equals its date, "yes" == "Yes" (the one rule of diff and echo checks)."""
+    x, y = (a or "").strip(), (b or "").strip()
+    if x == y:
+        return True
+    try:
+        fx, fy = float(x), float(y)
+    except ValueError:
+        pass
+    else:
+        return math.isfinite(fx) and fx == fy
+    if _DATE_PREFIX.match(x) and _DATE_PREFIX.match(y):
+        return x[:10] == y[:10]
+    return x.casefold() == y.casefold()

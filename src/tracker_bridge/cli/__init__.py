@@ -4,10 +4,10 @@ Only this package prints. Library errors (``TrackerBridgeError``) become one lin
 exit code 1; usage errors exit with 2 (click's convention); ``--debug`` shows tracebacks.
 
 ``app`` holds the root group ``main``; each command module registers its commands on it when
-imported below (they import ``app``, never this package, so there is no import cycle).
+imported, which ``main`` does only for the command being run (``app.COMMANDS``), so
+``tracker-bridge --help`` imports none of the heavy parts.
 """
 
-from tracker_bridge.cli import baseline, demo, plan, run, serve, setup  # noqa: F401  (registers)
 from tracker_bridge.cli.app import main
 
 __all__ = ["main"]

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from tracker_bridge.cli.app import F, handle_errors, main, out
 from tracker_bridge.cli.options import as_of_option, config_option, json_option, quiet_option
-from tracker_bridge.cli.output import dump_json, progress_bar
+from tracker_bridge.cli.output import dump_json, progress_bar, show_table
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.model import Snapshot
 from tracker_bridge.pipeline import fetch_snapshot
@@ -189,7 +189,7 @@ def baseline_list(
             str(i.items),
             _money(i.budget_at_completion),
         )
-    out.print(table)
+    show_table(table)
 
 
 @baseline.command("show")
@@ -251,7 +251,7 @@ def baseline_show(
             "-" if item.estimate_hours is None else f"{item.estimate_hours:g}",
             _money(item.planned_cost),
         )
-    out.print(table)
+    show_table(table)
 
 
 @baseline.command("activate")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,26 +27,69 @@ from tracker_bridge.cli.app import err, handle_errors, main, out
 )
 @click.option("--port", type=int, default=3000, show_default=True, help="Loopback port.")
 @click.option("--no-wait", is_flag=True, help="Stop Redmine after the run instead of serving.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="No Redmine, no root: write the plan page as a local HTML file (DIR/plan.html).",
+)
 @handle_errors
-def demo(workdir: Path, port: int, no_wait: bool) -> None:
+def demo(workdir: Path, port: int, no_wait: bool, preview: bool) -> None:
     """Start a local Redmine with the MedCo example, plan it and publish the plan into it.
 
     Installs Debian's redmine packages when missing (needs root), starts Redmine on
     127.0.0.1, seeds the example project, runs `tracker-bridge run` against it and keeps
-    Redmine up until Ctrl-C so you can look at the result.
-    """
-    import socket
-    import subprocess
-    import time
+    Redmine up until Ctrl-C (or SIGTERM, SIGHUP) so you can look at the result.
 
-    from tracker_bridge import demo as demo_data
-    from tracker_bridge.local_redmine import LocalRedmineError, ensure_installed, start
+    With --preview it only plans the bundled example and writes the wiki page's content
+    (tables and charts) as one HTML file: a first look in seconds.
+    """
+    started = time.monotonic()
 
     def say(message: str) -> None:
-        err.print(f"[dim]demo:[/dim] {message}")
+        err.print(f"demo: {time.monotonic() - started:5.1f} s  {message}", markup=False)
 
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    if preview:
+        _write_preview(workdir / "plan.html", say)
+        return
+    _stop_on_signals()
+    try:
+        _serve_demo(workdir, port, no_wait, say)
+    except KeyboardInterrupt:
+        say("stopped")
+
+
+def _write_preview(output: Path, say: Callable[[str], None]) -> None:
+    from tracker_bridge import demo as demo_data
+
+    say("planning the MedCo example and drawing its charts")
+    page, plan = demo_data.preview_page()
+    output.write_text(page, encoding="utf-8")
+    say(f"wrote {output}")
+    out.print(
+        f"{plan.project.name}: finish {plan.project.finish}; critical path: "
+        + " -> ".join(plan.project.critical_paths[0] if plan.project.critical_paths else []),
+        markup=False,
+    )
+    out.print(f"Open it in a browser: {output.as_uri()}", markup=False)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, `kill`) end the demo like Ctrl-C: the
+    ``finally`` that stops Redmine runs instead of leaving its server orphaned."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+
+
+def _serve_demo(workdir: Path, port: int, no_wait: bool, say: Callable[[str], None]) -> None:
+    from tracker_bridge import demo as demo_data
+    from tracker_bridge.local_redmine import LocalRedmineError, ensure_installed, start
+
     with socket.socket() as probe:
         free = probe.connect_ex(("127.0.0.1", port)) != 0
     try:
@@ -61,6 +109,7 @@ def demo(workdir: Path, port: int, no_wait: bool) -> None:
         command = ["tracker-bridge", "run", "--config", str(config), "--as-of", str(seeded.as_of)]
         say("$ " + " ".join(command))
         subprocess.run([sys.executable, "-m", "tracker_bridge.cli", *command[1:]], check=False)
+        say("done")
         wiki = f"{instance.url}/projects/{seeded.identifier}/wiki/Plan"
         out.print()
         out.print(f"[bold]The plan is in Redmine:[/bold] {wiki}")
@@ -76,7 +125,5 @@ def demo(workdir: Path, port: int, no_wait: bool) -> None:
         out.print("Redmine keeps running; press Ctrl-C to stop it.")
         while instance.running:
             time.sleep(1)
-    except KeyboardInterrupt:
-        pass
     finally:
         instance.stop()

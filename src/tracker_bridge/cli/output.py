@@ -43,6 +43,35 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
         yield update
 
 
+def show_table(table: Table) -> None:
+    """A table for people on a terminal; off one (a pipe, a log) tab-separated lines with
+    every cell in full, under the title: nothing is cut to 80 columns."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    if table.title:
+        click.echo(str(table.title))
+    columns = table.columns
+    click.echo("\t".join(str(c.header) for c in columns))
+    for row in zip(*(c.cells for c in columns), strict=True):
+        click.echo("\t".join(str(cell) for cell in row))
+
+
+def print_doctor(report: dict[str, list[dict[str, Any]]]) -> None:
+    """Per project: the problems first, each with its fix; the passed checks in one line."""
+    for name, findings in report.items():
+        problems = [f for f in findings if not f["ok"]]
+        passed = [f["id"] for f in findings if f["ok"]]
+        counts = f"{len(problems)} problem(s), {len(passed)} ok" if problems else "all ok"
+        out.print(f"doctor {name}: {counts}", markup=False)
+        for f in problems:
+            out.print(f"  FAIL {f['id']}: {f['message']}", markup=False)
+            if f["fix"]:
+                out.print(f"       fix: {f['fix']}", markup=False)
+        if passed:
+            out.print(f"  ok: {', '.join(passed)}", markup=False)
+
+
 # Plan warnings the run summary repeats: a deadline that cannot be met, work forecast after
 # its due date (the wiki page has the details; the other warnings are in `plan`).
 SUMMARY_WARNINGS = ("float.negative", "due.forecast_late")
@@ -107,7 +136,7 @@ def plan_table(plan: Plan, snapshot: Snapshot) -> None:
         if with_risk:
             row += [str(item.p80_finish or ""), str(item.risk_score or "")]
         table.add_row(*row)
-    out.print(table)
+    show_table(table)
     if plan.milestones:
         milestones = Table(title="Milestones")
         for column in ("milestone", "due", "forecast", "float (d)"):
@@ -126,7 +155,7 @@ def plan_table(plan: Plan, snapshot: Snapshot) -> None:
                     "–" if chance is None else f"{chance:.0%}",
                 ]
             milestones.add_row(*row)
-        out.print(milestones)
+        show_table(milestones)
     project = plan.project
     out.print(f"Project start {project.start}, forecast finish [bold]{project.finish}[/bold].")
     for i, path in enumerate(project.critical_paths, 1):
@@ -187,7 +216,7 @@ def _print_changes(changes: ChangeSet) -> None:
         for change in changes.fields:
             old = "(unset)" if change.old in (None, "") else change.old
             table.add_row(change.item, change.field, old, change.new or "(cleared)")
-        out.print(table)
+        show_table(table)
     for page in changes.pages:
         verb = "create page" if page.action == "create" else "update page"
         leftovers = len(page.obsolete_attachments)

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
-from tracker_bridge.cli.app import err, handle_errors, main, out
+from tracker_bridge.cli.app import err, handle_errors, main
 from tracker_bridge.cli.options import (
     as_of_option,
     config_option,
@@ -18,7 +17,13 @@ from tracker_bridge.cli.options import (
     json_option,
     quiet_option,
 )
-from tracker_bridge.cli.output import dump_json, print_result, progress_bar, result_json
+from tracker_bridge.cli.output import (
+    dump_json,
+    print_doctor,
+    print_result,
+    progress_bar,
+    result_json,
+)
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.errors import TrackerBridgeError
 from tracker_bridge.pipeline import PassResult, open_adapter
@@ -79,6 +84,10 @@ def _project_names(settings: Settings, projects: tuple[str, ...], all_projects: 
                 "several projects configured: name them with --project or use --all"
             )
         return list(settings.projects)
+    unknown = [name for name in projects if name not in settings.projects]
+    if unknown:  # a typo is wrong usage (exit 2), not a failed project (exit 1)
+        known = ", ".join(sorted(settings.projects)) or "none configured"
+        raise click.UsageError(f"unknown project {unknown[0]!r} (configured: {known})")
     return list(projects)
 
 
@@ -195,14 +204,6 @@ def doctor(projects: tuple[str, ...], config_path: Path | None, as_json: bool) -
     if as_json:
         dump_json(report)
     else:
-        for name, findings_json in report.items():
-            table = Table(title=f"doctor: {name}")
-            for column in ("", "id", "finding", "fix"):
-                table.add_column(column)
-            for f in findings_json:
-                table.add_row(
-                    "ok" if f["ok"] else "[red]FAIL[/red]", f["id"], f["message"], f["fix"] or ""
-                )
-            out.print(table)
+        print_doctor(report)
     if failed:
         sys.exit(1)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from tracker_bridge.cli.app import err, handle_errors, main, out
 from tracker_bridge.cli.options import config_option, json_option
-from tracker_bridge.cli.output import dump_json
+from tracker_bridge.cli.output import dump_json, show_table
 from tracker_bridge.cli.resolve import resolve_settings
 from tracker_bridge.errors import TrackerBridgeError
 from tracker_bridge.pipeline import open_adapter
@@ -201,7 +201,7 @@ def queue_list(
             str(data["not_before"]),
             (job.last_error or "")[:80],
         )
-    out.print(table)
+    show_table(table)
 
 
 @queue.command("retry")

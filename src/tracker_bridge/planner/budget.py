@@ -19,12 +19,15 @@ How every number is made (all money in ``budget.currency``):
   whose *name* it gives, else to the project as a whole.
 * **PV** (planned value) is time-phased: each item's planned cost is spread evenly over the
   working days (calendar work week minus holidays) from its early start to its early finish
-  in the *baseline* when one is given and holds the item, else in the current plan (an item
-  in progress, which the plan shows with its remaining work only, is taken from its own
-  start date or its first booked day, when earlier). PV at the status date is the share of
-  those days on or before ``as_of``. Costs use the *current*
-  estimates and rates; a baseline only fixes *when* the value was planned (the baseline
-  overlay compares BAC with the baseline's).
+  in the *baseline* when one is given and holds the item. Without one, an open item was
+  planned over its full duration (not just the remaining work the plan shows) from the
+  earliest of its scheduled start, its own start date and its first booked day: an item on
+  plan then has SPI 1.0 (the status date is not counted once as done and again as still to
+  do), and an item that should have started days ago is owed the value of those days. A
+  closed item keeps its actual dates. PV at the status date is the share of those days on
+  or before ``as_of`` (the status date counts as worked, like a booking on it). Costs use
+  the *current* estimates and rates; a baseline only fixes *when* the value was planned
+  (the baseline overlay compares BAC with the baseline's).
 * **EV** (earned value) = planned cost × done ratio; a closed item has earned 100 %.
 * **AC** (actual cost) = Σ hours × rate of the time entries dated on or before ``as_of``. An
   item with no time entry at all but ``spent_hours`` (trackers without time entries, files
@@ -40,9 +43,14 @@ How every number is made (all money in ``budget.currency``):
   methods — ``BAC/CPI`` (typical: the cost efficiency so far continues), ``AC+(BAC-EV)``
   (atypical: the rest costs what was budgeted) and ``AC+(BAC-EV)/(CPI*SPI)`` (cost and
   schedule efficiency both weigh on the rest) — each with ETC = EAC − AC and VAC = BAC − EAC.
-  ``eac`` is the typical one and ``eac_method`` names it; when the typical one is undefined
-  (no actual cost or no earned value yet) the atypical one is used and named instead.
-  TCPI = (BAC − EV) / (BAC − AC). Any division by zero gives ``None``, never an error.
+  ``eac`` is the one of ``budget.eac_method`` (default the typical one) and ``eac_method``
+  names it; when that one is undefined (no actual cost or no earned value yet) the atypical
+  one is used and named instead. ``tcpi`` = (BAC − EV) / (BAC − AC), the efficiency needed
+  to finish on budget; ``tcpi_eac`` = (BAC − EV) / (EAC − AC) to finish on an *explicit* EAC
+  (``budget.project_eac``, ``budget.milestone_eac`` by milestone name; reported as
+  ``eac_explicit``), None when none is given — against a computed EAC it would only
+  restate CPI. Any division by zero gives ``None``, never an error (PMBOK Guide 6th ed.,
+  §7.4.2.2).
 * **S-curve** (``time_phased``): weekly points from the project start to the last planned
   day (and at least to ``as_of``), plus a point on ``as_of``. PV is the full curve; AC and EV
   stop at ``as_of``. Past EV is reconstructed (the tracker keeps no history of done ratios):
@@ -99,8 +107,20 @@ def _div(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
-def evm_figures(bac: float, pv: float, ev: float, ac: float) -> dict[str, Any]:
-    """The earned value figures of one scope from its BAC, PV, EV and AC (see module doc)."""
+def evm_figures(
+    bac: float,
+    pv: float,
+    ev: float,
+    ac: float,
+    *,
+    method: str = EAC_TYPICAL,
+    explicit_eac: float | None = None,
+) -> dict[str, Any]:
+    """The earned value figures of one scope from its BAC, PV, EV and AC (see module doc).
+
+    ``method`` names the headline EAC (one of :data:`EAC_METHODS`); ``explicit_eac`` is an
+    EAC given by the project manager, the target of ``tcpi_eac``.
+    """
     cv = ev - ac
     sv = ev - pv
     cpi = _div(ev, ac)
@@ -113,7 +133,8 @@ def evm_figures(bac: float, pv: float, ev: float, ac: float) -> dict[str, Any]:
         EAC_ATYPICAL: ac + remaining,
         EAC_COMBINED: None if combined is None else ac + combined,
     }
-    method = EAC_TYPICAL if estimates[EAC_TYPICAL] is not None else EAC_ATYPICAL
+    if estimates.get(method) is None:
+        method = EAC_ATYPICAL  # the chosen method is undefined (no AC or EV yet)
     eac = estimates[method]
     assert eac is not None  # the atypical estimate always exists
     return {
@@ -134,7 +155,8 @@ def evm_figures(bac: float, pv: float, ev: float, ac: float) -> dict[str, Any]:
         "etc": eac - ac,
         "vac": bac - eac,
         "tcpi": _div(remaining, bac - ac),
-        "tcpi_eac": _div(remaining, eac - ac),
+        "eac_explicit": explicit_eac,
+        "tcpi_eac": None if explicit_eac is None else _div(remaining, explicit_eac - ac),
         "eac_by_method": {
             name: {
                 "eac": value,
@@ -357,6 +379,19 @@ def _resolve_fixed_scope(
     return folded.get(cost.milestone.casefold())
 
 
+def _explicit_eacs(
+    budget: BudgetSettings, milestone_by_name: dict[str, str], folded: dict[str, str]
+) -> dict[str, float]:
+    """Explicit EACs by scope key (milestone key, or :data:`PROJECT_SCOPE`)."""
+    result: dict[str, float] = {}
+    if budget.project_eac is not None:
+        result[PROJECT_SCOPE] = budget.project_eac
+    for name, amount in budget.milestone_eac.items():
+        key = milestone_by_name.get(name) or folded.get(name.casefold())
+        result[key if key is not None else f"?{name}"] = amount  # unknown: warned about
+    return result
+
+
 def budget_stage(ctx: OverlayContext) -> None:
     """Fill planned cost, PV, EV, AC per item and ``plan.overlays["budget"]``."""
     budget = ctx.settings.budget
@@ -384,9 +419,8 @@ def budget_stage(ctx: OverlayContext) -> None:
             continue
         cost[i] = hours * rate
 
-    # ---- PV: spread over the baseline's dates when it holds the item, else the plan's
-    # (an item in progress is shown with its remaining work only: it started on its own
-    # start date or its first booking, when that is earlier)
+    # ---- PV: spread over the baseline's dates when it holds the item, else over the item's
+    # full duration from when it was planned to start (see the module doc)
     first_booked: dict[str, dt.date] = {}
     for entry in snapshot.time_entries:
         if entry.item is not None and entry.date <= as_of:
@@ -396,8 +430,9 @@ def budget_stage(ctx: OverlayContext) -> None:
     baseline = ctx.baseline
     pv_starts: list[dt.date] = []
     pv_finishes: list[dt.date] = []
+    full_duration = np.zeros(n, dtype=bool)
     from_baseline = 0
-    for key, item in zip(keys, leaves, strict=True):
+    for i, (key, item) in enumerate(zip(keys, leaves, strict=True)):
         base = baseline.items.get(key) if baseline is not None else None
         if base is not None:
             pv_starts.append(base.early_start)
@@ -406,13 +441,15 @@ def budget_stage(ctx: OverlayContext) -> None:
             continue
         shown = plan.items[key]
         begin = shown.early_start
-        if shown.state == "in_progress":
+        if shown.state != "done":
+            full_duration[i] = True
             for started in (item.start, first_booked.get(key)):
                 if started is not None and started < begin:
                     begin = started
         pv_starts.append(begin)
         pv_finishes.append(shown.early_finish)
     pv_s, pv_f = _working_ranges(cal, pv_starts, pv_finishes)
+    pv_f = np.where(full_duration, pv_s + np.maximum(net.duration[:n], 1), pv_f)
     pv_days = pv_f - pv_s
     pv_item = cost * np.clip(as_of_bound - pv_s, 0, pv_days) / pv_days if n else cost.copy()
 
@@ -597,18 +634,25 @@ def budget_stage(ctx: OverlayContext) -> None:
             target.fixed.append(record)
 
     # ---- figures
-    def figures(scope: _Scope) -> dict[str, Any]:
+    explicit = _explicit_eacs(budget, milestone_names, folded_names)
+
+    def figures(scope: _Scope, scope_key: str) -> dict[str, Any]:
         result = evm_figures(
-            scope.bac, scope.labour_pv + scope.pv, scope.labour_ev + scope.ev, scope.ac
+            scope.bac,
+            scope.labour_pv + scope.pv,
+            scope.labour_ev + scope.ev,
+            scope.ac,
+            method=budget.eac_method,
+            explicit_eac=explicit.get(scope_key),
         )
         result["labour_bac"] = scope.labour_bac
         result["fixed_costs"] = scope.fixed_bac
         return result
 
-    project_figures = figures(project)
+    project_figures = figures(project, PROJECT_SCOPE)
     milestones: dict[str, Any] = {}
     for milestone in snapshot.milestones:
-        values = figures(scopes[milestone.key]) if milestone.key in scopes else figures(_Scope())
+        values = figures(scopes.get(milestone.key, _Scope()), milestone.key)
         milestones[milestone.key] = {"name": milestone.name, **values}
 
     # ---- S-curve and forecast
@@ -656,6 +700,17 @@ def budget_stage(ctx: OverlayContext) -> None:
                     "cost 0; add them to [budget] rates or set budget.default_rate"
                 ),
                 keys=sorted(missing.keys),
+            )
+        )
+    unknown_eac = sorted(k[1:] for k in explicit if k.startswith("?"))
+    if unknown_eac:
+        plan.warnings.append(
+            PlanWarning(
+                code="budget.eac_milestone",
+                message=(
+                    "budget.milestone_eac names a milestone the project does not have: "
+                    + ", ".join(unknown_eac)
+                ),
             )
         )
     if unknown_milestones:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -50,15 +49,27 @@ class Schedule:
 def _cycle_keys(
     n: int, pred: IntArray, succ: IntArray, stuck: IntArray, keys: list[str]
 ) -> list[str]:
-    graph: nx.DiGraph[int] = nx.DiGraph()
-    stuck_set = set(stuck.tolist())
-    graph.add_edges_from(
-        (int(p), int(s))
-        for p, s in zip(pred.tolist(), succ.tolist(), strict=True)
-        if p in stuck_set and s in stuck_set
+    """One cycle among the nodes Kahn's algorithm could not level, in relation order.
+
+    Every such node has a predecessor that is also stuck (else it would have been levelled),
+    so walking from predecessor to predecessor must revisit a node: the walk between the two
+    visits is a cycle. Linear in the relations.
+    """
+    is_stuck = np.zeros(n, dtype=bool)
+    is_stuck[stuck] = True
+    inside = is_stuck[pred] & is_stuck[succ]
+    stuck_pred: dict[int, int] = dict(
+        zip(succ[inside].tolist(), pred[inside].tolist(), strict=True)
     )
-    cycle = nx.find_cycle(graph)
-    return [keys[edge[0]] for edge in cycle]
+    seen: dict[int, int] = {}
+    walk: list[int] = []
+    node = int(stuck[0])
+    while node not in seen:
+        seen[node] = len(walk)
+        walk.append(node)
+        node = stuck_pred[node]
+    cycle = walk[seen[node] :][::-1]  # the walk went backwards along the relations
+    return [keys[i] for i in cycle]
 
 
 def levelise(n: int, pred: IntArray, succ: IntArray, keys: list[str]) -> Levels:
@@ -100,8 +111,8 @@ def levelise(n: int, pred: IntArray, succ: IntArray, keys: list[str]) -> Levels:
 
 def run_passes(net: Network) -> Schedule:
     """Compute early and late dates, total and free float for every leaf."""
-    n = len(net.keys)
-    levels = levelise(n, net.pred, net.succ, net.keys)
+    n = net.size
+    levels = levelise(n, net.pred, net.succ, [*net.keys, *net.hub_keys])
     work = net.work
     fixed = net.fixed
 
@@ -134,8 +145,17 @@ def run_passes(net: Network) -> Schedule:
     # Free float: room before the first successor is delayed (or the project finish).
     free_float = project_finish - early_finish
     if pred.size:
-        slack = early_start[succ] - early_start[pred] - offset
-        slack = np.where(live_back, slack, np.iinfo(np.int64).max)
+        # Through a hub, the successors that count are the hub's: its "start" for free
+        # float is the earliest its successors allow (they are all leaves).
+        none = np.iinfo(np.int64).max // 4
+        allowed = early_start.copy()
+        if net.hub_keys:
+            leaves = len(net.keys)
+            from_hub = live_back & (pred >= leaves)
+            allowed[leaves:] = none
+            np.minimum.at(allowed, pred[from_hub], (early_start[succ] - offset)[from_hub])
+        slack = allowed[succ] - early_start[pred] - offset
+        slack = np.where(live_back, slack, none)
         np.minimum.at(free_float, pred, slack)
     free_float = np.minimum(free_float, np.maximum(total_float, 0))
     free_float = np.where(fixed, 0, free_float)

@@ -2,8 +2,9 @@
 
 Every trial draws a duration for each open item, lets the open risks fire, and runs the
 same forward and backward pass as the deterministic plan (:mod:`.cpm`) — for thousands of
-trials at once. Results: P50/P80/P95 finish dates and the probability of finishing on time
-for every milestone and the project, and per item the criticality index and P80 finish.
+trials at once. Results: P50/P80/P95 finish dates, the mean (the working day nearest it)
+and standard deviation (working days) of the finish, and the probability of finishing on
+time for every milestone and the project, and per item the criticality index and P80 finish.
 
 How a trial is made (all of it explainable from the snapshot and the settings):
 
@@ -39,6 +40,12 @@ How a trial is made (all of it explainable from the snapshot and the settings):
   80 % of trials. Percentiles are order statistics: P80 is the smallest date on or before
   which at least 80 % of the trials finish. Dates are inclusive and shown as the plan shows
   them (a zero-duration item driven by a predecessor sits on that predecessor's last day).
+* **As many trials as needed.** Called with ``stop_when_stable`` (the risk overlay does),
+  ``risk.trials`` is a maximum: after 512, 1,024, 2,048, ... trials it checks a 95 %
+  confidence interval of each P50/P80/P95 finish of the project and the milestones
+  (distribution-free, from order statistics: ranks ``N q -/+ 1.96 sqrt(N q (1 - q))``) and
+  stops once none is wider than ``2 x risk.precision_days``. Without spread every trial is
+  the same, so it stops at the first check.
 * **Reproducible.** Trials run in chunks; chunk ``c`` draws from
   ``PCG64(SeedSequence(seed).spawn(chunks)[c])``. The chunk size depends only on the number
   of items, so the same snapshot, settings and seed give the same result on any machine and
@@ -81,10 +88,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from tracker_bridge.model import DependencyType, Snapshot, Status, WorkItem
+from tracker_bridge.model import Snapshot, Status, WorkItem
 from tracker_bridge.planner.calendar import WorkCalendar
 from tracker_bridge.planner.cpm import levelise
-from tracker_bridge.planner.network import Network
+from tracker_bridge.planner.network import (
+    Network,
+    duration_days,
+    remaining_days,
+    remaining_work,
+)
 from tracker_bridge.settings import Settings
 
 Distribution = Literal["pert", "triangular"]
@@ -93,8 +105,6 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 AnyArray = npt.NDArray[Any]
 
-_PRED_FINISH = (DependencyType.FS, DependencyType.FF)
-_SUCC_FINISH = (DependencyType.FF, DependencyType.SF)
 _EPS = 1e-9  # the tolerance network.duration_days uses before rounding up
 _TABLE_ENTRIES = 1 << 22  # budget for all quantile tables together (entries)
 _MIN_K_BITS, _MAX_K_BITS = 10, 16
@@ -103,6 +113,8 @@ _MIN_CHUNK, _MAX_CHUNK = 256, 4096
 _BLOCK_ELEMENTS = 1 << 20  # rows x trials per block for 64-bit index temporaries
 _SMALL_BLOCK = 1 << 17  # rows x trials per block of the comparison sampler (stays in cache)
 _HIST_ROWS = 256  # rows per histogram block (its bins stay in cache)
+_FIRST_CHECK = 512  # trials before the first check of stability (stop_when_stable)
+_FORECAST_QUANTILES = (0.5, 0.8, 0.95)
 
 
 # ------------------------------------------------------------------------ distributions
@@ -176,20 +188,6 @@ def three_point_cdf(
     return np.clip(result, 0.0, 1.0)
 
 
-def _days(hours: float, hours_per_day: float) -> int:
-    """``network.duration_days``: whole working days, at least 1 for positive work."""
-    if hours <= 0:
-        return 0
-    return max(1, math.ceil(hours / hours_per_day - _EPS))
-
-
-def _remaining(days: int, done_ratio: int) -> int:
-    """The share still to schedule of an in-progress item (as ``compile_network`` does)."""
-    if done_ratio <= 0:
-        return days
-    return math.ceil(days * (100 - done_ratio) / 100 - _EPS) if days else 0
-
-
 def three_point_hours(item: WorkItem, settings: Settings) -> tuple[float, float, float, bool]:
     """``(optimistic, likely, pessimistic, default_spread)`` in hours for one item."""
     if item.estimate_range is not None:
@@ -205,15 +203,6 @@ def three_point_hours(item: WorkItem, settings: Settings) -> tuple[float, float,
         hours * risk.default_pessimistic_factor,
         True,
     )
-
-
-def _work(days: IntArray, done_ratio: int) -> IntArray:
-    """Whole-day work still to schedule for full durations ``days`` (vectorised)."""
-    if done_ratio <= 0:
-        return days
-    partial = np.ceil(days * (100 - done_ratio) / 100 - _EPS).astype(np.int64)
-    result: IntArray = np.where(days > 0, partial, 0)
-    return result
 
 
 def day_thresholds(
@@ -233,9 +222,9 @@ def day_thresholds(
     t_x: list[float] = []
     lows: list[int] = []
     for r, (a, m, b, _done) in enumerate(params):
-        low = max(1, _days(a, hours_per_day))
+        low = max(1, duration_days(a, hours_per_day))
         lows.append(low)
-        for k in range(low, _days(b, hours_per_day)):
+        for k in range(low, duration_days(b, hours_per_day)):
             rows.append(r)
             t_a.append(a)
             t_m.append(m)
@@ -263,14 +252,14 @@ def duration_table(low: int, cdf: FloatArray, done_ratio: int, k_bits: int) -> I
     size = 1 << k_bits
     diff = np.zeros(size + 1, dtype=np.int64)
     np.add.at(diff, _positions(cdf, k_bits), 1)
-    return _work(low + np.cumsum(diff[:size]), done_ratio)
+    return remaining_work(low + np.cumsum(diff[:size]), done_ratio)
 
 
 def duration_steps(low: int, cdf: FloatArray, done_ratio: int) -> tuple[int, list[tuple[int, int]]]:
     """Whole-day work as ``low + sum(rise for (position, rise) if u16 >= position)`` for a
     16-bit uniform ``u16`` — the table of :func:`duration_table` at 16 bits, as steps."""
     positions = _positions(cdf, 16)
-    levels = _work(low + np.arange(cdf.size + 1, dtype=np.int64), done_ratio)
+    levels = remaining_work(low + np.arange(cdf.size + 1, dtype=np.int64), done_ratio)
     rises = np.diff(levels)
     base = int(levels[0]) + int(rises[positions == 0].sum())
     steps: dict[int, int] = {}
@@ -363,6 +352,8 @@ class Forecast:
     p95: dt.date | None
     probability_on_time: float | None
     due: dt.date | None = None
+    mean: dt.date | None = None  # the working day nearest the mean finish
+    std_days: float | None = None  # standard deviation of the finish, in working days
 
 
 @dataclass
@@ -380,45 +371,6 @@ class SimulationResult:
     summaries: dict[str, Forecast]  # summary (parent) items: the latest of their leaves
     default_spread_items: list[str]
     finish_histogram: list[tuple[dt.date, int]] = field(repr=False)  # project finish: trials
-
-
-def relation_kinds(snapshot: Snapshot, net: Network) -> tuple[BoolArray, BoolArray, IntArray]:
-    """Per network edge: does it read the predecessor's finish, bound the successor's finish,
-    and its lag — rebuilt from the snapshot in the order ``compile_network`` emits edges."""
-    index = {key: i for i, key in enumerate(net.keys)}
-    pred_finish: list[bool] = []
-    succ_finish: list[bool] = []
-    lags: list[int] = []
-    preds: list[int] = []
-    succs: list[int] = []
-    for dep in snapshot.dependencies:
-        p_rows = net.summaries.get(dep.predecessor) or [index[dep.predecessor]]
-        s_rows = net.summaries.get(dep.successor) or [index[dep.successor]]
-        pf = dep.type in _PRED_FINISH
-        sf = dep.type in _SUCC_FINISH
-        for p in p_rows:
-            for s in s_rows:
-                if p == s:
-                    continue
-                preds.append(p)
-                succs.append(s)
-                pred_finish.append(pf)
-                succ_finish.append(sf)
-                lags.append(dep.lag_days)
-    pf_arr = np.array(pred_finish, dtype=bool)
-    sf_arr = np.array(succ_finish, dtype=bool)
-    lag_arr = np.array(lags, dtype=np.int64)
-    p_arr = np.array(preds, dtype=np.int64)
-    s_arr = np.array(succs, dtype=np.int64)
-    expected = net.work[p_arr] * pf_arr + lag_arr - net.work[s_arr] * sf_arr
-    if (
-        p_arr.shape != net.pred.shape
-        or not np.array_equal(p_arr, net.pred)
-        or not np.array_equal(s_arr, net.succ)
-        or not np.array_equal(expected, net.offset)
-    ):
-        raise RuntimeError("relations do not match the compiled network (snapshot changed?)")
-    return pf_arr, sf_arr, lag_arr
 
 
 def _slot_part(
@@ -509,13 +461,13 @@ def _build_model(
 
     ``groups`` are lists of network indices whose common finish (the latest) is forecast.
     """
-    n = len(net.keys)
+    n = net.size  # the leaves, then hub nodes (zero work, never sampled or shown)
     hpd = settings.calendar.hours_per_day
     by_key = snapshot.item_map()
     index = {key: i for i, key in enumerate(net.keys)}
-    pred_finish, succ_finish, lag = relation_kinds(snapshot, net)
+    pred_finish, succ_finish, lag = net.pred_finish, net.succ_finish, net.lag
     if level is None:
-        level = levelise(n, net.pred, net.succ, net.keys).level
+        level = levelise(n, net.pred, net.succ, [*net.keys, *net.hub_keys]).level
     depth = int(level.max(initial=0))
 
     # --- durations: constant rows and sampled rows (by distinct estimate) ---
@@ -534,11 +486,11 @@ def _build_model(
             default_spread.append(key)
         done = item.done_ratio
         if b - a <= 1e-12 * max(1.0, b):
-            const_work[i] = min_work[i] = max_work[i] = _remaining(_days(m, hpd), done)
+            const_work[i] = min_work[i] = max_work[i] = remaining_days(duration_days(m, hpd), done)
         else:
             sampled_key[i] = (a, m, b, done)
-            min_work[i] = _remaining(max(1, _days(a, hpd)), done)
-            max_work[i] = _remaining(_days(b, hpd), done)
+            min_work[i] = remaining_days(max(1, duration_days(a, hpd)), done)
+            max_work[i] = remaining_days(duration_days(b, hpd), done)
 
     # --- risks ---
     risk_prob_list: list[float] = []
@@ -678,7 +630,9 @@ def _build_model(
         bwd=bwd,
         max_edges=max_edges,
         max_nodes=max_nodes,
-        zero_rows=np.flatnonzero((min_work == 0)[perm] & ~fixed[perm]).astype(np.int64),
+        zero_rows=np.flatnonzero(
+            (min_work == 0)[perm] & ~fixed[perm] & (perm < len(net.keys))
+        ).astype(np.int64),
         risk_rows=inv[risk_rows] if risk_rows.size else risk_rows,
         risk_impact=risk_impact,
         risk_prob=np.array(risk_prob_list, dtype=np.float64),
@@ -820,6 +774,34 @@ class _Histogram:
         reached = np.cumsum(self.counts, axis=1, dtype=np.int64) >= need
         result: IntArray = self.base + np.argmax(reached, axis=1)
         return result
+
+    def half_width(self, q: float, trials: int) -> FloatArray:
+        """Per row, half the width of a 95 % confidence interval of the ``q`` quantile.
+
+        Distribution-free, from order statistics: the quantile lies between the values of
+        ranks ``N q -/+ 1.96 sqrt(N q (1 - q))`` with about 95 % confidence.
+        """
+        assert self.base is not None and self.counts is not None
+        spread = 1.96 * math.sqrt(trials * q * (1 - q))
+        low = max(1, math.floor(trials * q - spread))
+        high = min(trials, math.ceil(trials * q + spread))
+        running = np.cumsum(self.counts, axis=1, dtype=np.int64)
+        first = np.argmax(running >= low, axis=1)
+        last = np.argmax(running >= high, axis=1)
+        result: FloatArray = (last - first) / 2
+        return result
+
+    def moments(self) -> tuple[FloatArray, FloatArray]:
+        """Per row, the mean value and the (population) standard deviation over the trials."""
+        assert self.base is not None and self.counts is not None
+        columns = np.arange(self.counts.shape[1], dtype=np.float64)
+        weights = self.counts.astype(np.float64)
+        total = weights.sum(axis=1)
+        offset = weights @ columns / total  # mean column: values relative to the base
+        spread = weights @ (columns**2) / total - offset**2
+        std: FloatArray = np.sqrt(np.maximum(spread, 0.0))
+        mean: FloatArray = self.base + offset
+        return mean, std
 
     def share_at_most(self, limit: IntArray, trials: int) -> FloatArray:
         """Per row, the share of trials with a value <= ``limit[r]``."""
@@ -1025,7 +1007,38 @@ def sample_work(
         work = _view(ws.w, model.n, t1 - t0)
         _sample_work(model, seeds[c], work, ws)
         out[model.perm, t0:t1] = work
-    return out
+    return out[: len(net.keys)]  # hub nodes are not items
+
+
+def _checkpoints(chunks: int, size: int) -> list[int]:
+    """Chunk counts after which stability is checked: trials 512, 1024, 2048, ... and all."""
+    points: list[int] = []
+    trials = _FIRST_CHECK
+    while True:
+        count = min(chunks, -(-trials // size))
+        if not points or count > points[-1]:
+            points.append(count)
+        if count == chunks:
+            return points
+        trials *= 2
+
+
+def _stable(acc: _Accumulator, trials: int, precision: float) -> bool:
+    """True when every project and group P50/P80/P95 is known to ``precision`` days."""
+    if precision <= 0:
+        return False
+    for histogram in (acc.project, acc.groups):
+        if histogram.counts is None:
+            continue
+        for q in _FORECAST_QUANTILES:
+            if float(histogram.half_width(q, trials).max(initial=0.0)) > precision:
+                return False
+    return True
+
+
+def _nearest(value: float) -> int:
+    """The nearest whole working day (halves round up, not to even)."""
+    return math.floor(value + 0.5)
 
 
 def _last_index(cal: WorkCalendar, due: dt.date | None) -> int:
@@ -1043,13 +1056,16 @@ def simulate(
     distribution: Distribution | None = None,
     level: IntArray | None = None,
     workers: int | None = None,
+    stop_when_stable: bool = False,
 ) -> SimulationResult:
     """Run the Monte Carlo simulation of ``net`` (compiled from ``snapshot``).
 
     ``trials``, ``seed`` and ``distribution`` default to ``settings.risk``; ``level`` is the
     topological level of each network node when already known (``Schedule.levels.level``);
     ``workers`` threads run chunks in parallel (default: up to 4, the CPUs available) and do
-    not change the result.
+    not change the result. ``stop_when_stable``: ``trials`` is a maximum; the simulation
+    stops once every P50/P80/P95 finish of the project and the milestones is known to
+    ``risk.precision_days`` (``SimulationResult.trials`` says how many ran).
     """
     risk = settings.risk
     n_trials = trials if trials is not None else risk.trials
@@ -1075,6 +1091,11 @@ def simulate(
     threads = workers if workers is not None else min(4, os.cpu_count() or 1)
     threads = max(1, min(threads, len(chunks)))
     local = threading.local()
+    precision = risk.precision_days if stop_when_stable else 0.0
+    # Stability is checked after 512, 1024, 2048, ... trials (rounded up to whole chunks,
+    # never depending on the threads), so the trials used, like the draws, depend only on
+    # the snapshot, settings and seed; doubling keeps the checks' cost a small share.
+    checks = _checkpoints(len(chunks), size) if precision > 0 else [len(chunks)]
 
     def run(c: int) -> None:
         ws = getattr(local, "ws", None)
@@ -1083,13 +1104,19 @@ def simulate(
             local.ws = ws
         _run_chunk(model, seeds[c], chunks[c][0], chunks[c][1], acc, ws)
 
+    done = 0
     if n:
-        if threads == 1:
-            for c in range(len(chunks)):
-                run(c)
-        else:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                list(pool.map(run, range(len(chunks))))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for upto in checks:
+                if threads == 1:
+                    for c in range(done, upto):
+                        run(c)
+                else:
+                    list(pool.map(run, range(done, upto)))
+                done = upto
+                if done < len(chunks) and _stable(acc, chunks[done - 1][1], precision):
+                    break
+        n_trials = chunks[done - 1][1]
 
     # per item: criticality and P80 finish (back to network order)
     criticality = np.zeros(n, dtype=np.float64)
@@ -1097,6 +1124,8 @@ def simulate(
     p80_idx = np.zeros(n, dtype=np.int64)
     if n:
         p80_idx[model.perm] = acc.items.quantile(0.8, n_trials)
+    leaves = len(net.keys)  # hub nodes follow the leaves and are not reported
+    criticality, p80_idx = criticality[:leaves], p80_idx[:leaves]
 
     # groups (milestones, then summary items) and the project
     by_key = snapshot.item_map()
@@ -1105,13 +1134,15 @@ def simulate(
     rows = [g for g, _first, _end in model.group_cuts]
     quantiles: list[IntArray] = []
     if rows and n:
-        quantiles = [acc.groups.quantile(q, n_trials) for q in (0.5, 0.8, 0.95)]
+        quantiles = [acc.groups.quantile(q, n_trials) for q in _FORECAST_QUANTILES]
         limits = np.array([_last_index(cal, dues[g]) for g in rows], dtype=np.int64)
         on_time = acc.groups.share_at_most(limits, n_trials)
+        means, stds = acc.groups.moments()
         for r, g in enumerate(rows):
             p50, p80, p95 = (cal.date(int(q[r])) for q in quantiles)
             chance = float(on_time[r]) if dues[g] is not None else None
-            found[g] = Forecast(p50, p80, p95, chance, dues[g])
+            mean = cal.date(_nearest(means[r]))
+            found[g] = Forecast(p50, p80, p95, chance, dues[g], mean, float(stds[r]))
     count_m = len(snapshot.milestones)
     milestones = dict(zip([m.key for m in snapshot.milestones], found[:count_m], strict=True))
     summaries = dict(zip(summary_keys, found[count_m:], strict=True))
@@ -1120,13 +1151,15 @@ def simulate(
     histogram: list[tuple[dt.date, int]] = []
     if n and acc.project.base is not None and acc.project.counts is not None:
         p50, p80, p95 = (
-            cal.date(int(acc.project.quantile(q, n_trials)[0])) for q in (0.5, 0.8, 0.95)
+            cal.date(int(acc.project.quantile(q, n_trials)[0])) for q in _FORECAST_QUANTILES
         )
         chance = None
         if project_due is not None:
             limit = np.array([cal.finish_bound(project_due) - 1])
             chance = float(acc.project.share_at_most(limit, n_trials)[0])
-        project = Forecast(p50, p80, p95, chance, project_due)
+        means, stds = acc.project.moments()
+        mean = cal.date(_nearest(means[0]))
+        project = Forecast(p50, p80, p95, chance, project_due, mean, float(stds[0]))
         counts = acc.project.counts[0]
         days = np.flatnonzero(counts)
         shown = cal.dates(acc.project.base[0] + days)

@@ -17,7 +17,9 @@ Conventions (documented in the README, section "How dates are computed"):
   (Redmine sets and moves them by itself); the plan only compares them (``dates.py``).
 * Summary items (parents) are not scheduled themselves: relations on them apply to every
   leaf below them, their own constraints bind those leaves, and their dates are the span
-  of their leaves.
+  of their leaves. A relation between two summaries of many leaves each goes through a hub
+  node (the predecessor summary's start or finish: the latest of its leaves'), which gives
+  the same dates with m + n edges instead of m x n.
 """
 
 from __future__ import annotations
@@ -42,11 +44,30 @@ _PRED_FINISH = {DependencyType.FS, DependencyType.FF}
 _SUCC_FINISH = {DependencyType.FF, DependencyType.SF}
 
 
+_EPS = 1e-9  # float noise tolerated before rounding up
+
+
 def duration_days(hours: float, hours_per_day: float) -> int:
     """Whole working days for an estimate: rounded up, tolerant of float noise."""
     if hours <= 0:
         return 0
-    return max(1, math.ceil(hours / hours_per_day - 1e-9))
+    return max(1, math.ceil(hours / hours_per_day - _EPS))
+
+
+def remaining_days(days: int, done_ratio: int) -> int:
+    """Whole days still to schedule of an item ``done_ratio`` % done (rounded up)."""
+    if done_ratio <= 0 or days <= 0:
+        return days
+    return math.ceil(days * (100 - done_ratio) / 100 - _EPS)
+
+
+def remaining_work(days: IntArray, done_ratio: int) -> IntArray:
+    """Vectorised :func:`remaining_days` for one done ratio."""
+    if done_ratio <= 0:
+        return days
+    partial = np.ceil(days * (100 - done_ratio) / 100 - _EPS).astype(np.int64)
+    result: IntArray = np.where(days > 0, partial, 0)
+    return result
 
 
 @dataclass
@@ -66,9 +87,21 @@ class Network:
     pred: IntArray
     succ: IntArray
     offset: IntArray  # S_succ >= S_pred + offset
+    pred_finish: BoolArray  # the relation reads the predecessor's finish (FS, FF)
+    succ_finish: BoolArray  # the relation bounds the successor's finish (FF, SF)
+    lag: IntArray  # working days
     start_index: int
     as_of_index: int
     summaries: dict[str, list[int]] = field(default_factory=dict)  # key -> leaf indices
+    # Hub nodes follow the leaves (index len(keys) + j): one per summary end that relations
+    # between two summaries go through, so m x n leaves need m + n edges, not m x n. Their
+    # arrays hold zero work and no constraint; ``hub_keys[j]`` is the summary it stands for.
+    hub_keys: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Nodes of the network: the leaves, then the hubs."""
+        return len(self.keys) + len(self.hub_keys)
 
 
 def _children(items: list[WorkItem]) -> dict[str, list[str]]:
@@ -79,21 +112,31 @@ def _children(items: list[WorkItem]) -> dict[str, list[str]]:
     return children
 
 
-def _leaves_below(key: str, children: dict[str, list[str]]) -> list[str]:
-    leaves: list[str] = []
-    stack = [key]
-    seen: set[str] = set()
-    while stack:
-        current = stack.pop()
-        if current in seen:  # a parent loop; the model forbids it, stay safe anyway
-            continue
-        seen.add(current)
-        kids = children.get(current)
-        if kids:
-            stack.extend(kids)
-        elif current != key:
-            leaves.append(current)
-    return leaves
+def _summary_leaves(children: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The leaves below every summary, children before parents (each list built once from
+    its children's lists: linear in the output, not in depth x items)."""
+    result: dict[str, list[str]] = {}
+    opened: set[str] = set()
+    for root in children:
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            key, expanded = stack.pop()
+            if key in result or (not expanded and key in opened):
+                continue
+            kids = children[key]
+            if not expanded:
+                opened.add(key)
+                stack.append((key, True))
+                stack.extend((kid, False) for kid in kids if kid in children and kid not in result)
+                continue
+            below: list[str] = []
+            for kid in kids:
+                if kid in children:
+                    below.extend(result.get(kid, ()))  # a parent loop (rejected by the model)
+                else:
+                    below.append(kid)
+            result[key] = below
+    return result
 
 
 def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Network:
@@ -106,7 +149,7 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
                 raise UnknownKeyError(own, other)
 
     children = _children(items)
-    summary_leaves = {key: _leaves_below(key, children) for key in children}
+    summary_leaves = _summary_leaves(children)
     leaves = [item for item in items if item.key not in children]
     keys = [item.key for item in leaves]
     index = {key: i for i, key in enumerate(keys)}
@@ -167,7 +210,7 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
             state.append("done")
             continue
         if item.done_ratio > 0:
-            work[i] = math.ceil(days * (100 - item.done_ratio) / 100 - 1e-9) if days else 0
+            work[i] = remaining_days(days, item.done_ratio)
             state.append("in_progress")
         else:
             work[i] = days
@@ -185,9 +228,8 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
         if known:
             deadline[i] = calendar.finish_bound(min(known))
 
-    pred_list: list[int] = []
-    succ_list: list[int] = []
-    offset_list: list[int] = []
+    edges = _Edges()
+    hubs: dict[tuple[str, bool], int] = {}  # (summary, its finish end?) -> node index
     for dep in snapshot.dependencies:
         if abs(dep.lag_days) > calendar.last_index:
             raise PlanError(
@@ -196,17 +238,39 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
             )
         preds = summary_leaves.get(dep.predecessor) or [dep.predecessor]
         succs = summary_leaves.get(dep.successor) or [dep.successor]
+        pf, sf = dep.type in _PRED_FINISH, dep.type in _SUCC_FINISH
+        if len(preds) * len(succs) > len(preds) + len(succs) and not set(preds) & set(succs):
+            # Many x many: through a hub node at the predecessor summary's start or finish.
+            hub = hubs.get((dep.predecessor, pf))
+            if hub is None:
+                hub = hubs[(dep.predecessor, pf)] = n + len(hubs)
+                for p_key in preds:
+                    edges.add(index[p_key], hub, pf, False, 0)
+            for s_key in succs:
+                edges.add(hub, index[s_key], False, sf, dep.lag_days)
+            continue
         for p_key in preds:
             p = index[p_key]
-            head = int(work[p]) if dep.type in _PRED_FINISH else 0
             for s_key in succs:
-                if p_key == s_key:
-                    continue
-                s = index[s_key]
-                tail = int(work[s]) if dep.type in _SUCC_FINISH else 0
-                pred_list.append(p)
-                succ_list.append(s)
-                offset_list.append(head + dep.lag_days - tail)
+                if p_key != s_key:
+                    edges.add(p, index[s_key], pf, sf, dep.lag_days)
+
+    if hubs:
+        # A hub is a zero-work node that never binds by itself: its floor is below any start.
+        floor = min(int(lower.min()), int(fixed_start[fixed].min(initial=int(lower.min()))))
+        extra = len(hubs)
+        duration, work = np.append(duration, [0] * extra), np.append(work, [0] * extra)
+        lower = np.append(lower, [floor] * extra)
+        fixed = np.append(fixed, [False] * extra)
+        fixed_start = np.append(fixed_start, [0] * extra)
+        deadline = np.append(deadline, [NO_DEADLINE] * extra)
+        missing = np.append(missing, [False] * extra)
+    pred = np.array(edges.pred, dtype=np.int64)
+    succ = np.array(edges.succ, dtype=np.int64)
+    pred_finish = np.array(edges.pred_finish, dtype=bool)
+    succ_finish = np.array(edges.succ_finish, dtype=bool)
+    lag = np.array(edges.lag, dtype=np.int64)
+    offset = work[pred] * pred_finish + lag - work[succ] * succ_finish
 
     return Network(
         keys=keys,
@@ -219,10 +283,32 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
         deadline=deadline,
         estimate_missing=missing,
         state=state,
-        pred=np.array(pred_list, dtype=np.int64),
-        succ=np.array(succ_list, dtype=np.int64),
-        offset=np.array(offset_list, dtype=np.int64),
+        pred=pred,
+        succ=succ,
+        offset=offset,
+        pred_finish=pred_finish,
+        succ_finish=succ_finish,
+        lag=lag,
         start_index=start_index,
         as_of_index=as_of_index,
         summaries={k: [index[leaf] for leaf in v] for k, v in summary_leaves.items()},
+        hub_keys=[key for key, _end in hubs],
     )
+
+
+@dataclass
+class _Edges:
+    """Relations being compiled, one list per array of :class:`Network`."""
+
+    pred: list[int] = field(default_factory=list)
+    succ: list[int] = field(default_factory=list)
+    pred_finish: list[bool] = field(default_factory=list)
+    succ_finish: list[bool] = field(default_factory=list)
+    lag: list[int] = field(default_factory=list)
+
+    def add(self, p: int, s: int, pf: bool, sf: bool, lag: int) -> None:
+        self.pred.append(p)
+        self.succ.append(s)
+        self.pred_finish.append(pf)
+        self.succ_finish.append(sf)
+        self.lag.append(lag)

@@ -66,6 +66,7 @@ def critical_paths(
     pred, succ, offset = net.pred, net.succ, net.offset
     es = sched.early_start
     tight = critical[pred] & critical[succ] & (es[succ] == es[pred] + offset)
+    names = [*net.keys, *net.hub_keys]
     nexts: dict[int, list[int]] = {}
     has_incoming: set[int] = set()
     # A relation given twice (or on a summary and on its leaf) is one link, not two paths.
@@ -73,8 +74,9 @@ def critical_paths(
         nexts.setdefault(p, []).append(s)
         has_incoming.add(s)
     for successors in nexts.values():
-        successors.sort(key=lambda i: (int(es[i]), net.keys[i]))
-    heads = [int(i) for i in np.flatnonzero(critical) if int(i) not in has_incoming]
+        successors.sort(key=lambda i: (int(es[i]), names[i]))
+    leaves = len(net.keys)  # hub nodes (after the leaves) link chains but are not listed
+    heads = [int(i) for i in np.flatnonzero(critical[:leaves]) if int(i) not in has_incoming]
     heads.sort(key=lambda i: (int(es[i]), net.keys[i]))
 
     paths: list[list[str]] = []
@@ -87,7 +89,7 @@ def critical_paths(
             if not following:
                 if len(paths) == limit:
                     return paths, True
-                paths.append([net.keys[i] for i in chain])
+                paths.append([net.keys[i] for i in chain if i < leaves])
                 continue
             stack.extend([*chain, nxt] for nxt in reversed(following))
     return paths, truncated
@@ -158,18 +160,18 @@ def plan(
     critical = (sched.total_float <= threshold) & ~net.fixed
 
     # Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
-    n = len(net.keys)
-    shift = _milestone_shift(net, sched.early_start)
-    es_idx = sched.early_start - shift
-    ls_idx = sched.late_start - shift
-    ef_idx = np.maximum(sched.early_finish - 1, es_idx)
-    lf_idx = np.maximum(sched.late_finish - 1, ls_idx)
+    n = len(net.keys)  # the leaves; hub nodes (after them) are not shown
+    shift = _milestone_shift(net, sched.early_start)[:n]
+    es_idx = sched.early_start[:n] - shift
+    ls_idx = sched.late_start[:n] - shift
+    ef_idx = np.maximum(sched.early_finish[:n] - 1, es_idx)
+    lf_idx = np.maximum(sched.late_finish[:n] - 1, ls_idx)
     # The project finishes on the last day any item is shown on. Late dates never fall after
     # it, nor after the item's own deadline (both inclusive). This only ever moves
     # zero-duration items: one sitting at its start floor is shown at the start of its day,
     # so without the bound its late date could land one day past the finish or deadline.
     finish_idx = max(int(ef_idx.max()), 0) if n else 0
-    last_allowed = np.minimum(net.deadline - 1, finish_idx)
+    last_allowed = np.minimum(net.deadline[:n] - 1, finish_idx)
     ls_idx = np.minimum(ls_idx, last_allowed)
     lf_idx = np.minimum(lf_idx, last_allowed)
     beyond = np.flatnonzero(ef_idx > cal.last_index)
@@ -184,15 +186,15 @@ def plan(
     es_d, ef_d = all_dates[:n], all_dates[n : 2 * n]
     ls_d, lf_d = all_dates[2 * n : 3 * n], all_dates[3 * n :]
     deadline_dates = [
-        cal.date(int(d) - 1) if d != NO_DEADLINE else None for d in net.deadline.tolist()
+        cal.date(int(d) - 1) if d != NO_DEADLINE else None for d in net.deadline[:n].tolist()
     ]
 
-    tf_list = sched.total_float.tolist()
-    ff_list = sched.free_float.tolist()
-    crit_list = critical.tolist()
-    dur_list = net.duration.tolist()
-    work_list = net.work.tolist()
-    missing_list = net.estimate_missing.tolist()
+    tf_list = sched.total_float[:n].tolist()
+    ff_list = sched.free_float[:n].tolist()
+    crit_list = critical[:n].tolist()
+    dur_list = net.duration[:n].tolist()
+    work_list = net.work[:n].tolist()
+    missing_list = net.estimate_missing[:n].tolist()
     items: dict[str, ItemSchedule] = {}
     for i, key in enumerate(net.keys):
         items[key] = ItemSchedule.model_construct(
@@ -216,7 +218,7 @@ def plan(
     _add_summaries(items, net, sched, critical, display)
 
     paths, truncated = critical_paths(net, sched, critical, settings.planner.max_critical_paths)
-    live_float = sched.total_float[~net.fixed]
+    live_float = sched.total_float[:n][~net.fixed[:n]]
     min_float = int(live_float.min()) if live_float.size else 0
     start = snapshot.project.start
     finish = cal.date(finish_idx) if n else start
@@ -287,25 +289,56 @@ def _add_summaries(
     critical: BoolArray,
     display: _Display,
 ) -> None:
-    """A summary item spans its leaves (as shown); its float is the smallest of theirs."""
-    cal = net.calendar
-    for key, leaves in net.summaries.items():
-        if not leaves:
-            continue
-        idx = np.array(leaves, dtype=np.int64)
-        first, last = int(sched.early_start[idx].min()), int(sched.early_finish[idx].max())
-        all_done = bool(net.fixed[idx].all())
+    """A summary item spans its leaves (as shown); its float is the smallest of theirs.
+
+    All summaries at once: their leaf lists laid end to end, one ``reduceat`` per figure.
+    """
+    keys = [key for key, leaves in net.summaries.items() if leaves]
+    if not keys:
+        return
+    lists = [net.summaries[key] for key in keys]
+    idx = np.fromiter((i for leaves in lists for i in leaves), dtype=np.int64)
+    cuts = np.cumsum([0, *(len(leaves) for leaves in lists[:-1])])
+
+    def low(values: IntArray) -> list[int]:
+        result: list[int] = np.minimum.reduceat(values[idx], cuts).tolist()
+        return result
+
+    def high(values: IntArray) -> list[int]:
+        result: list[int] = np.maximum.reduceat(values[idx], cuts).tolist()
+        return result
+
+    live = ~net.fixed[idx]
+    big = np.iinfo(np.int64).max
+    float_live = np.minimum.reduceat(np.where(live, sched.total_float[idx], big), cuts)
+    any_live = np.logical_or.reduceat(live, cuts)
+    remaining = np.add.reduceat(np.where(live, net.work[idx], 0), cuts)
+    shown = net.calendar.dates(
+        np.concatenate(
+            [
+                np.minimum.reduceat(display.early_start[idx], cuts),
+                np.maximum.reduceat(display.early_finish[idx], cuts),
+                np.minimum.reduceat(display.late_start[idx], cuts),
+                np.maximum.reduceat(display.late_finish[idx], cuts),
+            ]
+        )
+    )
+    m = len(keys)
+    first, last = low(sched.early_start), high(sched.early_finish)
+    free = low(sched.free_float)
+    crit = np.logical_or.reduceat(critical[idx], cuts).tolist()
+    for j, key in enumerate(keys):
         items[key] = ItemSchedule(
             key=key,
-            early_start=cal.date(int(display.early_start[idx].min())),
-            early_finish=cal.date(int(display.early_finish[idx].max())),
-            late_start=cal.date(int(display.late_start[idx].min())),
-            late_finish=cal.date(int(display.late_finish[idx].max())),
-            total_float=int(sched.total_float[idx][~net.fixed[idx]].min()) if not all_done else 0,
-            free_float=int(sched.free_float[idx].min()),
-            critical=bool(critical[idx].any()),
-            duration_days=last - first,
-            remaining_days=int(net.work[idx][~net.fixed[idx]].sum()) if not all_done else 0,
+            early_start=shown[j],
+            early_finish=shown[m + j],
+            late_start=shown[2 * m + j],
+            late_finish=shown[3 * m + j],
+            total_float=int(float_live[j]) if any_live[j] else 0,
+            free_float=free[j],
+            critical=crit[j],
+            duration_days=last[j] - first[j],
+            remaining_days=int(remaining[j]) if any_live[j] else 0,
             state="summary",
         )
 

@@ -1,20 +1,23 @@
 """The risk overlay: Monte Carlo forecasts and a risk score with reasons for every item.
 
-``risk_stage`` runs :func:`~tracker_bridge.planner.montecarlo.simulate` (``risk.trials``,
-``risk.seed``, ``risk.distribution``) and fills
+``risk_stage`` runs :func:`~tracker_bridge.planner.montecarlo.simulate` (``risk.seed``,
+``risk.distribution``; at most ``risk.trials`` trials, fewer once every P50/P80/P95 finish is
+known to ``risk.precision_days`` working days) and fills
 
 * per item: ``criticality`` (share of simulated schedules in which the item is critical,
   0..1, rounded to 3 places) and ``p80_finish``; closed items: 0 and their actual finish;
   a summary (parent) item: the highest criticality of its leaves and the P80 of the latest
   of its leaves' finishes;
-* per milestone: ``p50``, ``p80``, ``p95`` and ``probability_on_time`` (finished on or
-  before its due date);
-* ``plan.overlays["risk"]``: ``trials``, ``seed``, ``distribution``, ``project`` (P50/P80/
-  P95 and the probability of finishing by the latest milestone due date, ``None`` without
-  one), ``default_spread_items`` (items simulated with the default spread because they have
-  no three-point estimate), ``contingency`` (expected money of the open risks, the sum of
-  probability x impact cost), ``top_risks`` (the 10 highest-scored items with their
-  reasons), ``register`` (the open risks, their expected delay and cost) and
+* per milestone: ``p50``, ``p80``, ``p95``, ``mean_finish`` (the working day nearest the
+  mean finish), ``std_days`` (its standard deviation in working days, 2 places) and
+  ``probability_on_time`` (finished on or before its due date);
+* ``plan.overlays["risk"]``: ``trials`` (used), ``max_trials``, ``precision_days``,
+  ``seed``, ``distribution``, ``project`` (P50/P80/P95, ``mean`` and ``std_days`` as for
+  milestones, and the probability of finishing by the latest milestone due date, ``None``
+  without one), ``default_spread_items`` (items simulated with the default spread because
+  they have no three-point estimate), ``contingency`` (expected money of the open risks,
+  the sum of probability x impact cost), ``top_risks`` (the 10 highest-scored items with
+  their reasons), ``register`` (the open risks, their expected delay and cost) and
   ``finish_histogram`` (how many trials finish the project on each date, for charts).
 
 With no open item there is nothing to simulate: the stage still scores nothing, reports the
@@ -68,8 +71,10 @@ def risk_stage(ctx: OverlayContext) -> None:
     cfg = settings.risk
     open_risks = [r for r in snapshot.risks if r.status is Status.OPEN]
     result: SimulationResult | None = None
-    if net.keys and not bool(net.fixed.all()):
-        result = simulate(snapshot, net, settings, level=ctx.schedule.levels.level)
+    if net.keys and not bool(net.fixed[: len(net.keys)].all()):
+        result = simulate(
+            snapshot, net, settings, level=ctx.schedule.levels.level, stop_when_stable=True
+        )
 
     # ---- criticality and P80 finish
     if result is not None:
@@ -100,6 +105,7 @@ def risk_stage(ctx: OverlayContext) -> None:
             if found is None or found.p50 is None:
                 continue
             milestone.p50, milestone.p80, milestone.p95 = found.p50, found.p80, found.p95
+            milestone.mean_finish, milestone.std_days = found.mean, _std(found.std_days)
             milestone.probability_on_time = _probability(found.probability_on_time)
 
     # ---- scores
@@ -136,6 +142,8 @@ def risk_stage(ctx: OverlayContext) -> None:
     project = result.project if result is not None else Forecast(None, None, None, None, latest_due)
     plan.overlays["risk"] = {
         "trials": result.trials if result is not None else 0,
+        "max_trials": cfg.trials,
+        "precision_days": cfg.precision_days,
         "seed": cfg.seed,
         "distribution": cfg.distribution,
         "project": {
@@ -144,6 +152,8 @@ def risk_stage(ctx: OverlayContext) -> None:
             "p95": project.p95,
             "probability_on_time": _probability(project.probability_on_time),
             "due": project.due,
+            "mean": project.mean,
+            "std_days": _std(project.std_days),
         },
         "default_spread_items": result.default_spread_items if result is not None else [],
         "contingency": round(sum(r.probability * r.impact_cost for r in open_risks), 2),
@@ -161,6 +171,10 @@ def risk_stage(ctx: OverlayContext) -> None:
 
 def _probability(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def _std(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _register_entry(risk: Risk) -> dict[str, Any]:

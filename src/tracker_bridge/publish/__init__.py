@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tracker_bridge.model import Attachment, Baseline, DesiredPage, DesiredState, Plan, Snapshot
+from tracker_bridge.publish.chart_inputs import ChartStore, chart_inputs_digest
 from tracker_bridge.publish.document import MARKUPS, Document, render
 from tracker_bridge.publish.fields import desired_fields, overlay_fields
 from tracker_bridge.publish.report import CHART_FILES, build_report
@@ -32,6 +33,7 @@ def render_desired(
     field_names: FieldNames,
     charts: bool = True,
     baseline: Baseline | None = None,
+    chart_store: ChartStore | None = None,
 ) -> DesiredState:
     """Field values for every item and the plan page in the tracker's style (its markup and
     issue references, given by its adapter).
@@ -39,13 +41,22 @@ def render_desired(
     With ``charts`` the page gets the PNG charts the plan has data for (Gantt, finish-date
     distribution, S-curve; see :mod:`tracker_bridge.publish.charts`) as attachments, shown
     as images in the report. ``baseline``, the one the plan was compared with, adds its bars
-    to the Gantt chart. Charts are deterministic bytes, so unchanged ones need no upload.
+    to the Gantt chart. Charts are deterministic bytes, so unchanged ones need no upload;
+    with a ``chart_store`` they are not even drawn again while what they show is unchanged
+    (:func:`~tracker_bridge.publish.chart_inputs.chart_inputs_digest`).
     """
     attachments: list[Attachment] = []
     if charts:
-        from tracker_bridge.publish.charts import render_charts  # matplotlib: import on use
+        digest = chart_inputs_digest(plan, snapshot, style, baseline) if chart_store else ""
+        kept = chart_store.load(digest) if chart_store is not None else None
+        if kept is not None:
+            attachments = kept
+        else:
+            from tracker_bridge.publish.charts import render_charts  # matplotlib: on use
 
-        attachments = render_charts(plan, snapshot, style=style, baseline=baseline)
+            attachments = render_charts(plan, snapshot, style=style, baseline=baseline)
+            if chart_store is not None:
+                chart_store.save(digest, attachments)
     document = build_report(plan, snapshot, style=style, charts=[a.filename for a in attachments])
     return DesiredState(
         fields=desired_fields(plan, field_names),

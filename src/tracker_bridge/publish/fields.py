@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from tracker_bridge.model import FieldValue, ItemSchedule, Plan
+from tracker_bridge.plan_fields import PLAN_FIELDS, plan_field
 from tracker_bridge.settings import FieldNames
 
 
@@ -31,15 +32,15 @@ _VALUES: dict[str, Callable[[ItemSchedule], FieldValue]] = {
     "early_start": lambda s: s.early_start,
     "early_finish": lambda s: s.early_finish,
     "late_finish": lambda s: s.early_finish if _done(s) else s.late_finish,
-}
-
-# Overlay fields: logical name -> (the overlay that fills it, its value).
-_OVERLAY_VALUES: dict[str, tuple[str, Callable[[ItemSchedule], FieldValue]]] = {
-    "risk_score": ("risk", lambda s: None if s.risk_score is None else int(s.risk_score)),
-    "p80_finish": ("risk", lambda s: s.p80_finish),
-    "criticality": ("risk", lambda s: _percent(s.criticality)),
-    "planned_cost": ("budget", lambda s: _cost(s.planned_cost)),
-    "slip_days": ("baseline", lambda s: None if s.slip_days is None else int(s.slip_days)),
+    # overlay fields (which overlay fills each: :mod:`tracker_bridge.plan_fields`)
+    "risk_score": lambda s: None if s.risk_score is None else int(s.risk_score),
+    "p80_finish": lambda s: s.p80_finish,
+    "criticality": lambda s: _percent(s.criticality),
+    "planned_cost": lambda s: _cost(s.planned_cost),
+    "slip_days": lambda s: None if s.slip_days is None else int(s.slip_days),
+    # the levelled dates are not on the item: desired_fields reads them from the overlay
+    "levelled_start": lambda s: None,
+    "levelled_finish": lambda s: None,
 }
 
 
@@ -59,8 +60,7 @@ def _levelled_getter(plan: Plan, which: str) -> Callable[[ItemSchedule], FieldVa
 
 def overlay_fields(plan: Plan) -> list[str]:
     """Logical names of the overlay fields this plan has values for (its overlays ran)."""
-    names = [name for name, (overlay, _) in _OVERLAY_VALUES.items() if overlay in plan.overlays]
-    return names + (list(_LEVELLED) if "levelling" in plan.overlays else [])
+    return [f.name for f in PLAN_FIELDS if f.overlay is not None and f.overlay in plan.overlays]
 
 
 def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, FieldValue]]:
@@ -78,14 +78,11 @@ def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, F
     Logical names of ``field_names`` this module has no value for are left out.
     """
     present = set(overlay_fields(plan))
-    getters: list[tuple[str, Callable[[ItemSchedule], FieldValue]]] = []
-    for name in field_names.logical_names():
-        if name in _VALUES:
-            getters.append((name, _VALUES[name]))
-        elif name in present and name in _LEVELLED:
-            getters.append((name, _levelled_getter(plan, _LEVELLED[name])))
-        elif name in present:
-            getters.append((name, _OVERLAY_VALUES[name][1]))
+    getters = [
+        (name, _levelled_getter(plan, _LEVELLED[name]) if name in _LEVELLED else _VALUES[name])
+        for name in field_names.logical_names()
+        if name in _VALUES and (plan_field(name).overlay is None or name in present)
+    ]
     return {
         key: {name: value(schedule) for name, value in getters}
         for key, schedule in plan.items.items()

@@ -312,6 +312,15 @@ def _refs_sentence(refs: IssueRefs, keys: Sequence[str]) -> tuple[Span, ...]:
     return tuple(spans)
 
 
+def _mean_sd(mean: object, std: object) -> str:
+    """``2025-03-14 ± 2.5``: the mean finish and its standard deviation in working days."""
+    day = _date(mean)
+    if day == DASH:
+        return DASH
+    spread = _finite(std)
+    return day if spread is None else f"{day} ± {spread:.1f}"
+
+
 def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
     """P50/P80/P95 and the chance of meeting each due date, from the risk overlay."""
     risk = plan.overlays.get("risk")
@@ -341,6 +350,7 @@ def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
             _date(m.p50),
             _date(m.p80),
             _date(m.p95),
+            _mean_sd(m.mean_finish, m.std_days),
             chance(m.probability_on_time) if m.due is not None else DASH,
         ]
         for m in plan.milestones
@@ -354,11 +364,21 @@ def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
             _date(project.get("p50")),
             _date(project.get("p80")),
             _date(project.get("p95")),
+            _mean_sd(project.get("mean"), project.get("std_days")),
             chance(project.get("probability_on_time")) if project.get("due") else DASH,
         ]
     )
-    header = ["Milestone", "Due", "Deterministic finish", "P50", "P80", "P95", "Chance to meet due"]
-    blocks.append(Table(header, rows, right=(6,)))
+    header = [
+        "Milestone",
+        "Due",
+        "Deterministic finish",
+        "P50",
+        "P80",
+        "P95",
+        "Mean ± SD (d)",
+        "Chance to meet due",
+    ]
+    blocks.append(Table(header, rows, right=(7,)))
     if project.get("due"):
         blocks.append(Paragraph("The project is due with its latest milestone."))
     contingency = _finite(risk.get("contingency"))
@@ -478,8 +498,17 @@ def _budget(plan: Plan, charts: Collection[str]) -> list[Block]:
     project = budget.get("project")
     if isinstance(project, Mapping):
         rows.append(_evm_row("Project", project))
-    right = tuple(i for i in range(1, len(_EVM_HEADER)) if i != 10)
-    blocks.append(Table(list(_EVM_HEADER), rows, right=right))
+    header = list(_EVM_HEADER)
+    scopes = [f for f in milestones.values() if isinstance(f, Mapping)]
+    scopes += [project] if isinstance(project, Mapping) else []
+    if any(f.get("eac_explicit") is not None for f in scopes):
+        # an explicit EAC was given: its figure and the efficiency needed to meet it
+        header += ["Explicit EAC", "TCPI (EAC)"]
+        for row, f in zip(rows, scopes, strict=True):
+            row += [money(f.get("eac_explicit")), index(f.get("tcpi_eac"))]
+        blocks.insert(2, Paragraph("TCPI (EAC) = (BAC − EV) / (explicit EAC − AC)."))
+    right = tuple(i for i in range(1, len(header)) if i != 10)
+    blocks.append(Table(header, rows, right=right))
     missing = [str(name) for name in budget.get("rate_missing") or []]
     if missing:
         blocks.append(Paragraph(f"No hourly rate (their work costs 0): {', '.join(missing)}."))

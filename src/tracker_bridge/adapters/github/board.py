@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from tracker_bridge import errors
-from tracker_bridge.adapters.values import parse_date
+from tracker_bridge.adapters.values import parse_date, same_shown_value
 from tracker_bridge.model import FieldValue
 
 __all__ = [
@@ -66,16 +66,10 @@ def format_field_value(value: FieldValue, data_type: str) -> str:
     return str(value).strip()
 
 
-def values_equal(current: str | None, new: str, data_type: str) -> bool:
-    old = (current or "").strip()
-    if data_type == "NUMBER" and old and new:
-        try:
-            return math.isclose(float(old), float(new), rel_tol=0, abs_tol=1e-9)
-        except ValueError:
-            return False
-    if data_type == "DATE" and old and new:
-        return old[:10] == new[:10]
-    return old.casefold() == new.strip().casefold()
+def values_equal(current: str | None, new: str) -> bool:
+    """Compare as the board shows it (:func:`~tracker_bridge.adapters.values.same_shown_value`:
+    numbers by value, dates by day, option names in any case)."""
+    return same_shown_value(current, new)
 
 
 @dataclass

@@ -26,22 +26,16 @@ from tracker_bridge.adapters.github.board import (
 from tracker_bridge.adapters.github.client import GitHubClient
 from tracker_bridge.adapters.github.context import Context
 from tracker_bridge.model import ApplyReport, DesiredState, FieldChange, Snapshot
+from tracker_bridge.plan_fields import PLAN_FIELDS
 
 __all__ = ["CRITICAL_OPTIONS", "FIELD_TYPES", "SETUP_DOC", "Projects"]
 
 log = logging.getLogger(__package__)  # the package's logger: log lines name the adapter
 
 #: Projects field type we create (``setup github``) and expect, per logical field.
+#: The board field type of each logical field (Critical is a Yes/No single select).
 FIELD_TYPES: dict[str, str] = {
-    "critical": "SINGLE_SELECT",
-    "total_float": "NUMBER",
-    "early_start": "DATE",
-    "early_finish": "DATE",
-    "late_finish": "DATE",
-    "risk_score": "NUMBER",
-    "p80_finish": "DATE",
-    "levelled_start": "DATE",
-    "levelled_finish": "DATE",
+    f.name: {"bool": "SINGLE_SELECT", "date": "DATE"}.get(f.kind, "NUMBER") for f in PLAN_FIELDS
 }
 CRITICAL_OPTIONS = (("Yes", "RED"), ("No", "GRAY"))
 SETUP_DOC = "config/github.toml"
@@ -262,7 +256,7 @@ class Projects:
                 if target.data_type == "SINGLE_SELECT" and new:
                     self._option(target, new)  # raises when the option is missing
                 old = item.fields.get(logical) if on_board else None
-                if not values_equal(old, new, target.data_type):
+                if not values_equal(old, new):
                     changes.append(FieldChange(item=key, field=logical, old=old, new=new))
         if not_on_board:
             self._ctx.notes.add(

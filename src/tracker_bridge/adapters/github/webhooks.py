@@ -17,13 +17,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tracker_bridge.adapters.protocol import Delivery, WebhookReceiver, WrittenValues
+from tracker_bridge.adapters.values import same_shown_value
 from tracker_bridge.delivery import (
     DeliveryRejected,
     int_of,
     logical_fields,
     login_of,
     parse_json,
-    same_value,
     text_of,
     verify_signature,
 )
@@ -159,7 +159,7 @@ def github_is_echo(
     new = _shown_value(value.get("to"))
     projects = list(projects)
     return bool(projects) and all(
-        any(same_value(new, old) for old in written.written_values_of_field(p, logical))
+        any(same_shown_value(new, old) for old in written.written_values_of_field(p, logical))
         for p in projects
     )
 

@@ -29,14 +29,17 @@ NEEDED_PERMISSIONS: dict[str, tuple[str, str]] = {
     "view_time_entries": ("Time tracking: View spent time", "read spent time"),
     "view_wiki_pages": ("Wiki: View wiki", "read the plan page"),
     "edit_wiki_pages": ("Wiki: Edit wiki pages", "write the plan page and upload its charts"),
-    "delete_wiki_pages_attachments": ("Wiki: Delete attachments",
-                                      "delete the chart files a pass replaced"),
+    "delete_wiki_pages_attachments": (
+        "Wiki: Delete attachments",
+        "delete the chart files a pass replaced",
+    ),
 }
 
 
 def _permission_list(permissions: list[str]) -> str:
-    return ", ".join(f"'{NEEDED_PERMISSIONS[p][0]}' ({p}: {NEEDED_PERMISSIONS[p][1]})"
-                     for p in permissions)
+    return ", ".join(
+        f"'{NEEDED_PERMISSIONS[p][0]}' ({p}: {NEEDED_PERMISSIONS[p][1]})" for p in permissions
+    )
 
 
 def findings(ctx: Context, client: RedmineClient, resolver: FieldResolver) -> list[Finding]:
@@ -47,92 +50,147 @@ def findings(ctx: Context, client: RedmineClient, resolver: FieldResolver) -> li
         user = client.current_user()
     except errors.AuthError as e:
         if e.status == 403:
-            found.append(Finding(
-                id="redmine.rest.disabled", ok=False, message=str(e),
-                fix="Administration -> Settings -> API: tick 'Enable REST web service' "
-                    "and save."))
+            found.append(
+                Finding(
+                    id="redmine.rest.disabled",
+                    ok=False,
+                    message=str(e),
+                    fix="Administration -> Settings -> API: tick 'Enable REST web service' "
+                    "and save.",
+                )
+            )
             return found
-        found.append(Finding(
-            id="redmine.auth.invalid_key", ok=False,
-            message=f"Redmine at {ctx.base_url} answers, but the API key is not accepted "
-                    "(the request ran as Anonymous).",
-            fix="Copy the bot user's key from My account -> API access key into "
+        found.append(
+            Finding(
+                id="redmine.auth.invalid_key",
+                ok=False,
+                message=f"Redmine at {ctx.base_url} answers, but the API key is not accepted "
+                "(the request ran as Anonymous).",
+                fix="Copy the bot user's key from My account -> API access key into "
                 f"{client.key_source()}; "
-                "check that the bot user is not locked (Administration -> Users)."))
+                "check that the bot user is not locked (Administration -> Users).",
+            )
+        )
         return found
     except errors.TrackerError as e:
-        found.append(Finding(
-            id="redmine.connect.failed", ok=False, message=str(e),
-            fix=f"Check [trackers.{ctx.tracker_name}].url ({ctx.base_url}): open it in a "
-                "browser from this machine; check proxies and TLS."))
+        found.append(
+            Finding(
+                id="redmine.connect.failed",
+                ok=False,
+                message=str(e),
+                fix=f"Check [trackers.{ctx.tracker_name}].url ({ctx.base_url}): open it in a "
+                "browser from this machine; check proxies and TLS.",
+            )
+        )
         return found
-    found.append(Finding(id="redmine.auth.ok", ok=True,
-                         message=f"authenticated as '{user.get('login')}'"
-                                 + (" (administrator)" if user.get("admin") else "")))
+    found.append(
+        Finding(
+            id="redmine.auth.ok",
+            ok=True,
+            message=f"authenticated as '{user.get('login')}'"
+            + (" (administrator)" if user.get("admin") else ""),
+        )
+    )
 
     try:
         project = client.project()
     except errors.NotFoundError as e:
-        found.append(Finding(
-            id="redmine.project.missing", ok=False, message=str(e),
-            fix=f"Set 'project' to the identifier shown in the project's URL "
-                f"({ctx.base_url}/projects/<identifier>), or create the project."))
+        found.append(
+            Finding(
+                id="redmine.project.missing",
+                ok=False,
+                message=str(e),
+                fix=f"Set 'project' to the identifier shown in the project's URL "
+                f"({ctx.base_url}/projects/<identifier>), or create the project.",
+            )
+        )
         return found
     except errors.AuthError as e:
-        found.append(Finding(
-            id="redmine.project.forbidden", ok=False, message=str(e),
-            fix=f"Add '{user.get('login')}' as a member of the project (Settings -> "
-                "Members) with a role that has: "
-                + _permission_list(list(NEEDED_PERMISSIONS))))
+        found.append(
+            Finding(
+                id="redmine.project.forbidden",
+                ok=False,
+                message=str(e),
+                fix=f"Add '{user.get('login')}' as a member of the project (Settings -> "
+                "Members) with a role that has: " + _permission_list(list(NEEDED_PERMISSIONS)),
+            )
+        )
         return found
-    found.append(Finding(id="redmine.project.ok", ok=True,
-                         message=f"project '{ctx.pid}' ({project.get('name')}) found"))
+    found.append(
+        Finding(
+            id="redmine.project.ok",
+            ok=True,
+            message=f"project '{ctx.pid}' ({project.get('name')}) found",
+        )
+    )
     settings_url = f"{ctx.base_url}/projects/{ctx.pid}/settings/modules"
     modules = {m.get("name") for m in project.get("enabled_modules") or []}
     for module, finding_id, why in (
         ("issue_tracking", "redmine.issues.disabled", "there are no issues to plan"),
-        ("time_tracking", "redmine.time_tracking.disabled",
-         "spent time (actual cost, earned value) cannot be read"),
+        (
+            "time_tracking",
+            "redmine.time_tracking.disabled",
+            "spent time (actual cost, earned value) cannot be read",
+        ),
     ):
         if module not in modules:
-            found.append(Finding(
-                id=finding_id, ok=False,
-                message=f"the {module} module is disabled in project '{ctx.pid}': {why}",
-                fix=f"Enable it in {settings_url} (Settings -> Modules)."))
+            found.append(
+                Finding(
+                    id=finding_id,
+                    ok=False,
+                    message=f"the {module} module is disabled in project '{ctx.pid}': {why}",
+                    fix=f"Enable it in {settings_url} (Settings -> Modules).",
+                )
+            )
     if "wiki" in modules:
-        found.append(Finding(id="redmine.wiki.ok", ok=True,
-                             message="the wiki module is enabled"))
+        found.append(Finding(id="redmine.wiki.ok", ok=True, message="the wiki module is enabled"))
     else:
-        found.append(Finding(
-            id="redmine.wiki.disabled", ok=False,
-            message=f"the wiki module is disabled in project '{ctx.pid}': the plan page "
-                    f"'{ctx.project.wiki_page}' cannot be written",
-            fix=f"Enable 'Wiki' in {settings_url} (Settings -> Modules)."))
+        found.append(
+            Finding(
+                id="redmine.wiki.disabled",
+                ok=False,
+                message=f"the wiki module is disabled in project '{ctx.pid}': the plan page "
+                f"'{ctx.project.wiki_page}' cannot be written",
+                fix=f"Enable 'Wiki' in {settings_url} (Settings -> Modules).",
+            )
+        )
 
     found.extend(_permissions(ctx, client, user, int(project["id"])))
     found.extend(_fields(ctx, client, resolver, user, project))
     return found
 
 
-def _permissions(ctx: Context, client: RedmineClient, user: dict[str, Any],
-                 project_id: int) -> list[Finding]:
+def _permissions(
+    ctx: Context, client: RedmineClient, user: dict[str, Any], project_id: int
+) -> list[Finding]:
     if user.get("admin"):
-        return [Finding(id="redmine.permissions.ok", ok=True,
-                        message="the API user is an administrator (all permissions)")]
-    data = client.get("/users/current.json", {"include": "memberships"},
-                      what="membership list")
+        return [
+            Finding(
+                id="redmine.permissions.ok",
+                ok=True,
+                message="the API user is an administrator (all permissions)",
+            )
+        ]
+    data = client.get("/users/current.json", {"include": "memberships"}, what="membership list")
     memberships = (data.get("user") or {}).get("memberships") or []
-    role_ids = {int(r["id"]) for m in memberships
-                if int((m.get("project") or {}).get("id", 0)) == project_id
-                for r in m.get("roles") or []}
+    role_ids = {
+        int(r["id"])
+        for m in memberships
+        if int((m.get("project") or {}).get("id", 0)) == project_id
+        for r in m.get("roles") or []
+    }
     login = user.get("login")
     if not role_ids:
-        return [Finding(
-            id="redmine.permissions.missing", ok=False,
-            message=f"'{login}' is not a member of project '{ctx.pid}' (only public-project "
-                    "rights apply, which usually cannot edit issues or the wiki)",
-            fix=f"Add '{login}' to the project (Settings -> Members) with a role that has: "
-                + _permission_list(list(NEEDED_PERMISSIONS)))]
+        return [
+            Finding(
+                id="redmine.permissions.missing",
+                ok=False,
+                message=f"'{login}' is not a member of project '{ctx.pid}' (only public-project "
+                "rights apply, which usually cannot edit issues or the wiki)",
+                fix=f"Add '{login}' to the project (Settings -> Members) with a role that has: "
+                + _permission_list(list(NEEDED_PERMISSIONS)),
+            )
+        ]
     granted: set[str] = set()
     role_names: list[str] = []
     for role_id in sorted(role_ids):
@@ -142,17 +200,31 @@ def _permissions(ctx: Context, client: RedmineClient, user: dict[str, Any],
     lacking = [p for p in NEEDED_PERMISSIONS if p not in granted]
     if lacking:
         labels = ", ".join(f"'{NEEDED_PERMISSIONS[p][0]}'" for p in lacking)
-        return [Finding(
-            id="redmine.permissions.missing", ok=False,
-            message=f"'{login}' lacks in project '{ctx.pid}': " + _permission_list(lacking),
-            fix=f"Administration -> Roles and permissions -> {' or '.join(role_names)} "
-                f"(the bot's role in '{ctx.pid}'): tick {labels}, then Save.")]
-    return [Finding(id="redmine.permissions.ok", ok=True,
-                    message=f"'{login}' has the permissions tracker-bridge needs")]
+        return [
+            Finding(
+                id="redmine.permissions.missing",
+                ok=False,
+                message=f"'{login}' lacks in project '{ctx.pid}': " + _permission_list(lacking),
+                fix=f"Administration -> Roles and permissions -> {' or '.join(role_names)} "
+                f"(the bot's role in '{ctx.pid}'): tick {labels}, then Save.",
+            )
+        ]
+    return [
+        Finding(
+            id="redmine.permissions.ok",
+            ok=True,
+            message=f"'{login}' has the permissions tracker-bridge needs",
+        )
+    ]
 
 
-def _fields(ctx: Context, client: RedmineClient, resolver: FieldResolver,
-            user: dict[str, Any], project: dict[str, Any]) -> list[Finding]:
+def _fields(
+    ctx: Context,
+    client: RedmineClient,
+    resolver: FieldResolver,
+    user: dict[str, Any],
+    project: dict[str, Any],
+) -> list[Finding]:
     project_id = int(project["id"])
     subprojects = "*" if ctx.project.include_subprojects else "!*"
     # one sample issue per tracker enabled in the project: its custom fields are the ones
@@ -160,56 +232,85 @@ def _fields(ctx: Context, client: RedmineClient, resolver: FieldResolver,
     per_tracker: dict[str, set[int]] = {}
     catalogue: dict[str, str] = {}
     for tracker in project.get("trackers") or []:
-        data = client.get("/issues.json", {"project_id": project_id, "status_id": "*",
-                                           "tracker_id": tracker["id"], "limit": 1,
-                                           "subproject_id": subprojects},
-                          what="issue sample")
+        data = client.get(
+            "/issues.json",
+            {
+                "project_id": project_id,
+                "status_id": "*",
+                "tracker_id": tracker["id"],
+                "limit": 1,
+                "subproject_id": subprojects,
+            },
+            what="issue sample",
+        )
         for raw in data.get("issues") or []:
             for cf in raw.get("custom_fields") or []:
                 catalogue.setdefault(str(cf["name"]), str(cf["id"]))
             if ctx.is_risk(raw):
                 continue  # risks are read, never written
-            per_tracker[str(tracker["name"])] = {int(cf["id"])
-                                                 for cf in raw.get("custom_fields") or []}
+            per_tracker[str(tracker["name"])] = {
+                int(cf["id"]) for cf in raw.get("custom_fields") or []
+            }
     if not per_tracker:
-        return [Finding(
-            id="redmine.custom_field.unverified", ok=False,
-            message=f"project '{ctx.pid}' has no issues yet, so the custom fields cannot "
-                    "be checked",
-            fix="Create an issue, then run doctor again.")]
+        return [
+            Finding(
+                id="redmine.custom_field.unverified",
+                ok=False,
+                message=f"project '{ctx.pid}' has no issues yet, so the custom fields cannot "
+                "be checked",
+                fix="Create an issue, then run doctor again.",
+            )
+        ]
     plan = resolver.resolve(catalogue)
     found: list[Finding] = []
     for logical, target in plan.missing.items():
-        found.append(_field_finding(
-            "missing", target, logical, f"is not visible on issues of project '{ctx.pid}'",
-            fix=str(resolver.missing_error(logical, target))))
+        found.append(
+            _field_finding(
+                "missing",
+                target,
+                logical,
+                f"is not visible on issues of project '{ctx.pid}'",
+                fix=str(resolver.missing_error(logical, target)),
+            )
+        )
     for logical, target in plan.optional_missing.items():
-        what = (f"custom field id {target}" if isinstance(target, int)
-                else f"custom field '{target}'")
+        what = (
+            f"custom field id {target}" if isinstance(target, int) else f"custom field '{target}'"
+        )
         purpose = OPTIONAL_FIELD_PURPOSE.get(logical, f"the {logical} values")
-        found.append(Finding(
-            id="redmine.custom_field.optional_missing", ok=True,
-            message=f"optional {what} (fields.{logical}) is not on issues of project "
-                    f"'{ctx.pid}': not written: create it to see {purpose}",
-            fix=f"Optional. Administration -> Custom fields -> New -> Issues, named "
+        found.append(
+            Finding(
+                id="redmine.custom_field.optional_missing",
+                ok=True,
+                message=f"optional {what} (fields.{logical}) is not on issues of project "
+                f"'{ctx.pid}': not written: create it to see {purpose}",
+                fix=f"Optional. Administration -> Custom fields -> New -> Issues, named "
                 f"'{target}', format {EXPECTED_FORMATS.get(logical, 'as documented')}, "
                 "the trackers the project uses, 'For all projects' or enabled in the "
                 f"project's Settings -> Issue tracking (on the Redmine host `{SETUP_COMMAND}` "
                 "creates it); or set "
-                f"fields.{logical} to the name the field has in Redmine"))
+                f"fields.{logical} to the name the field has in Redmine",
+            )
+        )
     for logical, field_id in plan.ids.items():
         name = next((n for n, i in catalogue.items() if int(i) == field_id), str(field_id))
         lacking = sorted(t for t, ids in per_tracker.items() if field_id not in ids)
         if lacking:
-            found.append(_field_finding(
-                "not_writable", name, logical,
-                f"is missing on issues of tracker(s) {', '.join(lacking)}; values for them "
-                "are not written",
-                fix=f"Administration -> Custom fields -> {name}: tick the tracker(s) "
-                    f"{', '.join(lacking)}"))
+            found.append(
+                _field_finding(
+                    "not_writable",
+                    name,
+                    logical,
+                    f"is missing on issues of tracker(s) {', '.join(lacking)}; values for them "
+                    "are not written",
+                    fix=f"Administration -> Custom fields -> {name}: tick the tracker(s) "
+                    f"{', '.join(lacking)}",
+                )
+            )
         else:
-            found.append(_field_finding("ok", name, logical,
-                                        "is on issues of every tracker in use", ok=True))
+            found.append(
+                _field_finding("ok", name, logical, "is on issues of every tracker in use", ok=True)
+            )
     if user.get("admin") and plan.ids:
         found.extend(_formats(client, plan.ids))
     return found
@@ -221,24 +322,42 @@ def _formats(client: RedmineClient, ids: dict[str, int]) -> list[Finding]:
         data = client.get("/custom_fields.json", what="custom field list")
     except errors.AuthError:
         return []
-    formats = {int(cf["id"]): (str(cf.get("name")), str(cf.get("field_format")))
-               for cf in data.get("custom_fields") or []}
+    formats = {
+        int(cf["id"]): (str(cf.get("name")), str(cf.get("field_format")))
+        for cf in data.get("custom_fields") or []
+    }
     found: list[Finding] = []
     for logical, field_id in ids.items():
         expected = EXPECTED_FORMATS.get(logical)
         name, actual = formats.get(field_id, ("?", "?"))
         if expected and actual not in (expected, "?"):
-            found.append(_field_finding(
-                "format", name, logical,
-                f"has format '{actual}', tracker-bridge writes '{expected}' values",
-                fix=f"Create a '{expected}' custom field (formats cannot be changed) and "
-                    f"point fields.{logical} at it."))
+            found.append(
+                _field_finding(
+                    "format",
+                    name,
+                    logical,
+                    f"has format '{actual}', tracker-bridge writes '{expected}' values",
+                    fix=f"Create a '{expected}' custom field (formats cannot be changed) and "
+                    f"point fields.{logical} at it.",
+                )
+            )
     return found
 
 
-def _field_finding(kind: str, name: str | int, logical: str, problem: str, *,
-                   fix: str | None = None, ok: bool = False) -> Finding:
+def _field_finding(
+    kind: str,
+    name: str | int,
+    logical: str,
+    problem: str,
+    *,
+    fix: str | None = None,
+    ok: bool = False,
+) -> Finding:
     """A ``redmine.custom_field.<kind>`` finding: "custom field '<name>' (fields.<logical>)
     <problem>"."""
-    return Finding(id=f"redmine.custom_field.{kind}", ok=ok,
-                   message=f"custom field '{name}' (fields.{logical}) {problem}", fix=fix)
+    return Finding(
+        id=f"redmine.custom_field.{kind}",
+        ok=ok,
+        message=f"custom field '{name}' (fields.{logical}) {problem}",
+        fix=fix,
+    )

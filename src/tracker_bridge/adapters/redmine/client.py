@@ -71,8 +71,9 @@ class _CountingSession(requests.Session):
         finally:
             self._idempotent_writes = False
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any,
-                **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
         verb = method.decode() if isinstance(method, bytes) else method
         retry = verb.upper() in ("GET", "HEAD") or self._idempotent_writes
@@ -86,8 +87,11 @@ class _CountingSession(requests.Session):
                     raise
                 why = f"connection failed ({type(e).__name__})"
             else:
-                if not retry or attempt >= self.retries or (
-                        response.status_code not in RETRY_STATUSES):
+                if (
+                    not retry
+                    or attempt >= self.retries
+                    or (response.status_code not in RETRY_STATUSES)
+                ):
                     date = response.headers.get("Date")
                     if date:
                         self.last_date = date
@@ -95,8 +99,15 @@ class _CountingSession(requests.Session):
                 why = f"HTTP {response.status_code}"
                 response.close()
             wait = self.backoff_seconds * 2**attempt
-            log.info("redmine: %s %s: %s; retry %d of %d in %.1f s", verb.upper(),
-                     urlsplit(str(url)).path, why, attempt + 1, self.retries, wait)
+            log.info(
+                "redmine: %s %s: %s; retry %d of %d in %.1f s",
+                verb.upper(),
+                urlsplit(str(url)).path,
+                why,
+                attempt + 1,
+                self.retries,
+                wait,
+            )
             self._sleep(wait)
             attempt += 1
             self.retried += 1
@@ -120,8 +131,7 @@ class RedmineClient:
         self._ctx = ctx
         self._key = api_key
         #: python-redmine's client; its engine sends through :attr:`session`.
-        self.rm = Redmine(ctx.base_url, key=api_key,
-                          requests={"headers": {"X-Skip-Webhooks": "1"}})
+        self.rm = Redmine(ctx.base_url, key=api_key, requests={"headers": {"X-Skip-Webhooks": "1"}})
         session = _CountingSession(ctx.tracker.timeout_seconds)
         old = self.rm.engine.session
         session.headers.update(old.headers)
@@ -148,8 +158,11 @@ class RedmineClient:
         """Where the key comes from, for messages that ask to replace it."""
         tracker = self._ctx.tracker
         env = tracker.api_key_env or f"TRACKER_BRIDGE_{self._ctx.tracker_name.upper()}_KEY"
-        return (f"the file {tracker.api_key_file}" if tracker.api_key_file
-                else f"the environment variable {env}")
+        return (
+            f"the file {tracker.api_key_file}"
+            if tracker.api_key_file
+            else f"the environment variable {env}"
+        )
 
     def _auth_hint(self) -> str:
         source = self.key_source()
@@ -162,80 +175,129 @@ class RedmineClient:
     # ------------------------------------------------------------------ requests
 
     @contextlib.contextmanager
-    def call(self, method: str, path: str, *, what: str = "request",
-             not_found: str | None = None, forbidden: str | None = None) -> Iterator[None]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str = "request",
+        not_found: str | None = None,
+        forbidden: str | None = None,
+    ) -> Iterator[None]:
         """Translate python-redmine and requests exceptions into our error tree."""
         base_url = self._ctx.base_url
         path = self.scrub(path)
         try:
             yield
         except rm_exc.AuthError:
-            raise errors.AuthError(self._auth_hint(), method=method, path=path,
-                                   status=401) from None
+            raise errors.AuthError(
+                self._auth_hint(), method=method, path=path, status=401
+            ) from None
         except rm_exc.ForbiddenError:
             raise errors.AuthError(
-                forbidden or f"Redmine refused the {what}: the API user lacks the permission "
+                forbidden
+                or f"Redmine refused the {what}: the API user lacks the permission "
                 f"(check its role in project '{self._ctx.pid}', Settings -> Members)",
-                method=method, path=path, status=403) from None
+                method=method,
+                path=path,
+                status=403,
+            ) from None
         except rm_exc.ResourceNotFoundError:
-            raise errors.NotFoundError(not_found or f"{what}: not found", method=method,
-                                       path=path, status=404) from None
+            raise errors.NotFoundError(
+                not_found or f"{what}: not found", method=method, path=path, status=404
+            ) from None
         except rm_exc.ConflictError:
-            raise errors.ConflictError(f"{what}: a concurrent edit won", method=method,
-                                       path=path, status=409) from None
+            raise errors.ConflictError(
+                f"{what}: a concurrent edit won", method=method, path=path, status=409
+            ) from None
         except rm_exc.ValidationError as e:
-            raise errors.RejectedError(f"Redmine refused the {what}", method=method, path=path,
-                                       status=422,
-                                       detail=self.scrub(str(e)) or "(no message)") from None
+            raise errors.RejectedError(
+                f"Redmine refused the {what}",
+                method=method,
+                path=path,
+                status=422,
+                detail=self.scrub(str(e)) or "(no message)",
+            ) from None
         except rm_exc.ImpersonateError:
-            raise errors.AuthError("impersonation failed", method=method, path=path,
-                                   status=412) from None
+            raise errors.AuthError(
+                "impersonation failed", method=method, path=path, status=412
+            ) from None
         except rm_exc.RequestEntityTooLargeError:
-            raise errors.RejectedError(f"the {what} is too large for Redmine", method=method,
-                                       path=path, status=413) from None
+            raise errors.RejectedError(
+                f"the {what} is too large for Redmine", method=method, path=path, status=413
+            ) from None
         except rm_exc.ServerError:
             raise errors.TrackerError(
                 f"Redmine failed with an internal error on the {what} (see its production.log)",
-                method=method, path=path, status=500) from None
+                method=method,
+                path=path,
+                status=500,
+            ) from None
         except rm_exc.UnknownError as e:
-            raise errors.TrackerError(f"unexpected answer to the {what}", method=method,
-                                      path=path, status=e.status_code) from None
+            raise errors.TrackerError(
+                f"unexpected answer to the {what}", method=method, path=path, status=e.status_code
+            ) from None
         except rm_exc.HTTPProtocolError:
             raise errors.TrackerError(
                 f"{base_url} redirects between http and https; configure the exact URL "
-                "Redmine is served at", method=method, path=path) from None
+                "Redmine is served at",
+                method=method,
+                path=path,
+            ) from None
         except rm_exc.JSONDecodeError:
             raise errors.TrackerError(
                 f"{base_url} did not answer with JSON; is it a Redmine, and is the REST "
-                "web service enabled?", method=method, path=path) from None
+                "web service enabled?",
+                method=method,
+                path=path,
+            ) from None
         except rm_exc.BaseRedmineError as e:
             raise errors.TrackerError(self.scrub(str(e)), method=method, path=path) from None
         except requests.Timeout:
             raise errors.TrackerError(
                 f"Redmine at {base_url} did not answer within "
-                f"{self._ctx.tracker.timeout_seconds:g} s", method=method, path=path) from None
+                f"{self._ctx.tracker.timeout_seconds:g} s",
+                method=method,
+                path=path,
+            ) from None
         except requests.RequestException as e:
             raise errors.TrackerError(
                 f"cannot reach Redmine at {base_url} ({type(e).__name__}); check the url "
-                f"in [trackers.{self._ctx.tracker_name}] and the network", method=method,
-                path=path) from None
+                f"in [trackers.{self._ctx.tracker_name}] and the network",
+                method=method,
+                path=path,
+            ) from None
 
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                data: Any = None, **call: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        data: Any = None,
+        **call: Any,
+    ) -> Any:
         with self.call(method.upper(), path, **call):
-            return self.rm.engine.request(method.lower(), self._ctx.base_url + path,
-                                          params=params or {}, data=data)
+            return self.rm.engine.request(
+                method.lower(), self._ctx.base_url + path, params=params or {}, data=data
+            )
 
     def get(self, path: str, params: dict[str, Any] | None = None, **call: Any) -> dict[str, Any]:
         result = self.request("get", path, params, **call)
         if not isinstance(result, dict):
-            raise errors.TrackerError("empty answer where JSON was expected", method="GET",
-                                      path=path)
+            raise errors.TrackerError(
+                "empty answer where JSON was expected", method="GET", path=path
+            )
         return result
 
-    def paged(self, path: str, container: str, params: dict[str, Any], *,
-              on_page: Callable[[int, int], None] | None = None,
-              **call: Any) -> list[dict[str, Any]]:
+    def paged(
+        self,
+        path: str,
+        container: str,
+        params: dict[str, Any],
+        *,
+        on_page: Callable[[int, int], None] | None = None,
+        **call: Any,
+    ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         offset = 0
         while True:
@@ -255,14 +317,19 @@ class RedmineClient:
         """The API user; AuthError when the key is not accepted (Anonymous)."""
         # Verified on 5.0.4: an unknown key -> 401 (Anonymous); REST disabled -> 403 for any key.
         data = self.get(
-            "/users/current.json", what="API key check",
-            forbidden=(f"the REST web service of Redmine at {self._ctx.base_url} is disabled "
-                       "(403 for any key): an administrator must tick Administration -> "
-                       "Settings -> API -> 'Enable REST web service'"))
+            "/users/current.json",
+            what="API key check",
+            forbidden=(
+                f"the REST web service of Redmine at {self._ctx.base_url} is disabled "
+                "(403 for any key): an administrator must tick Administration -> "
+                "Settings -> API -> 'Enable REST web service'"
+            ),
+        )
         user = data.get("user") or {}
         if not user.get("id"):
-            raise errors.AuthError(self._auth_hint(), method="GET", path="/users/current.json",
-                                   status=200)
+            raise errors.AuthError(
+                self._auth_hint(), method="GET", path="/users/current.json", status=200
+            )
         return dict(user)
 
     def project(self) -> dict[str, Any]:
@@ -270,14 +337,20 @@ class RedmineClient:
         pid, base_url = self._ctx.pid, self._ctx.base_url
         path = f"/projects/{quote(pid, safe='')}.json"
         data = self.get(
-            path, {"include": "enabled_modules,trackers"}, what="project lookup",
-            not_found=(f"Redmine project '{pid}' does not exist at {base_url} (or is "
-                       "archived); check 'project' in the [projects.*] section: it is the "
-                       "project's identifier from its URL, "
-                       f"{base_url}/projects/<identifier>"),
-            forbidden=(f"the API user may not see Redmine project '{pid}' at "
-                       f"{base_url}: add it as a member (project Settings -> Members) "
-                       "with a role that can view issues"),
+            path,
+            {"include": "enabled_modules,trackers"},
+            what="project lookup",
+            not_found=(
+                f"Redmine project '{pid}' does not exist at {base_url} (or is "
+                "archived); check 'project' in the [projects.*] section: it is the "
+                "project's identifier from its URL, "
+                f"{base_url}/projects/<identifier>"
+            ),
+            forbidden=(
+                f"the API user may not see Redmine project '{pid}' at "
+                f"{base_url}: add it as a member (project Settings -> Members) "
+                "with a role that can view issues"
+            ),
         )
         project = dict(data.get("project") or {})
         self.project_json = project

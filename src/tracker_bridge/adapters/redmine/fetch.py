@@ -89,8 +89,11 @@ def latest_update(issues: list[dict[str, Any]]) -> dt.datetime | None:
 
 def start_candidates(raw: dict[str, Any]) -> list[dt.date]:
     """What a work issue contributes to the derived project start: start date, creation."""
-    return [d for d in (parse_date(raw.get("start_date")), parse_date(raw.get("created_on")))
-            if d is not None]
+    return [
+        d
+        for d in (parse_date(raw.get("start_date")), parse_date(raw.get("created_on")))
+        if d is not None
+    ]
 
 
 @dataclass
@@ -120,31 +123,43 @@ class Fetcher:
         server_start = client.server_time()
         project = client.project()
         project_id = int(project["id"])
-        versions_raw = client.get(f"/projects/{project_id}/versions.json",
-                                  what="version list").get("versions") or []
+        versions_raw = (
+            client.get(f"/projects/{project_id}/versions.json", what="version list").get("versions")
+            or []
+        )
         return server_start, project, versions_raw
 
     def scope(self, project_id: int) -> dict[str, Any]:
         """Filters every issue list of this project uses."""
-        return {"project_id": project_id, "status_id": "*",
-                "subproject_id": "*" if self._ctx.project.include_subprojects else "!*"}
+        return {
+            "project_id": project_id,
+            "status_id": "*",
+            "subproject_id": "*" if self._ctx.project.include_subprojects else "!*",
+        }
 
     def time_entry_list(self, project_id: int) -> list[dict[str, Any]]:
         scope = self.scope(project_id)
         return self._client.paged(
-            "/time_entries.json", "time_entries",
+            "/time_entries.json",
+            "time_entries",
             {"project_id": project_id, "subproject_id": scope["subproject_id"]},
             what="time entry list",
         )
 
-    def full(self, project: dict[str, Any], versions_raw: list[dict[str, Any]],
-             progress: Callable[[int, int], None] | None = None) -> Fetched:
+    def full(
+        self,
+        project: dict[str, Any],
+        versions_raw: list[dict[str, Any]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Fetched:
         """Every issue and time entry of the project (after :meth:`start`)."""
         project_id = int(project["id"])
         issues_raw = self._client.paged(
-            "/issues.json", "issues",
+            "/issues.json",
+            "issues",
             {**self.scope(project_id), "include": "relations", "sort": "id"},
-            on_page=progress, what="issue list",
+            on_page=progress,
+            what="issue list",
         )
         by_id: dict[int, dict[str, Any]] = {}
         for raw in issues_raw:  # pages are read at different moments: de-duplicate
@@ -154,8 +169,9 @@ class Fetcher:
         closed_status_ids = self.closed_statuses(issues)
         entries_raw = self.time_entry_list(project_id)
 
-        snapshot = self._build_snapshot(project, versions_raw, issues, closed_status_ids,
-                                        entries_raw)
+        snapshot = self._build_snapshot(
+            project, versions_raw, issues, closed_status_ids, entries_raw
+        )
         return Fetched(snapshot, latest_update(issues))
 
     def closed_statuses(self, issues: list[dict[str, Any]]) -> set[int]:
@@ -174,9 +190,14 @@ class Fetcher:
             closed = {int(s["id"]) for s in data.get("issue_statuses") or [] if s.get("is_closed")}
         return closed
 
-    def _build_snapshot(self, project: dict[str, Any], versions_raw: list[dict[str, Any]],
-                        issues: list[dict[str, Any]], closed_status_ids: set[int],
-                        entries_raw: list[dict[str, Any]]) -> Snapshot:
+    def _build_snapshot(
+        self,
+        project: dict[str, Any],
+        versions_raw: list[dict[str, Any]],
+        issues: list[dict[str, Any]],
+        closed_status_ids: set[int],
+        entries_raw: list[dict[str, Any]],
+    ) -> Snapshot:
         ctx = self._ctx
         project_id = int(project["id"])
         ids = {int(raw["id"]) for raw in issues}
@@ -189,8 +210,9 @@ class Fetcher:
         for raw in work_issues:
             version = raw.get("fixed_version")
             if version and f"redmine:version:{version['id']}" not in milestones:
-                milestones[f"redmine:version:{version['id']}"] = self.extra_version(version,
-                                                                                  project_id)
+                milestones[f"redmine:version:{version['id']}"] = self.extra_version(
+                    version, project_id
+                )
 
         catalogue: dict[str, str] = {}
         for raw in issues:
@@ -201,8 +223,7 @@ class Fetcher:
 
         items: list[WorkItem] = []
         for raw in work_issues:
-            items.append(self.item(raw, item_ids, risk_ids, closed_status_ids, plan,
-                                   risk_fields))
+            items.append(self.item(raw, item_ids, risk_ids, closed_status_ids, plan, risk_fields))
 
         dependencies, threatened = self.relations(issues, item_ids, risk_ids)
         register = risks.register(ctx, risk_issues, closed_status_ids, risk_fields, threatened)
@@ -212,16 +233,27 @@ class Fetcher:
         start = ctx.project.start
         if start is None:
             candidates = [d for raw in work_issues for d in start_candidates(raw)]
-            start = min(candidates) if candidates else (
-                parse_date(project.get("created_on")) or dt.date.today())
+            start = (
+                min(candidates)
+                if candidates
+                else (parse_date(project.get("created_on")) or dt.date.today())
+            )
 
-        return self.snapshot(project, start, items, dependencies, milestones, time_entries,
-                             register, catalogue)
+        return self.snapshot(
+            project, start, items, dependencies, milestones, time_entries, register, catalogue
+        )
 
-    def snapshot(self, project: dict[str, Any], start: dt.date, items: list[WorkItem],
-                 dependencies: list[Dependency], milestones: dict[str, Milestone],
-                 time_entries: list[TimeEntry], register: list[Risk],
-                 catalogue: dict[str, str]) -> Snapshot:
+    def snapshot(
+        self,
+        project: dict[str, Any],
+        start: dt.date,
+        items: list[WorkItem],
+        dependencies: list[Dependency],
+        milestones: dict[str, Milestone],
+        time_entries: list[TimeEntry],
+        register: list[Risk],
+        catalogue: dict[str, str],
+    ) -> Snapshot:
         """The Snapshot of what was read (milestones sorted by version id)."""
         return Snapshot(
             project=Project(name=str(project.get("name") or self._ctx.pid), start=start),
@@ -235,8 +267,13 @@ class Fetcher:
             custom_fields=catalogue,
         )
 
-    def time_entries(self, entries_raw: list[dict[str, Any]], project_id: int,
-                     item_ids: set[int], risk_ids: set[int]) -> list[TimeEntry]:
+    def time_entries(
+        self,
+        entries_raw: list[dict[str, Any]],
+        project_id: int,
+        item_ids: set[int],
+        risk_ids: set[int],
+    ) -> list[TimeEntry]:
         """Time entries of the project, with the item they are logged on (None: on the
         project, on a risk, or on an issue that was not fetched; noted)."""
         ctx = self._ctx
@@ -244,8 +281,10 @@ class Fetcher:
         outside_entries = 0
         on_risks = 0
         for te in entries_raw:
-            if (not ctx.project.include_subprojects
-                    and int((te.get("project") or {}).get("id", project_id)) != project_id):
+            if (
+                not ctx.project.include_subprojects
+                and int((te.get("project") or {}).get("id", project_id)) != project_id
+            ):
                 continue
             issue_id = (te.get("issue") or {}).get("id")
             item_key = None
@@ -256,28 +295,34 @@ class Fetcher:
                     on_risks += 1
                 else:
                     outside_entries += 1
-            time_entries.append(TimeEntry(
-                item=item_key,
-                person=(te.get("user") or {}).get("name"),
-                activity=(te.get("activity") or {}).get("name"),
-                hours=max(0.0, float(te.get("hours") or 0)),
-                date=parse_date(te.get("spent_on")) or dt.date.today(),
-            ))
+            time_entries.append(
+                TimeEntry(
+                    item=item_key,
+                    person=(te.get("user") or {}).get("name"),
+                    activity=(te.get("activity") or {}).get("name"),
+                    hours=max(0.0, float(te.get("hours") or 0)),
+                    date=parse_date(te.get("spent_on")) or dt.date.today(),
+                )
+            )
         if outside_entries:
-            ctx.note(f"{outside_entries} time entries are logged on issues that were not "
-                     "fetched (not visible to the API user); counted without an item")
+            ctx.note(
+                f"{outside_entries} time entries are logged on issues that were not "
+                "fetched (not visible to the API user); counted without an item"
+            )
         if on_risks:
-            ctx.note(f"{on_risks} time entries are logged on risks (tracker "
-                     f"'{ctx.risk.risk_tracker}'); counted for the project, without an item")
+            ctx.note(
+                f"{on_risks} time entries are logged on risks (tracker "
+                f"'{ctx.risk.risk_tracker}'); counted for the project, without an item"
+            )
         return time_entries
 
     # ------------------------------------------------------------------ versions
 
-    def version_milestones(self, versions_raw: list[dict[str, Any]],
-                           project_id: int) -> dict[str, Milestone]:
+    def version_milestones(
+        self, versions_raw: list[dict[str, Any]], project_id: int
+    ) -> dict[str, Milestone]:
         """The project's version list as milestones, by key."""
-        return {f"redmine:version:{v['id']}": self._milestone(v, project_id)
-                for v in versions_raw}
+        return {f"redmine:version:{v['id']}": self._milestone(v, project_id) for v in versions_raw}
 
     @staticmethod
     def _milestone(v: dict[str, Any], project_id: int) -> Milestone:
@@ -290,25 +335,41 @@ class Fetcher:
             status = "locked"
         elif v.get("status") == "closed":
             status = "closed"
-        return Milestone(key=f"redmine:version:{v['id']}", name=name,
-                         due=parse_date(v.get("due_date") or v.get("effective_date")),
-                         status=status, native_id=str(v["id"]))
+        return Milestone(
+            key=f"redmine:version:{v['id']}",
+            name=name,
+            due=parse_date(v.get("due_date") or v.get("effective_date")),
+            status=status,
+            native_id=str(v["id"]),
+        )
 
     def extra_version(self, ref: dict[str, Any], project_id: int) -> Milestone:
         """A version an issue uses that the project's version list does not show."""
         try:
             data = self._client.get(f"/versions/{int(ref['id'])}.json", what="version lookup")
         except (errors.NotFoundError, errors.AuthError):
-            self._ctx.note(f"version {ref['id']} ('{ref.get('name')}') of some issues is not "
-                           "visible; used without a due date")
-            return Milestone(key=f"redmine:version:{ref['id']}",
-                             name=str(ref.get("name") or ref["id"]), native_id=str(ref["id"]))
+            self._ctx.note(
+                f"version {ref['id']} ('{ref.get('name')}') of some issues is not "
+                "visible; used without a due date"
+            )
+            return Milestone(
+                key=f"redmine:version:{ref['id']}",
+                name=str(ref.get("name") or ref["id"]),
+                native_id=str(ref["id"]),
+            )
         return self._milestone(dict(data.get("version") or ref), project_id)
 
     # ------------------------------------------------------------------ issues
 
-    def item(self, raw: dict[str, Any], ids: set[int], risk_ids: set[int], closed: set[int],
-             plan: FieldPlan, risk_fields: RiskFields) -> WorkItem:
+    def item(
+        self,
+        raw: dict[str, Any],
+        ids: set[int],
+        risk_ids: set[int],
+        closed: set[int],
+        plan: FieldPlan,
+        risk_fields: RiskFields,
+    ) -> WorkItem:
         """A work issue as a WorkItem (``ids``: the work items, ``closed``: closed statuses)."""
         ctx = self._ctx
         iid = int(raw["id"])
@@ -318,11 +379,15 @@ class Fetcher:
             if int(parent) in ids:
                 parent_key = f"redmine:{parent}"
             elif int(parent) in risk_ids:
-                ctx.note(f"issue #{iid}: parent #{parent} is a risk (tracker "
-                         f"'{ctx.risk.risk_tracker}'); treated as a top-level item")
+                ctx.note(
+                    f"issue #{iid}: parent #{parent} is a risk (tracker "
+                    f"'{ctx.risk.risk_tracker}'); treated as a top-level item"
+                )
             else:
-                ctx.note(f"issue #{iid}: parent #{parent} is outside the fetched issues; "
-                         "treated as a top-level item")
+                ctx.note(
+                    f"issue #{iid}: parent #{parent} is outside the fetched issues; "
+                    "treated as a top-level item"
+                )
         status = raw.get("status") or {}
         is_closed = int(status.get("id", 0)) in closed
         version = raw.get("fixed_version")
@@ -349,8 +414,9 @@ class Fetcher:
             status=Status.CLOSED if is_closed else Status.OPEN,
             closed_on=parse_date(raw.get("closed_on")) if is_closed else None,
             estimate_hours=likely,
-            estimate_range=risks.estimate_range(ctx, iid, likely, values, risk_fields,
-                                                quiet=is_closed),
+            estimate_range=risks.estimate_range(
+                ctx, iid, likely, values, risk_fields, quiet=is_closed
+            ),
             spent_hours=max(0.0, float(raw.get("spent_hours") or 0)),
             done_ratio=min(100, max(0, int(raw.get("done_ratio") or 0))),
             **dates,
@@ -362,8 +428,9 @@ class Fetcher:
             fields=fields,
         )
 
-    def relations(self, issues: list[dict[str, Any]], ids: set[int],
-                  risk_ids: set[int]) -> tuple[list[Dependency], dict[int, set[int]]]:
+    def relations(
+        self, issues: list[dict[str, Any]], ids: set[int], risk_ids: set[int]
+    ) -> tuple[list[Dependency], dict[int, set[int]]]:
         """Dependencies between work items (``ids``), and risk id -> ids of the work items
         it is related to by any relation (those relations are never dependencies)."""
         seen: set[int] = set()
@@ -395,22 +462,36 @@ class Fetcher:
                     continue
                 if pred not in ids or succ not in ids:
                     outside += 1
-                    log.info("redmine %s: %s relation #%s -> #%s leaves the fetched issues; "
-                             "dropped", self._ctx.pid, kind, pred, succ)
+                    log.info(
+                        "redmine %s: %s relation #%s -> #%s leaves the fetched issues; dropped",
+                        self._ctx.pid,
+                        kind,
+                        pred,
+                        succ,
+                    )
                     continue
                 lag = int(rel.get("delay") or 0) if kind == "precedes" else 0
                 current = best.get((pred, succ))
                 if current is None or lag > current[0]:
                     best[(pred, succ)] = (lag, kind)
         if outside:
-            self._ctx.note(f"{outside} relation(s) point to issues outside the fetched set "
-                           "(another project, or not visible); dropped")
+            self._ctx.note(
+                f"{outside} relation(s) point to issues outside the fetched set "
+                "(another project, or not visible); dropped"
+            )
         if risk_outside:
-            self._ctx.note(f"{risk_outside} relation(s) of risks point to issues outside the "
-                           "fetched set; those issues are not counted as threatened")
+            self._ctx.note(
+                f"{risk_outside} relation(s) of risks point to issues outside the "
+                "fetched set; those issues are not counted as threatened"
+            )
         dependencies = [
-            Dependency(predecessor=f"redmine:{p}", successor=f"redmine:{s}",
-                       type=DependencyType.FS, lag_days=lag, origin=kind)
+            Dependency(
+                predecessor=f"redmine:{p}",
+                successor=f"redmine:{s}",
+                type=DependencyType.FS,
+                lag_days=lag,
+                origin=kind,
+            )
             for (p, s), (lag, kind) in sorted(best.items())
         ]
         return dependencies, threatened

@@ -17,7 +17,9 @@ from typing import Any
 
 from tracker_bridge import errors
 from tracker_bridge.adapters.redmine.context import Context
+from tracker_bridge.adapters.values import same_shown_value
 from tracker_bridge.model import FieldValue
+from tracker_bridge.plan_fields import PLAN_FIELDS
 
 __all__ = [
     "EXPECTED_FORMATS",
@@ -33,32 +35,12 @@ __all__ = [
     "values_equal",
 ]
 
-#: Redmine formats of our logical fields: values are formatted for them (:func:`format_value`)
-#: and ``check`` compares them with the real fields when it can see them (administrators).
-EXPECTED_FORMATS = {
-    "critical": "bool",
-    "total_float": "int",
-    "early_start": "date",
-    "early_finish": "date",
-    "late_finish": "date",
-    "risk_score": "int",
-    "p80_finish": "date",
-    "criticality": "int",
-    "planned_cost": "float",
-    "slip_days": "int",
-    "levelled_start": "date",
-    "levelled_finish": "date",
-}
+#: Redmine formats of our logical fields (Redmine's format names are the registry's kinds):
+#: values are formatted for them (:func:`format_value`) and ``check`` compares them with the
+#: real fields when it can see them (administrators).
+EXPECTED_FORMATS = {f.name: f.kind for f in PLAN_FIELDS}
 #: What a team misses when an optional (overlay) field does not exist: "create it to see ...".
-OPTIONAL_FIELD_PURPOSE = {
-    "risk_score": "each issue's schedule risk score (0-100)",
-    "p80_finish": "the date each issue finishes by with 80 % confidence",
-    "criticality": "how often each issue is on the critical path in the simulation",
-    "planned_cost": "each issue's planned cost",
-    "slip_days": "each issue's slip against the baseline, in working days",
-    "levelled_start": "each issue's start once people's capacity is respected",
-    "levelled_finish": "each issue's finish once people's capacity is respected",
-}
+OPTIONAL_FIELD_PURPOSE = {f.name: f.purpose for f in PLAN_FIELDS if f.overlay is not None}
 FLOAT_DECIMALS = 2
 #: How an administrator creates the custom fields on the Redmine host (it ships with the
 #: package; it prints the script when started elsewhere).
@@ -101,21 +83,9 @@ def format_value(value: FieldValue, field_format: str | None = None) -> str:
     return str(value).strip()
 
 
-def _normalise(value: str | None) -> str | float:
-    text = (value or "").strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return number if math.isfinite(number) else text
-
-
 def values_equal(current: str | None, new: str | None) -> bool:
-    """Compare as Redmine users see it: None == "", spaces ignored, "3.50" == "3.5"."""
-    a, b = _normalise(current), _normalise(new)
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b
-    return str(a) == str(b)
+    """Compare as Redmine users see it (``adapters.values.same_shown_value``)."""
+    return same_shown_value(current, new)
 
 
 def cf_string(value: Any) -> str | None:
@@ -206,8 +176,9 @@ class FieldResolver:
 
     def missing_error(self, logical: str, target: str | int) -> errors.ConfigError:
         """The error (and the fix) for a required field that does not exist."""
-        what = (f"custom field id {target}" if isinstance(target, int)
-                else f"custom field '{target}'")
+        what = (
+            f"custom field id {target}" if isinstance(target, int) else f"custom field '{target}'"
+        )
         return errors.ConfigError(
             f"{what} (fields.{logical}) not found on any issue of project '{self._ctx.pid}': "
             f"an administrator must create it: on the Redmine host run `{SETUP_COMMAND}` "

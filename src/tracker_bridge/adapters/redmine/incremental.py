@@ -55,15 +55,17 @@ def _entries_by_item(entries: list[TimeEntry]) -> dict[str, list[tuple[str, str,
     for e in entries:
         if e.item is not None:
             grouped.setdefault(e.item, []).append(
-                (e.person or "", e.activity or "", e.hours, e.date.isoformat()))
+                (e.person or "", e.activity or "", e.hours, e.date.isoformat())
+            )
     return {key: sorted(rows) for key, rows in grouped.items()}
 
 
 class IncrementalFetcher:
     """Merges the changed issues and every risk into a cached snapshot."""
 
-    def __init__(self, ctx: Context, client: RedmineClient, fetcher: Fetcher,
-                 resolver: FieldResolver) -> None:
+    def __init__(
+        self, ctx: Context, client: RedmineClient, fetcher: Fetcher, resolver: FieldResolver
+    ) -> None:
         self._ctx = ctx
         self._client = client
         self._fetcher = fetcher
@@ -75,24 +77,38 @@ class IncrementalFetcher:
         if not wanted:
             return []
         trackers = project.get("trackers") or []
-        ids = [int(t["id"]) for t in trackers
-               if str(t.get("name") or "").strip().casefold() == wanted]
+        ids = [
+            int(t["id"]) for t in trackers if str(t.get("name") or "").strip().casefold() == wanted
+        ]
         if not ids:  # not enabled here (a subproject may still use it): the global list
             data = self._client.get("/trackers.json", what="tracker list")
-            ids = [int(t["id"]) for t in data.get("trackers") or []
-                   if str(t.get("name") or "").strip().casefold() == wanted]
+            ids = [
+                int(t["id"])
+                for t in data.get("trackers") or []
+                if str(t.get("name") or "").strip().casefold() == wanted
+            ]
         if not ids:
             return []
         return self._client.paged(
-            "/issues.json", "issues",
-            {**self._fetcher.scope(int(project["id"])), "include": "relations", "sort": "id",
-             "tracker_id": "|".join(str(i) for i in ids)},
+            "/issues.json",
+            "issues",
+            {
+                **self._fetcher.scope(int(project["id"])),
+                "include": "relations",
+                "sort": "id",
+                "tracker_id": "|".join(str(i) for i in ids),
+            },
             what="risk list",
         )
 
-    def fetch(self, project: dict[str, Any], versions_raw: list[dict[str, Any]],
-              since: dt.datetime, cached: Snapshot,
-              progress: Callable[[int, int], None] | None = None) -> Fetched:
+    def fetch(
+        self,
+        project: dict[str, Any],
+        versions_raw: list[dict[str, Any]],
+        since: dt.datetime,
+        cached: Snapshot,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Fetched:
         """Changed issues and all risks, merged into ``cached`` (after :meth:`Fetcher.start`);
         :class:`FullFetchNeeded` when the merge cannot be trusted."""
         ctx, client, fetcher = self._ctx, self._client, self._fetcher
@@ -113,10 +129,16 @@ class IncrementalFetcher:
 
         # 1. the issues changed since the last fetch, and every risk
         changed_raw = client.paged(
-            "/issues.json", "issues",
-            {**scope, "include": "relations", "sort": "id",
-             "updated_on": ">=" + bound.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            on_page=progress, what="changed issue list",
+            "/issues.json",
+            "issues",
+            {
+                **scope,
+                "include": "relations",
+                "sort": "id",
+                "updated_on": ">=" + bound.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            on_page=progress,
+            what="changed issue list",
         )
         risk_by_id = {int(raw["id"]): raw for raw in self._risk_issues(project)}
         work: dict[int, dict[str, Any]] = {}
@@ -137,32 +159,48 @@ class IncrementalFetcher:
             if created is None or created < bound:
                 raise FullFetchNeeded(
                     f"issue #{iid} existed before the last fetch but was not one of its items "
-                    "(moved into the project, made visible, or no longer a risk)")
+                    "(moved into the project, made visible, or no longer a risk)"
+                )
         item_ids = (set(cached_items) - risk_ids) | set(work)
 
         # 2. deletions: the project's issue count must match what the merge holds
-        total = int(client.get("/issues.json", {**scope, "limit": 1},
-                               what="issue count").get("total_count", -1))
+        total = int(
+            client.get("/issues.json", {**scope, "limit": 1}, what="issue count").get(
+                "total_count", -1
+            )
+        )
         if total != len(item_ids) + len(risk_ids):
             raise FullFetchNeeded(
                 f"Redmine counts {total} issues, the merged snapshot {len(item_ids)} items and "
-                f"{len(risk_ids)} risks (issues deleted, moved away or hidden)")
+                f"{len(risk_ids)} risks (issues deleted, moved away or hidden)"
+            )
 
         # 3. time entries, in full; items with other entries than cached have a new spent time
-        time_entries = fetcher.time_entries(fetcher.time_entry_list(project_id), project_id,
-                                            item_ids, risk_ids)
-        old_entries, new_entries = _entries_by_item(cached.time_entries), _entries_by_item(
-            time_entries)
-        reread = sorted(i for i in item_ids - set(work)
-                        if old_entries.get(f"redmine:{i}", []) != new_entries.get(
-                            f"redmine:{i}", []))
+        time_entries = fetcher.time_entries(
+            fetcher.time_entry_list(project_id), project_id, item_ids, risk_ids
+        )
+        old_entries, new_entries = (
+            _entries_by_item(cached.time_entries),
+            _entries_by_item(time_entries),
+        )
+        reread = sorted(
+            i
+            for i in item_ids - set(work)
+            if old_entries.get(f"redmine:{i}", []) != new_entries.get(f"redmine:{i}", [])
+        )
         for offset in range(0, len(reread), PAGE_SIZE):
-            chunk = reread[offset:offset + PAGE_SIZE]
+            chunk = reread[offset : offset + PAGE_SIZE]
             for raw in client.paged(
-                    "/issues.json", "issues",
-                    {**scope, "include": "relations", "sort": "id",
-                     "issue_id": ",".join(str(i) for i in chunk)},
-                    what="issue list (new time entries)"):
+                "/issues.json",
+                "issues",
+                {
+                    **scope,
+                    "include": "relations",
+                    "sort": "id",
+                    "issue_id": ",".join(str(i) for i in chunk),
+                },
+                what="issue list (new time entries)",
+            ):
                 if ctx.is_risk(raw):
                     raise FullFetchNeeded(f"issue #{raw['id']} changed tracker while being read")
                 work[int(raw["id"])] = raw
@@ -201,22 +239,29 @@ class IncrementalFetcher:
                 continue
             parent = _key_id(item.parent) if item.parent else None
             if parent is not None and parent not in item_ids:
-                ctx.note(f"issue #{iid}: parent #{parent} is a risk (tracker "
-                         f"'{ctx.risk.risk_tracker}'); treated as a top-level item")
+                ctx.note(
+                    f"issue #{iid}: parent #{parent} is a risk (tracker "
+                    f"'{ctx.risk.risk_tracker}'); treated as a top-level item"
+                )
                 item = item.model_copy(update={"parent": None})
             items_by_id[iid] = item
         for iid, raw in work.items():
-            items_by_id[iid] = fetcher.item(raw, item_ids, risk_ids, closed_status_ids, plan,
-                                            risk_fields)
+            items_by_id[iid] = fetcher.item(
+                raw, item_ids, risk_ids, closed_status_ids, plan, risk_fields
+            )
         items = [items_by_id[i] for i in sorted(items_by_id)]
 
         # 7. dependencies: keep those between untouched items, rebuild the others
         touched = set(work) | risk_ids
-        kept = [d for d in cached.dependencies
-                if _key_id(d.predecessor) not in touched and _key_id(d.successor) not in touched]
+        kept = [
+            d
+            for d in cached.dependencies
+            if _key_id(d.predecessor) not in touched and _key_id(d.successor) not in touched
+        ]
         rebuilt, threatened = fetcher.relations(fresh + risks_raw, item_ids, risk_ids)
-        dependencies = sorted(kept + rebuilt, key=lambda d: (_key_id(d.predecessor) or 0,
-                                                             _key_id(d.successor) or 0))
+        dependencies = sorted(
+            kept + rebuilt, key=lambda d: (_key_id(d.predecessor) or 0, _key_id(d.successor) or 0)
+        )
         register = risks.register(ctx, risks_raw, closed_status_ids, risk_fields, threatened)
 
         # 8. milestones: the version list (read again) and the versions items use besides
@@ -228,12 +273,16 @@ class IncrementalFetcher:
             raw_now = work.get(_key_id(item.key) or 0)
             ref = (raw_now or {}).get("fixed_version") or {
                 "id": _key_id(item.milestone),
-                "name": getattr(cached_milestones.get(item.milestone), "name", None)}
+                "name": getattr(cached_milestones.get(item.milestone), "name", None),
+            }
             milestones[item.milestone] = fetcher.extra_version(ref, project_id)
 
-        snapshot = fetcher.snapshot(project, start, items, dependencies, milestones,
-                                    time_entries, register, catalogue)
+        snapshot = fetcher.snapshot(
+            project, start, items, dependencies, milestones, time_entries, register, catalogue
+        )
         latest = latest_update(changed_raw + fresh + risks_raw)
-        return Fetched(snapshot, max(latest, since_utc) if latest is not None else since_utc,
-                       changed=n_changed + len(reread))
-
+        return Fetched(
+            snapshot,
+            max(latest, since_utc) if latest is not None else since_utc,
+            changed=n_changed + len(reread),
+        )

@@ -67,17 +67,23 @@ class IssueUpdates:
                 if not values_equal(old, new):
                     changes.append(FieldChange(item=key, field=logical, old=old, new=new))
         if skipped_optional:
-            log.debug("redmine diff %s: optional field(s) %s do not exist in the project; "
-                      "not written", ctx.pid, ", ".join(sorted(skipped_optional)))
+            log.debug(
+                "redmine diff %s: optional field(s) %s do not exist in the project; not written",
+                ctx.pid,
+                ", ".join(sorted(skipped_optional)),
+            )
         for logical in sorted(unknown_logical):
             ctx.note(f"logical field '{logical}' has no Redmine field configured; not written")
         for logical, count in sorted(missing_on_item.items()):
-            ctx.note(f"custom field for '{logical}' is not enabled on {count} issue(s) "
-                     "(their tracker or project lacks it); those values are not written")
+            ctx.note(
+                f"custom field for '{logical}' is not enabled on {count} issue(s) "
+                "(their tracker or project lacks it); those values are not written"
+            )
         return changes
 
-    def apply(self, changes: list[FieldChange], report: ApplyReport, *,
-              refresh: Callable[[], Snapshot]) -> list[str]:
+    def apply(
+        self, changes: list[FieldChange], report: ApplyReport, *, refresh: Callable[[], Snapshot]
+    ) -> list[str]:
         """One ``PUT /issues/:id.json`` per issue; counted in ``report``. A 422 or 404 on one
         issue does not stop the others: their messages are returned. Without a diff on this
         adapter the field ids are learned from ``refresh()`` (a fresh fetch)."""
@@ -96,18 +102,26 @@ class IssueUpdates:
             payload: dict[int, str] = {}
             for change in item_changes:
                 if change.field not in field_ids:
-                    raise errors.ConfigError(f"no Redmine custom field resolved for logical "
-                                             f"field '{change.field}'")
+                    raise errors.ConfigError(
+                        f"no Redmine custom field resolved for logical field '{change.field}'"
+                    )
                 payload[field_ids[change.field]] = change.new
             path = f"/issues/{native}.json"
             try:
-                with self._client.call("PUT", path, what=f"update of issue #{native}",
-                                       not_found=f"issue #{native} no longer exists (or is "
-                                                 "hidden)"), self._client.session.idempotent():
+                with (
+                    self._client.call(
+                        "PUT",
+                        path,
+                        what=f"update of issue #{native}",
+                        not_found=f"issue #{native} no longer exists (or is hidden)",
+                    ),
+                    self._client.session.idempotent(),
+                ):
                     # the same values again: a retry after a dropped connection is harmless
                     self._client.rm.issue.update(
                         int(native),
-                        custom_fields=[{"id": i, "value": v} for i, v in payload.items()])
+                        custom_fields=[{"id": i, "value": v} for i, v in payload.items()],
+                    )
             except (errors.RejectedError, errors.NotFoundError) as e:
                 failures.append(str(e))
                 continue

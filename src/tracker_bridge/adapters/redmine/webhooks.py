@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker_bridge.adapters.protocol import Delivery, WebhookReceiver, WrittenValues
+from tracker_bridge.adapters.values import same_shown_value
 from tracker_bridge.delivery import (
     DeliveryRejected,
     dict_of,
@@ -27,7 +28,6 @@ from tracker_bridge.delivery import (
     logical_fields,
     login_of,
     parse_json,
-    same_value,
     text_of,
     token_ok,
     verify_signature,
@@ -255,7 +255,8 @@ def redmine_is_echo(
             return False
         value = text_of(detail.get("value"))
         if not projects or not all(
-            (old := written.written_value(p, item, logical)) is not None and same_value(value, old)
+            (old := written.written_value(p, item, logical)) is not None
+            and same_shown_value(value, old)
             for p in projects
         ):
             return False

@@ -68,15 +68,17 @@ class Wiki:
     def _read_page(self, title: str) -> _Page | None:
         path = self._path(title) + ".json"
         try:
-            data = self._client.get(path, {"include": "attachments"},
-                                    what=f"wiki page '{title}'")
+            data = self._client.get(path, {"include": "attachments"}, what=f"wiki page '{title}'")
         except errors.NotFoundError:
             self._require_wiki()
             return None
         page = data.get("wiki_page") or {}
-        return _Page(title=str(page.get("title") or title), text=str(page.get("text") or ""),
-                     version=int(page.get("version") or 0),
-                     attachments=list(page.get("attachments") or []))
+        return _Page(
+            title=str(page.get("title") or title),
+            text=str(page.get("text") or ""),
+            version=int(page.get("version") or 0),
+            attachments=list(page.get("attachments") or []),
+        )
 
     def _require_wiki(self) -> None:
         ctx = self._ctx
@@ -97,31 +99,43 @@ class Wiki:
         markup = self._ctx.tracker.markup
         if current is None:
             text = merge_block(None, page.body, markup)
-            return PageChange(title=page.title, action="create",
-                              lines_changed=len(text.splitlines()), text=text,
-                              base_version=None, attachments=list(page.attachments))
+            return PageChange(
+                title=page.title,
+                action="create",
+                lines_changed=len(text.splitlines()),
+                text=text,
+                base_version=None,
+                attachments=list(page.attachments),
+            )
         try:
             text = merge_block(current.text, page.body, markup)
         except errors.InputError as e:
             raise errors.InputError(
-                f"wiki page {self._ctx.base_url}/projects/{self._ctx.pid}/wiki/{current.title}: "
-                f"{e}"
+                f"wiki page {self._ctx.base_url}/projects/{self._ctx.pid}/wiki/{current.title}: {e}"
             ) from None
         stale = self._stale_attachments(page.attachments, current.attachments)
-        obsolete = _obsolete_attachments(current.attachments,
-                                         {a.filename for a in page.attachments})
+        obsolete = _obsolete_attachments(
+            current.attachments, {a.filename for a in page.attachments}
+        )
         if text == current.text and not stale and not obsolete:
             return None
         # 0 lines changed and no upload means "only delete leftovers" to apply_page, so a
         # text that differs (in line endings only, say) counts as at least one line
         changed = lines_changed(current.text, text) or int(text != current.text)
-        return PageChange(title=page.title, action="update", lines_changed=changed, text=text,
-                          base_version=current.version, attachments=stale,
-                          obsolete_attachments=obsolete)
+        return PageChange(
+            title=page.title,
+            action="update",
+            lines_changed=changed,
+            text=text,
+            base_version=current.version,
+            attachments=stale,
+            obsolete_attachments=obsolete,
+        )
 
     @staticmethod
-    def _stale_attachments(desired: list[Attachment],
-                           existing: list[dict[str, Any]]) -> list[Attachment]:
+    def _stale_attachments(
+        desired: list[Attachment], existing: list[dict[str, Any]]
+    ) -> list[Attachment]:
         """Desired attachments whose newest same-named file differs (or is missing)."""
         newest: dict[str, dict[str, Any]] = {}
         for a in existing:
@@ -131,15 +145,19 @@ class Wiki:
         stale = []
         for attachment in desired:
             have = newest.get(attachment.filename)
-            if (have is None or have.get("description") != _attachment_digest(attachment)
-                    or int(have.get("filesize", -1)) != len(attachment.data)):
+            if (
+                have is None
+                or have.get("description") != _attachment_digest(attachment)
+                or int(have.get("filesize", -1)) != len(attachment.data)
+            ):
                 stale.append(attachment)
         return stale
 
     # ------------------------------------------------------------------ apply
 
-    def apply_page(self, change: PageChange, desired: DesiredPage | None,
-                   report: ApplyReport) -> None:
+    def apply_page(
+        self, change: PageChange, desired: DesiredPage | None, report: ApplyReport
+    ) -> None:
         """Upload the attachments and write the page; a 409 re-reads, re-merges and retries."""
         title = change.title
         if change.action == "update" and not change.lines_changed and not change.attachments:
@@ -157,9 +175,11 @@ class Wiki:
             if desired is None:
                 raise errors.ConflictError(
                     f"wiki page '{title}' changed since the diff and the desired block is not "
-                    "in the change set (pages_desired); run again")
-            return merge_block(current.text if current else None, desired.body,
-                               self._ctx.tracker.markup)
+                    "in the change set (pages_desired); run again"
+                )
+            return merge_block(
+                current.text if current else None, desired.body, self._ctx.tracker.markup
+            )
 
         for attempt in range(MAX_CONFLICT_RETRIES + 1):
             if action == "create":
@@ -174,8 +194,11 @@ class Wiki:
                 if attempt == MAX_CONFLICT_RETRIES:
                     raise
                 report.conflicts_retried += 1
-                log.info("redmine %s: wiki page '%s' changed since the diff; re-merging",
-                         self._ctx.pid, title)
+                log.info(
+                    "redmine %s: wiki page '%s' changed since the diff; re-merging",
+                    self._ctx.pid,
+                    title,
+                )
                 current = self._read_page(title)
                 if current is None:
                     action, version, text = "create", None, remerge(None)
@@ -187,31 +210,43 @@ class Wiki:
         if uploads:
             self._delete_replaced_attachments(title, {u["filename"] for u in uploads}, report)
 
-    def _put_page(self, title: str, text: str, version: int | None,
-                  uploads: list[dict[str, str]]) -> None:
+    def _put_page(
+        self, title: str, text: str, version: int | None, uploads: list[dict[str, str]]
+    ) -> None:
         fields: dict[str, Any] = {"text": text, "comments": WIKI_COMMENT}
         if version is not None:
             fields["version"] = version
         if uploads:
             fields["uploads"] = [dict(u) for u in uploads]
         pid = self._ctx.pid
-        with self._client.call("PUT", self._path(title) + ".json", what=f"wiki page '{title}'",
-                               forbidden=(f"the API user may not edit wiki pages of project "
-                                          f"'{pid}': give its role 'Edit wiki pages'")):
-            self._client.rm.wiki_page.update(quote(wiki_title(title), safe=""), project_id=pid,
-                                             **fields)
+        with self._client.call(
+            "PUT",
+            self._path(title) + ".json",
+            what=f"wiki page '{title}'",
+            forbidden=(
+                f"the API user may not edit wiki pages of project "
+                f"'{pid}': give its role 'Edit wiki pages'"
+            ),
+        ):
+            self._client.rm.wiki_page.update(
+                quote(wiki_title(title), safe=""), project_id=pid, **fields
+            )
 
     def _upload(self, attachment: Attachment) -> dict[str, str]:
-        with self._client.call("POST", "/uploads.json",
-                               what=f"upload of {attachment.filename}"):
-            token = self._client.rm.upload(io.BytesIO(attachment.data),
-                                           filename=attachment.filename)["token"]
-        return {"token": str(token), "filename": attachment.filename,
-                "content_type": attachment.content_type,
-                "description": _attachment_digest(attachment)}
+        with self._client.call("POST", "/uploads.json", what=f"upload of {attachment.filename}"):
+            token = self._client.rm.upload(
+                io.BytesIO(attachment.data), filename=attachment.filename
+            )["token"]
+        return {
+            "token": str(token),
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
+            "description": _attachment_digest(attachment),
+        }
 
-    def _delete_replaced_attachments(self, title: str, filenames: set[str],
-                                     report: ApplyReport) -> None:
+    def _delete_replaced_attachments(
+        self, title: str, filenames: set[str], report: ApplyReport
+    ) -> None:
         page = self._read_page(title)
         if page is not None:
             self._delete_attachments(_obsolete_attachments(page.attachments, filenames), report)
@@ -220,10 +255,15 @@ class Wiki:
         for old in ids:
             with contextlib.suppress(errors.NotFoundError):  # already gone
                 self._client.request(
-                    "delete", f"/attachments/{old}.json", what=f"delete of old attachment {old}",
-                    forbidden=("the API user may not delete wiki attachments: give its role "
-                               "'Wiki: Delete attachments' (Administration -> Roles and "
-                               "permissions), then run again; the new charts are on the page"))
+                    "delete",
+                    f"/attachments/{old}.json",
+                    what=f"delete of old attachment {old}",
+                    forbidden=(
+                        "the API user may not delete wiki attachments: give its role "
+                        "'Wiki: Delete attachments' (Administration -> Roles and "
+                        "permissions), then run again; the new charts are on the page"
+                    ),
+                )
                 report.attachments_deleted += 1
 
 
