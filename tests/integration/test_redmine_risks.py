@@ -382,7 +382,10 @@ def test_optional_field_disabled_in_the_project_is_skipped(
         """)
     # every field the desired state has values for (it has no levelled dates), but risk_score
     assert {c.field for c in changes.fields} == set(FieldNames().logical_names()) - {
-        "risk_score", "levelled_start", "levelled_finish"}
+        "risk_score",
+        "levelled_start",
+        "levelled_finish",
+    }
     assert notes == []  # skipped silently
     assert report.issues_updated == 2 and report.fields_written == 2 * 9
     assert cf["Risk score"] not in values  # not enabled here: Redmine does not show it
