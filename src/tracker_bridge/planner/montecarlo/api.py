@@ -16,7 +16,7 @@ from tracker_bridge.planner.montecarlo.arrays import FloatArray, IntArray
 from tracker_bridge.planner.montecarlo.arrays import view as _view
 from tracker_bridge.planner.montecarlo.chunk import _run_chunk, _sample_work, chunk_size
 from tracker_bridge.planner.montecarlo.distributions import Distribution
-from tracker_bridge.planner.montecarlo.model import _build_model
+from tracker_bridge.planner.montecarlo.model import _build_model, _Model
 from tracker_bridge.planner.montecarlo.stats import (
     _FORECAST_QUANTILES,
     _Accumulator,
@@ -121,6 +121,33 @@ def simulate(
         raise ValueError("trials must be at least 1")
     the_seed = seed if seed is not None else risk.seed
     dist: Distribution = distribution if distribution is not None else risk.distribution
+    summary_keys, groups = _groups(snapshot, net)
+    model, default_spread = _build_model(snapshot, net, settings, dist, level, groups)
+    precision = risk.precision_days if stop_when_stable else 0.0
+    acc, n_trials = _run_trials(model, n_trials, the_seed, workers, precision)
+    criticality, p80_idx = _per_item(model, acc, n_trials, len(net.keys))
+    milestones, summaries = _group_forecasts(snapshot, net, summary_keys, model, acc, n_trials)
+    project, histogram = _project_forecast(snapshot, net.calendar, model.n, acc, n_trials)
+    wanted = sorted(set(p80_idx.tolist()))
+    dates = dict(zip(wanted, net.calendar.dates(np.array(wanted, dtype=np.int64)), strict=True))
+    return SimulationResult(
+        trials=n_trials,
+        seed=the_seed,
+        distribution=dist,
+        keys=list(net.keys),
+        criticality=criticality,
+        p80_finish=[dates[i] for i in p80_idx.tolist()],
+        project=project,
+        milestones=milestones,
+        summaries=summaries,
+        default_spread_items=default_spread,
+        finish_histogram=histogram,
+    )
+
+
+def _groups(snapshot: Snapshot, net: Network) -> tuple[list[str], list[list[int]]]:
+    """The summary items with leaves, and the network indices of every group whose finish is
+    forecast: the milestones' members (in milestone order), then the summaries' leaves."""
     milestone_members: dict[str, list[int]] = {m.key: [] for m in snapshot.milestones}
     index = {key: i for i, key in enumerate(net.keys)}
     for item in snapshot.items:
@@ -128,18 +155,22 @@ def simulate(
             milestone_members[item.milestone].append(index[item.key])
     summary_keys = [key for key, leaves in net.summaries.items() if leaves]
     groups = [*milestone_members.values(), *(net.summaries[key] for key in summary_keys)]
-    model, default_spread = _build_model(snapshot, net, settings, dist, level, groups)
-    n = model.n
-    cal = net.calendar
+    return summary_keys, groups
 
+
+def _run_trials(
+    model: _Model, n_trials: int, seed: int, workers: int | None, precision: float
+) -> tuple[_Accumulator, int]:
+    """Run the chunks on a thread pool, stopping early once stable (``precision > 0``);
+    returns what they gathered and the number of trials that ran."""
+    n = model.n
     size = chunk_size(n)
     chunks = [(t0, min(n_trials, t0 + size)) for t0 in range(0, n_trials, size)]
-    seeds = np.random.SeedSequence(the_seed).spawn(len(chunks))
+    seeds = np.random.SeedSequence(seed).spawn(len(chunks))
     acc = _Accumulator(critical=np.zeros(n, dtype=np.int64))
     threads = workers if workers is not None else min(4, os.cpu_count() or 1)
     threads = max(1, min(threads, len(chunks)))
     local = threading.local()
-    precision = risk.precision_days if stop_when_stable else 0.0
     # Stability is checked after 512, 1024, 2048, ... trials (rounded up to whole chunks,
     # never depending on the threads), so the trials used, like the draws, depend only on
     # the snapshot, settings and seed; doubling keeps the checks' cost a small share.
@@ -152,36 +183,51 @@ def simulate(
             local.ws = ws
         _run_chunk(model, seeds[c], chunks[c][0], chunks[c][1], acc, ws)
 
+    if not n:
+        return acc, n_trials
     done = 0
-    if n:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            for upto in checks:
-                if threads == 1:
-                    for c in range(done, upto):
-                        run(c)
-                else:
-                    list(pool.map(run, range(done, upto)))
-                done = upto
-                if done < len(chunks) and _stable(acc, chunks[done - 1][1], precision):
-                    break
-        n_trials = chunks[done - 1][1]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for upto in checks:
+            if threads == 1:
+                for c in range(done, upto):
+                    run(c)
+            else:
+                list(pool.map(run, range(done, upto)))
+            done = upto
+            if done < len(chunks) and _stable(acc, chunks[done - 1][1], precision):
+                break
+    return acc, chunks[done - 1][1]
 
-    # per item: criticality and P80 finish (back to network order)
+
+def _per_item(
+    model: _Model, acc: _Accumulator, n_trials: int, leaves: int
+) -> tuple[FloatArray, IntArray]:
+    """Criticality and P80 finish index of every leaf, back in network order (the hub nodes
+    follow the leaves and are not reported)."""
+    n = model.n
     criticality = np.zeros(n, dtype=np.float64)
     criticality[model.perm] = acc.critical / n_trials
     p80_idx = np.zeros(n, dtype=np.int64)
     if n:
         p80_idx[model.perm] = acc.items.quantile(0.8, n_trials)
-    leaves = len(net.keys)  # hub nodes follow the leaves and are not reported
-    criticality, p80_idx = criticality[:leaves], p80_idx[:leaves]
+    return criticality[:leaves], p80_idx[:leaves]
 
-    # groups (milestones, then summary items) and the project
+
+def _group_forecasts(
+    snapshot: Snapshot,
+    net: Network,
+    summary_keys: list[str],
+    model: _Model,
+    acc: _Accumulator,
+    n_trials: int,
+) -> tuple[dict[str, Forecast], dict[str, Forecast]]:
+    """Forecasts of the milestones and the summary items (groups in ``_groups`` order)."""
+    cal = net.calendar
     by_key = snapshot.item_map()
     dues = [m.due for m in snapshot.milestones] + [by_key[k].due for k in summary_keys]
     found = [Forecast(None, None, None, None, due) for due in dues]
     rows = [g for g, _first, _end in model.group_cuts]
-    quantiles: list[IntArray] = []
-    if rows and n:
+    if rows and model.n:
         quantiles = [acc.groups.quantile(q, n_trials) for q in _FORECAST_QUANTILES]
         limits = np.array([_last_index(cal, dues[g]) for g in rows], dtype=np.int64)
         on_time = acc.groups.share_at_most(limits, n_trials)
@@ -194,6 +240,14 @@ def simulate(
     count_m = len(snapshot.milestones)
     milestones = dict(zip([m.key for m in snapshot.milestones], found[:count_m], strict=True))
     summaries = dict(zip(summary_keys, found[count_m:], strict=True))
+    return milestones, summaries
+
+
+def _project_forecast(
+    snapshot: Snapshot, cal: WorkCalendar, n: int, acc: _Accumulator, n_trials: int
+) -> tuple[Forecast, list[tuple[dt.date, int]]]:
+    """The project's forecast (on time = by the latest milestone due date) and the
+    histogram of its finish dates."""
     project_due = max((m.due for m in snapshot.milestones if m.due is not None), default=None)
     project = Forecast(None, None, None, None, project_due)
     histogram: list[tuple[dt.date, int]] = []
@@ -212,18 +266,4 @@ def simulate(
         days = np.flatnonzero(counts)
         shown = cal.dates(acc.project.base[0] + days)
         histogram = list(zip(shown, counts[days].tolist(), strict=True))
-    wanted = sorted(set(p80_idx.tolist()))
-    dates = dict(zip(wanted, cal.dates(np.array(wanted, dtype=np.int64)), strict=True))
-    return SimulationResult(
-        trials=n_trials,
-        seed=the_seed,
-        distribution=dist,
-        keys=list(net.keys),
-        criticality=criticality,
-        p80_finish=[dates[i] for i in p80_idx.tolist()],
-        project=project,
-        milestones=milestones,
-        summaries=summaries,
-        default_spread_items=default_spread,
-        finish_histogram=histogram,
-    )
+    return project, histogram
