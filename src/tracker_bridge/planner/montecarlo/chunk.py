@@ -86,28 +86,10 @@ def _run_chunk(
     work = _view(ws.w, n, trials)
     _sample_work(model, seed, work, ws)
     clock.mark("sampling")
-
-    # forward pass
-    block = _view(ws.x, 2 * n, trials)
+    block, finish = _forward(model, work, ws)
     es, ef = block[:n], block[n:]
-    es[:] = model.start_init[:, None]
-    np.add(es, work, out=ef)
-    _pass(block, work, model.fwd, ws)
-    finish = ef.max(axis=0)
     clock.mark("forward pass")
-
-    # backward pass from each trial's own finish (open rows only)
-    nl = model.n_live
-    back = _view(ws.y, 2 * n, trials)
-    ls, lf = back[:n], back[n:]
-    lf[:nl] = finish[None, :]
-    np.subtract(lf[:nl], work[:nl], out=ls[:nl])
-    ls[nl:] = es[nl:]
-    lf[nl:] = ef[nl:]
-    _pass(back, work, model.bwd, ws, finish[None, :])
-    flags = _view(ws.flags, nl, trials)
-    np.equal(ls[:nl], es[:nl], out=flags)
-    critical = np.add.reduce(flags.view(np.uint8), axis=1, dtype=np.int64)
+    critical = _criticality(model, block, finish, work, ws)
     clock.mark("backward pass + criticality")
 
     # Finish as shown (plan._milestone_shift): ef - 1, except an open zero-duration item at
@@ -122,24 +104,63 @@ def _run_chunk(
     project_low, project_counts = _count(project, ws, 1)
     group_low = group_counts = None
     if model.group_cuts:
-        grouped = _view(ws.grouped, model.group_rows.size, trials)
-        np.take(ef, model.group_rows, axis=0, out=grouped, mode="clip")
-        finishes = np.empty((len(model.group_cuts), trials), dtype=model.dtype)
-        for c, (_g, a, b) in enumerate(model.group_cuts):
-            np.max(grouped[a:b], axis=0, out=finishes[c])
-        np.maximum(finishes, 1, out=finishes)
-        group_low, group_counts = _count(finishes, ws, _HIST_ROWS)
+        group_low, group_counts = _count(_group_finishes(model, ef, ws), ws, _HIST_ROWS)
     clock.mark("shown finishes, groups")
     item_low, item_counts = _count(ef, ws, _HIST_ROWS)
     clock.mark("P80 histogram")
 
     with acc.lock:
-        acc.critical[:nl] += critical
+        acc.critical[: model.n_live] += critical
         acc.items.add(item_low - 1, item_counts)
         acc.project.add(project_low - 1, project_counts)
         if group_low is not None and group_counts is not None:
             acc.groups.add(group_low - 1, group_counts)
     clock.mark("merge")
+
+
+def _forward(model: _Model, work: AnyArray, ws: _Workspace) -> tuple[AnyArray, AnyArray]:
+    """The forward pass: the stacked (early start, early finish) block and each trial's
+    finish (the latest early finish)."""
+    n, trials = work.shape
+    block = _view(ws.x, 2 * n, trials)
+    es, ef = block[:n], block[n:]
+    es[:] = model.start_init[:, None]
+    np.add(es, work, out=ef)
+    _pass(block, work, model.fwd, ws)
+    return block, ef.max(axis=0)
+
+
+def _criticality(
+    model: _Model, early: AnyArray, finish: AnyArray, work: AnyArray, ws: _Workspace
+) -> AnyArray:
+    """The backward pass from each trial's own finish (open rows only); per open row, the
+    number of trials in which it has zero float."""
+    n, trials = work.shape
+    es, ef = early[:n], early[n:]
+    nl = model.n_live
+    back = _view(ws.y, 2 * n, trials)
+    ls, lf = back[:n], back[n:]
+    lf[:nl] = finish[None, :]
+    np.subtract(lf[:nl], work[:nl], out=ls[:nl])
+    ls[nl:] = es[nl:]
+    lf[nl:] = ef[nl:]
+    _pass(back, work, model.bwd, ws, finish[None, :])
+    flags = _view(ws.flags, nl, trials)
+    np.equal(ls[:nl], es[:nl], out=flags)
+    critical: AnyArray = np.add.reduce(flags.view(np.uint8), axis=1, dtype=np.int64)
+    return critical
+
+
+def _group_finishes(model: _Model, ef: AnyArray, ws: _Workspace) -> AnyArray:
+    """Per group (milestone, summary) and trial, the latest shown finish (+ 1) of its rows."""
+    trials = ef.shape[1]
+    grouped = _view(ws.grouped, model.group_rows.size, trials)
+    np.take(ef, model.group_rows, axis=0, out=grouped, mode="clip")
+    finishes = np.empty((len(model.group_cuts), trials), dtype=model.dtype)
+    for c, (_g, a, b) in enumerate(model.group_cuts):
+        np.max(grouped[a:b], axis=0, out=finishes[c])
+    np.maximum(finishes, 1, out=finishes)
+    return finishes
 
 
 class _Clock:
