@@ -71,6 +71,14 @@ Performance (``benchmarks/bench_montecarlo.py``: 10,000 trials x 10,000 items in
   where the whole-day duration steps up; otherwise by a quantile-table lookup;
 * the P80 of each item comes from per-item histograms of its finish (``bincount`` in
   cache-sized blocks, merged across chunks), not from storing every trial.
+
+The package, one job per module: ``distributions`` (PERT / triangular CDFs, whole-day
+thresholds, quantile tables and steps), ``model`` (the simulation model compiled from the
+network: row order, samplers, level plans, risks, groups), ``workspace`` (per-worker
+buffers), ``passes`` (the vectorised forward and backward passes), ``chunk`` (sampling and
+one chunk of trials), ``stats`` (histograms, percentiles, the stopping rule) and ``api``
+(:func:`simulate`, :func:`sample_work` and their results). The names below are the
+package's interface; the private ones are re-exported for the benchmark and the tests.
 """
 
 from tracker_bridge.planner.montecarlo.api import Forecast as Forecast
