@@ -9,15 +9,11 @@ Errors name the file and the dotted key, e.g. ``config.toml: calendar.hours_per_
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -29,26 +25,11 @@ from pydantic import (
 
 from tracker_bridge.errors import ConfigError
 from tracker_bridge.plan_fields import plan_field, required_fields
+from tracker_bridge.settings.base import WEEKDAYS as WEEKDAYS
+from tracker_bridge.settings.base import _check_header_safe, _read_secret, _Section
+from tracker_bridge.settings.github import GitHubSettings as GitHubSettings
+from tracker_bridge.settings.webhooks import WebhookSettings as WebhookSettings
 from tracker_bridge.textfile import read_text
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SECRET_NAMES = {"api_key", "key", "token", "password", "secret"}
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_inline_secrets(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in data:
-                if str(name).lower() in _SECRET_NAMES:
-                    raise ValueError(
-                        f"'{name}' must not be written in the config file; put the secret in an "
-                        f"environment variable ('{name}_env') or a secret file ('{name}_file')"
-                    )
-        return data
 
 
 class CalendarSettings(_Section):
@@ -125,44 +106,22 @@ class TrackerSettings(_Section):
         return value.rstrip("/")
 
     def secret(self, tracker_name: str) -> SecretStr:
-        """Read the key from the environment or the secret file; never from the config."""
+        """Read the key from the secret file or the environment; never from the config."""
         env_name = self.api_key_env or f"TRACKER_BRIDGE_{tracker_name.upper()}_KEY"
-        if self.api_key_file is not None:
-            where = f"trackers.{tracker_name}.api_key_file"
-            path = self.api_key_file.expanduser()
-            try:
-                text = read_text(path, "key file", ConfigError).strip()
-            except ConfigError as e:
-                raise ConfigError(f"{where}: {e}") from None
-            if not text:
-                raise ConfigError(f"{where}: {self.api_key_file} is empty")
-            _check_header_safe(text, f"{where}: the key in {self.api_key_file}")
-            return SecretStr(text)
-        value = os.environ.get(env_name, "").strip()
-        if not value:
+        where = f"trackers.{tracker_name}.api_key"
+        key = _read_secret(where, env_name, self.api_key_file, env_name, "key file")
+        if key is None:
             raise ConfigError(
                 f"trackers.{tracker_name}: no API key; set the environment variable {env_name} "
                 "or 'api_key_file' in the tracker's section"
             )
-        _check_header_safe(value, f"trackers.{tracker_name}: the key in ${env_name}")
-        return SecretStr(value)
-
-
-def _check_header_safe(key: str, what: str) -> None:
-    """A key goes into an HTTP header: a line break or a character outside Latin-1 there
-    fails inside the HTTP library (as "cannot reach" or a traceback); say what is wrong
-    instead, without showing the key."""
-    for position, char in enumerate(key, 1):
-        if not char.isprintable():
-            raise ConfigError(
-                f"{what} contains a line break or control character (character {position}); "
-                "a key is one line: copy it again"
-            )
-        if ord(char) > 0xFF:
-            raise ConfigError(
-                f"{what} contains a character that cannot be sent in an HTTP header "
-                f"(character {position}, outside Latin-1); copy the key again"
-            )
+        source = (
+            f"{where}_file: the key in {self.api_key_file}"
+            if self.api_key_file is not None
+            else f"trackers.{tracker_name}: the key in ${env_name}"
+        )
+        _check_header_safe(key.get_secret_value(), source)
+        return key
 
 
 class FieldNames(_Section):
@@ -211,135 +170,6 @@ class WriteBackSettings(_Section):
     refresh_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon", description="Weekly cadence: the weekday the issue values catch up"
     )
-
-
-_GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_GITHUB_PROJECT_RE = re.compile(
-    r"^(org|user):([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([1-9][0-9]*)$"
-)
-
-
-class GitHubSettings(_Section):
-    """GitHub specifics of one project: repositories, Projects (v2) board, estimates, wiki.
-
-    Estimate sources, first match wins: ``body_pattern`` (a line in the issue body, the only
-    source of a three-point estimate), ``estimate_field`` (a Projects number field, hours),
-    ``estimate_label_pattern`` (a label like ``estimate: 3d``), ``estimate_labels`` (a size
-    label mapped to hours). Days are converted with ``hours_per_day``.
-    """
-
-    repositories: list[str] = Field(
-        default_factory=list,
-        description="'owner/repo' names whose issues form the project; default: the project id",
-    )
-    project_v2: str | None = Field(
-        default=None, description="The Projects (v2) board: 'org:NAME/NUMBER' or 'user:NAME/NUMBER'"
-    )
-    estimate_field: str | None = Field(
-        default=None, description="Name of a Projects number field that holds the estimate (h)"
-    )
-    estimate_labels: dict[str, float] = Field(
-        default_factory=dict, description="Label -> hours, e.g. {'size: M' = 16}"
-    )
-    estimate_label_pattern: str = Field(
-        default=(
-            r"(?i)^estimate:\s*(?P<value>\d+(?:\.\d+)?)\s*"
-            r"(?P<unit>h(?:ours?|rs?)?|d(?:ays?)?)?$"
-        ),
-        description="Regex for labels like 'estimate: 3d'; groups 'value' and optional 'unit'",
-    )
-    body_pattern: str = Field(
-        default=(
-            r"(?im)^[ \t>*_-]*estimate[*_]*:[*_ \t]*"
-            r"(?P<value>\d+(?:\.\d+)?(?:[ \t]*[-/][ \t]*\d+(?:\.\d+)?){0,2})[ \t]*"
-            r"(?P<unit>h(?:ours?|rs?)?|d(?:ays?)?)?\b"
-        ),
-        description="Regex for a body line like 'Estimate: 3d' or 'Estimate: 2-3-6d' "
-        "(three-point); groups 'value' and optional 'unit'",
-    )
-    hours_per_day: float = Field(
-        default=8.0,
-        gt=0,
-        le=24,
-        description="Converts 'd' estimates; keep it equal to calendar.hours_per_day",
-    )
-    start_date_field: str | None = Field(
-        default=None,
-        description="Projects date field with the team's start date (compared, or a "
-        "constraint with start_dates = 'constraint'); default: none",
-    )
-    due_date_field: str | None = Field(
-        default=None,
-        description="Projects date field with the team's due date (compared, or a deadline "
-        "with due_dates = 'deadline'); default: none",
-    )
-    wiki_repository: str | None = Field(
-        default=None, description="Whose wiki holds the plan page; default: the first repository"
-    )
-    wiki_remote: str | None = Field(
-        default=None, description="Override of the wiki's git remote (a URL or a local path)"
-    )
-    wiki_author_name: str = "tracker-bridge"
-    wiki_author_email: str = "tracker-bridge@users.noreply.github.com"
-    wiki_push_retries: int = Field(default=3, ge=0, le=10)
-    write_interval_seconds: float = Field(
-        default=1.0, ge=0, description="Minimum pause between two writes (GitHub asks for >= 1 s)"
-    )
-    max_rate_limit_wait_seconds: float = Field(
-        default=900, ge=0, description="Longest single wait for a rate limit; longer -> error"
-    )
-    secondary_rate_limit_wait_seconds: float = Field(
-        default=60, ge=0, description="Wait after a secondary limit without Retry-After"
-    )
-    max_retries: int = Field(default=4, ge=0, le=20, description="Per request: limits and 5xx")
-    retry_backoff_seconds: float = Field(
-        default=2.0, ge=0, description="First backoff after a 5xx; doubles each retry"
-    )
-
-    @field_validator("repositories")
-    @classmethod
-    def _repositories(cls, value: list[str]) -> list[str]:
-        bad = [r for r in value if not _GITHUB_REPO_RE.fullmatch(r)]
-        if bad:
-            raise ValueError(f"repositories must be 'owner/repo' names, got {bad}")
-        return value
-
-    @field_validator("wiki_repository")
-    @classmethod
-    def _wiki_repository(cls, value: str | None) -> str | None:
-        if value is not None and not _GITHUB_REPO_RE.fullmatch(value):
-            raise ValueError(f"wiki_repository must be an 'owner/repo' name, got {value!r}")
-        return value
-
-    @field_validator("project_v2")
-    @classmethod
-    def _project_v2(cls, value: str | None) -> str | None:
-        if value is not None and not _GITHUB_PROJECT_RE.fullmatch(value.strip()):
-            raise ValueError(
-                "project_v2 must look like 'org:NAME/NUMBER' or 'user:NAME/NUMBER' (the "
-                f"board's URL is .../orgs/NAME/projects/NUMBER), got {value!r}"
-            )
-        return value.strip() if value is not None else None
-
-    @field_validator("estimate_label_pattern", "body_pattern")
-    @classmethod
-    def _pattern(cls, value: str) -> str:
-        try:
-            compiled = re.compile(value)
-        except re.error as e:
-            raise ValueError(f"not a valid regular expression: {e}") from None
-        if "value" not in compiled.groupindex:
-            raise ValueError("the regular expression needs a named group (?P<value>...)")
-        return value
-
-    def project_owner(self) -> tuple[Literal["org", "user"], str, int] | None:
-        """``('org', 'acme', 7)`` from ``project_v2``, or None when no board is configured."""
-        if self.project_v2 is None:
-            return None
-        match = _GITHUB_PROJECT_RE.fullmatch(self.project_v2)
-        assert match is not None  # validated
-        kind: Literal["org", "user"] = "org" if match.group(1) == "org" else "user"
-        return kind, match.group(2), int(match.group(3))
 
 
 class ProjectSettings(_Section):
@@ -517,135 +347,6 @@ class StoreSettings(_Section):
     path: Path | None = Field(
         default=None, description="SQLite file; default: the user data directory"
     )
-
-
-def _read_secret(
-    where: str, env: str | None, file: Path | None, default_env: str
-) -> SecretStr | None:
-    """A secret from ``file`` (when set) or the environment variable; None when neither has one."""
-    if file is not None:
-        try:
-            text = read_text(file.expanduser(), "secret file", ConfigError).strip()
-        except ConfigError as e:
-            raise ConfigError(f"{where}_file: {e}") from None
-        if not text:
-            raise ConfigError(f"{where}_file: {file} is empty")
-        return SecretStr(text)
-    value = os.environ.get(env or default_env, "").strip()
-    return SecretStr(value) if value else None
-
-
-class WebhookSettings(_Section):
-    """The webhook server (``tracker-bridge serve``) and its queue.
-
-    Secrets come from an environment variable (``*_env``) or a file (``*_file``), never from
-    this file. ``github_secret``: the secret of the GitHub webhook (``X-Hub-Signature-256``).
-    ``redmine_secret``: the secret of a Redmine 7 webhook (``X-Redmine-Signature-256``).
-    ``redmine_token``: the token in the URL of the redmine_webhook plugin, which signs nothing
-    (``.../hooks/redmine?token=...``).
-    """
-
-    github_secret_env: str | None = Field(
-        default=None, description="Default: TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET"
-    )
-    github_secret_file: Path | None = None
-    redmine_secret_env: str | None = Field(
-        default=None, description="Default: TRACKER_BRIDGE_REDMINE_WEBHOOK_SECRET"
-    )
-    redmine_secret_file: Path | None = None
-    redmine_token_env: str | None = Field(
-        default=None, description="Default: TRACKER_BRIDGE_REDMINE_WEBHOOK_TOKEN"
-    )
-    redmine_token_file: Path | None = None
-    bot_logins: list[str] = Field(
-        default_factory=list,
-        description="Logins whose changes are our own (GitHub sender.login, e.g. 'app[bot]'; "
-        "the Redmine plugin's journal author)",
-    )
-    redmine_bot_user_ids: list[int] = Field(
-        default_factory=list,
-        description="Redmine user ids of the bot (Redmine 7 journals name users by id and name)",
-    )
-    redmine_project_ids: dict[str, int] = Field(
-        default_factory=dict,
-        description="Configured project -> Redmine numeric project id, for Redmine 7 payloads "
-        "(they carry the project's id and name, not its identifier)",
-    )
-    debounce_seconds: float = Field(
-        default=5, ge=0, description="A pass starts this long after the last delivery"
-    )
-    max_wait_seconds: float = Field(
-        default=60, ge=0, description="... but at most this long after the first one"
-    )
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies: 413")
-    lease_seconds: float = Field(
-        default=300, gt=0, description="A claimed job is re-claimed after this (renewed live)"
-    )
-    max_attempts: int = Field(default=5, ge=1, description="Then the job is a dead letter")
-    retry_backoff_seconds: float = Field(
-        default=30, ge=0, description="First retry delay; doubles per attempt"
-    )
-    retention_days: float = Field(
-        default=7, gt=0, description="Delivery ids and done jobs are kept this long"
-    )
-    health_cache_seconds: float = Field(
-        default=60, ge=0, description="GET /healthz re-runs the doctor checks this often"
-    )
-    health_token_env: str | None = Field(
-        default=None,
-        description="Bearer token for the detail of /readyz and /healthz (default variable: "
-        "TRACKER_BRIDGE_HEALTH_TOKEN); without one, only loopback clients see it",
-    )
-    health_token_file: Path | None = None
-    max_connections: int = Field(
-        default=1000,
-        ge=16,
-        description="Open connections at most; a new one closes the oldest idle one",
-    )
-    request_timeout_seconds: float = Field(
-        default=10,
-        gt=0,
-        description="A request's headers and body must arrive within this, else it is closed",
-    )
-    keep_alive_seconds: float = Field(
-        default=5, gt=0, description="An idle keep-alive connection is closed after this"
-    )
-
-    def github_secret(self) -> SecretStr | None:
-        """The GitHub webhook secret, or None when none is configured."""
-        return _read_secret(
-            "webhooks.github_secret",
-            self.github_secret_env,
-            self.github_secret_file,
-            "TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET",
-        )
-
-    def redmine_secret(self) -> SecretStr | None:
-        """The Redmine 7 webhook secret, or None."""
-        return _read_secret(
-            "webhooks.redmine_secret",
-            self.redmine_secret_env,
-            self.redmine_secret_file,
-            "TRACKER_BRIDGE_REDMINE_WEBHOOK_SECRET",
-        )
-
-    def health_token(self) -> SecretStr | None:
-        """The token that unlocks the detail of ``/readyz`` and ``/healthz``, or None."""
-        return _read_secret(
-            "webhooks.health_token",
-            self.health_token_env,
-            self.health_token_file,
-            "TRACKER_BRIDGE_HEALTH_TOKEN",
-        )
-
-    def redmine_token(self) -> SecretStr | None:
-        """The redmine_webhook plugin's URL token, or None."""
-        return _read_secret(
-            "webhooks.redmine_token",
-            self.redmine_token_env,
-            self.redmine_token_file,
-            "TRACKER_BRIDGE_REDMINE_WEBHOOK_TOKEN",
-        )
 
 
 class CombinedPlanSettings(_Section):
