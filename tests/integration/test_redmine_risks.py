@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from redminelib import Redmine
 
 from tracker_bridge.adapters.redmine import RedmineAdapter
-from tracker_bridge.local_redmine import LocalRedmine
+from tracker_bridge.demo.instance import LocalRedmine
 from tracker_bridge.model import DesiredState, EstimateRange, Snapshot, Status
 from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
 
