@@ -18,12 +18,12 @@ from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.planner.baseline import make_baseline
 from tracker_bridge.publish.charts import (
     MAX_GANTT_ROWS,
-    _gantt_rows,
     finish_histogram_png,
     gantt_png,
     render_charts,
     s_curve_png,
 )
+from tracker_bridge.publish.gantt import _gantt_rows
 from tracker_bridge.publish.names import FINISH_PNG, GANTT_PNG, S_CURVE_PNG
 from tracker_bridge.settings import Settings, settings_from_dict
 

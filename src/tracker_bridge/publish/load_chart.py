@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from tracker_bridge.model import Plan
-from tracker_bridge.publish.charts import _date_axis, _figure, _png, _style
+from tracker_bridge.publish.chart_kit import _date_axis, _figure, _png, _style
 from tracker_bridge.publish.names import LOAD_PNG
 
 MAX_PEOPLE = 12
