@@ -332,7 +332,7 @@ def test_comparison_sampler_equals_table_lookup(monkeypatch: pytest.MonkeyPatch)
     model, _ = montecarlo._build_model(snap, net, cfg, "pert", None)
     assert model.n_lookup == 0 and model.n_sampled == 60
     steps = sample_work(snap, net, cfg, trials=3_000, seed=8)
-    monkeypatch.setattr(montecarlo, "_STEP_MIN_ROWS", 10**9)
+    monkeypatch.setattr(montecarlo.model, "_STEP_MIN_ROWS", 10**9)
     model, _ = montecarlo._build_model(snap, net, cfg, "pert", None)
     assert model.n_lookup == 60
     lookup = sample_work(snap, net, cfg, trials=3_000, seed=8)

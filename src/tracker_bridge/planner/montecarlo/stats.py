@@ -1,0 +1,144 @@
+"""Statistics across chunks: histograms of finishes, percentiles and the stopping rule."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tracker_bridge.planner.montecarlo.arrays import AnyArray, FloatArray, IntArray
+from tracker_bridge.planner.montecarlo.arrays import view as _view
+from tracker_bridge.planner.montecarlo.workspace import _Workspace
+
+_FIRST_CHECK = 512  # trials before the first check of stability (stop_when_stable)
+_FORECAST_QUANTILES = (0.5, 0.8, 0.95)
+
+
+class _Histogram:
+    """Per-row counts of integer values across chunks; grows as trials reach new values."""
+
+    def __init__(self) -> None:
+        self.base: IntArray | None = None  # value of column 0, per row
+        self.counts: AnyArray | None = None  # int32: trials <= 1,000,000
+
+    def add(self, base: IntArray, counts: IntArray) -> None:
+        """Add ``counts[r, j]`` trials with value ``base[r] + j`` (call under a lock)."""
+        rows, width = counts.shape
+        if self.base is None or self.counts is None:
+            self.base, self.counts = base.copy(), counts.astype(np.int32)
+            return
+        old_width = self.counts.shape[1]
+        new_base = np.minimum(self.base, base)
+        new_width = int((np.maximum(self.base + old_width, base + width) - new_base).max())
+        if new_width != old_width or not np.array_equal(new_base, self.base):
+            grown = np.zeros((rows, new_width), dtype=np.int32)
+            at = np.arange(rows)[:, None] * new_width + (self.base - new_base)[:, None]
+            grown.ravel()[at + np.arange(old_width)] = self.counts
+            self.base, self.counts = new_base, grown
+        at = np.arange(rows)[:, None] * self.counts.shape[1] + (base - self.base)[:, None]
+        self.counts.ravel()[at + np.arange(width)] += counts
+
+    def quantile(self, q: float, trials: int) -> IntArray:
+        """Per row, the smallest value with at least ``q`` of the trials on or before it."""
+        assert self.base is not None and self.counts is not None
+        need = max(1, math.ceil(q * trials - 1e-9))
+        reached = np.cumsum(self.counts, axis=1, dtype=np.int64) >= need
+        result: IntArray = self.base + np.argmax(reached, axis=1)
+        return result
+
+    def half_width(self, q: float, trials: int) -> FloatArray:
+        """Per row, half the width of a 95 % confidence interval of the ``q`` quantile.
+
+        Distribution-free, from order statistics: the quantile lies between the values of
+        ranks ``N q -/+ 1.96 sqrt(N q (1 - q))`` with about 95 % confidence.
+        """
+        assert self.base is not None and self.counts is not None
+        spread = 1.96 * math.sqrt(trials * q * (1 - q))
+        low = max(1, math.floor(trials * q - spread))
+        high = min(trials, math.ceil(trials * q + spread))
+        running = np.cumsum(self.counts, axis=1, dtype=np.int64)
+        first = np.argmax(running >= low, axis=1)
+        last = np.argmax(running >= high, axis=1)
+        result: FloatArray = (last - first) / 2
+        return result
+
+    def moments(self) -> tuple[FloatArray, FloatArray]:
+        """Per row, the mean value and the (population) standard deviation over the trials."""
+        assert self.base is not None and self.counts is not None
+        columns = np.arange(self.counts.shape[1], dtype=np.float64)
+        weights = self.counts.astype(np.float64)
+        total = weights.sum(axis=1)
+        offset = weights @ columns / total  # mean column: values relative to the base
+        spread = weights @ (columns**2) / total - offset**2
+        std: FloatArray = np.sqrt(np.maximum(spread, 0.0))
+        mean: FloatArray = self.base + offset
+        return mean, std
+
+    def share_at_most(self, limit: IntArray, trials: int) -> FloatArray:
+        """Per row, the share of trials with a value <= ``limit[r]``."""
+        assert self.base is not None and self.counts is not None
+        columns = np.arange(self.counts.shape[1])[None, :] + self.base[:, None]
+        hits = np.where(columns <= limit[:, None], self.counts, 0).sum(axis=1)
+        result: FloatArray = hits / trials
+        return result
+
+
+def _count(values: AnyArray, ws: _Workspace, block: int) -> tuple[IntArray, IntArray]:
+    """Per-row histogram of an integer block: ``(low, counts)``, value = low[r] + column."""
+    rows, trials = values.shape
+    low = values.min(axis=1).astype(np.int64)
+    width = int((values.max(axis=1).astype(np.int64) - low).max()) + 1
+    counts = np.empty((rows, width), dtype=np.int64)
+    step = max(1, min(block, ws.block_rows))
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        index = _view(ws.index, r1 - r0, trials)
+        offsets = np.arange(r1 - r0, dtype=np.int64) * width - low[r0:r1]
+        np.add(values[r0:r1], offsets[:, None], out=index)
+        found = np.bincount(index.ravel(), minlength=(r1 - r0) * width)
+        counts[r0:r1] = found.reshape(r1 - r0, width)
+    return low, counts
+
+
+@dataclass
+class _Accumulator:
+    """Results gathered across chunks: criticality counts and histograms of finishes."""
+
+    critical: IntArray
+    items: _Histogram = field(default_factory=_Histogram)
+    groups: _Histogram = field(default_factory=_Histogram)
+    project: _Histogram = field(default_factory=_Histogram)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _checkpoints(chunks: int, size: int) -> list[int]:
+    """Chunk counts after which stability is checked: trials 512, 1024, 2048, ... and all."""
+    points: list[int] = []
+    trials = _FIRST_CHECK
+    while True:
+        count = min(chunks, -(-trials // size))
+        if not points or count > points[-1]:
+            points.append(count)
+        if count == chunks:
+            return points
+        trials *= 2
+
+
+def _stable(acc: _Accumulator, trials: int, precision: float) -> bool:
+    """True when every project and group P50/P80/P95 is known to ``precision`` days."""
+    if precision <= 0:
+        return False
+    for histogram in (acc.project, acc.groups):
+        if histogram.counts is None:
+            continue
+        for q in _FORECAST_QUANTILES:
+            if float(histogram.half_width(q, trials).max(initial=0.0)) > precision:
+                return False
+    return True
+
+
+def _nearest(value: float) -> int:
+    """The nearest whole working day (halves round up, not to even)."""
+    return math.floor(value + 0.5)
