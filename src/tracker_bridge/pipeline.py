@@ -345,22 +345,9 @@ def run_pass(
         before = adapter.requests_made
         t0 = time.perf_counter()
         fetched = adapter.fetch(since=fetch_plan.since, cached=fetch_plan.cached)
-        snapshot, mode = fetched.snapshot, fetched.mode
+        snapshot = fetched.snapshot
         t1 = time.perf_counter()
-        result.fetch_requests = adapter.requests_made - before
-        result.fetch_mode = mode
-        if mode == "full":
-            result.full_fetch_reason = fetch_plan.reason or fetched.fallback_reason
-        if fetch_plan.store is not None:
-            log.info(
-                "project %s: %s fetch in %d requests%s",
-                project_name,
-                mode,
-                result.fetch_requests,
-                f" ({result.full_fetch_reason})" if result.full_fetch_reason else "",
-            )
-        result.items = len(snapshot.items)
-        result.dependencies = len(snapshot.dependencies)
+        _note_fetch(result, fetch_plan, fetched, adapter.requests_made - before)
         baseline = active_baseline(settings.store.path, project_name)
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
@@ -374,13 +361,7 @@ def run_pass(
         t3 = time.perf_counter()
         if not dry_run:
             result.report = apply_and_record(adapter, result.changes, store, project_name)
-            if fetch_plan.store is not None and result.report.issues_updated:
-                log.info(
-                    "project %s: the next incremental fetch re-reads the %d issue(s) written "
-                    "now (our writes bump their change stamp); they will match the plan",
-                    project_name,
-                    result.report.issues_updated,
-                )
+            _note_rereads(project_name, fetch_plan, result.report)
         t4 = time.perf_counter()
         result.timings = {"fetch": t1 - t0, "plan": t2 - t1, "diff": t3 - t2, "apply": t4 - t3}
         result.ok = True
@@ -399,6 +380,37 @@ def run_pass(
             result.requests = adapter.requests_made
             adapter.close()
     return result
+
+
+def _note_fetch(
+    result: PassResult, fetch_plan: _FetchPlan, fetched: FetchResult, requests: int
+) -> None:
+    """Puts what the fetch did (mode, requests, why full, sizes) into ``result``; logs it."""
+    result.fetch_requests = requests
+    result.fetch_mode = fetched.mode
+    if fetched.mode == "full":
+        result.full_fetch_reason = fetch_plan.reason or fetched.fallback_reason
+    if fetch_plan.store is not None:
+        log.info(
+            "project %s: %s fetch in %d requests%s",
+            result.project,
+            fetched.mode,
+            result.fetch_requests,
+            f" ({result.full_fetch_reason})" if result.full_fetch_reason else "",
+        )
+    result.items = len(fetched.snapshot.items)
+    result.dependencies = len(fetched.snapshot.dependencies)
+
+
+def _note_rereads(project_name: str, fetch_plan: _FetchPlan, report: ApplyReport) -> None:
+    """Logs that the next incremental fetch re-reads the issues this pass wrote."""
+    if fetch_plan.store is not None and report.issues_updated:
+        log.info(
+            "project %s: the next incremental fetch re-reads the %d issue(s) written "
+            "now (our writes bump their change stamp); they will match the plan",
+            project_name,
+            report.issues_updated,
+        )
 
 
 def issue_plan(

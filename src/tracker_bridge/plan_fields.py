@@ -25,7 +25,8 @@ class PlanField:
     name: str
     label: str
     kind: FieldKind
-    #: The plan overlay that fills it ("risk", "budget", "baseline"); None: always written.
+    #: The plan overlay that fills it ("risk", "budget", "baseline", "levelling"); None:
+    #: always written.
     overlay: str | None
     #: What a team misses when the tracker has no such field ("create it to see ...").
     purpose: str
@@ -61,6 +62,20 @@ PLAN_FIELDS: tuple[PlanField, ...] = (
         "int",
         "baseline",
         "each issue's slip against the baseline, in working days",
+    ),
+    PlanField(
+        "levelled_start",
+        "Levelled start",
+        "date",
+        "levelling",
+        "each issue's start once people's capacity is respected",
+    ),
+    PlanField(
+        "levelled_finish",
+        "Levelled finish",
+        "date",
+        "levelling",
+        "each issue's finish once people's capacity is respected",
     ),
 )
 

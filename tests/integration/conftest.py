@@ -21,13 +21,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tracker_bridge.local_redmine import (
-    LocalRedmine,
-    RedmineNotInstalledError,
-    add_member,
-    ensure_installed,
-    start,
-)
+from tracker_bridge.demo.install import ensure_installed
+from tracker_bridge.demo.instance import LocalRedmine, start
+from tracker_bridge.demo.prepare import add_member
+from tracker_bridge.demo.rails import RedmineNotInstalledError
 
 _HERE = Path(__file__).resolve().parent
 _project_counter = itertools.count(1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tracker_bridge.local_redmine import LocalRedmine
+from tracker_bridge.demo.instance import LocalRedmine
 
 
 def write_config(redmine: LocalRedmine, tmp_path: Path, projects: dict[str, str]) -> Path:

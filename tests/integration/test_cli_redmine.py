@@ -17,21 +17,22 @@ import requests
 from click.testing import CliRunner, Result
 from redmine_helpers import write_config
 
-from tracker_bridge import demo
 from tracker_bridge.cli import main
-from tracker_bridge.local_redmine import LocalRedmine
+from tracker_bridge.demo.example import load_example, week_shift
+from tracker_bridge.demo.instance import LocalRedmine
+from tracker_bridge.demo.seed import SeededProject, seed
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "medco-snapshot.json"
 
 
 @pytest.fixture(scope="module")
-def medco(redmine: LocalRedmine) -> demo.SeededProject:
+def medco(redmine: LocalRedmine) -> SeededProject:
     identifier = f"medco-{secrets.token_hex(3)}"
-    return demo.seed(redmine, demo.load_example(), dt.date.today(), identifier=identifier)
+    return seed(redmine, load_example(), dt.date.today(), identifier=identifier)
 
 
 @pytest.fixture
-def config(redmine: LocalRedmine, medco: demo.SeededProject, tmp_path: Path) -> Path:
+def config(redmine: LocalRedmine, medco: SeededProject, tmp_path: Path) -> Path:
     return write_config(redmine, tmp_path, {"medco": medco.identifier, "ghost": "no-such-project"})
 
 
@@ -57,7 +58,7 @@ def run_json(config: Path, as_of: dt.date, *extra: str) -> list[dict[str, object
 
 
 @pytest.fixture
-def issue_journals(redmine: LocalRedmine, medco: demo.SeededProject) -> Iterator[object]:
+def issue_journals(redmine: LocalRedmine, medco: SeededProject) -> Iterator[object]:
     def count() -> int:
         total = 0
         for issue_id in medco.issue_ids.values():
@@ -73,7 +74,7 @@ def issue_journals(redmine: LocalRedmine, medco: demo.SeededProject) -> Iterator
 
 
 def test_dry_run_then_run_then_nothing_left_to_write(
-    config: Path, medco: demo.SeededProject, issue_journals: object
+    config: Path, medco: SeededProject, issue_journals: object
 ) -> None:
     count = issue_journals  # type: ignore[assignment]
     before = count()  # type: ignore[operator]
@@ -94,14 +95,14 @@ def test_dry_run_then_run_then_nothing_left_to_write(
     assert second["written"]["requests"] == 0  # type: ignore[index]
 
 
-def test_redmine_plan_equals_the_snapshot_plan(config: Path, medco: demo.SeededProject) -> None:
+def test_redmine_plan_equals_the_snapshot_plan(config: Path, medco: SeededProject) -> None:
     live = cli(
         "plan", "--config", str(config), "--project", "medco", "--as-of", str(medco.as_of), "--json"
     )
     offline = cli("plan", "--snapshot", str(EXAMPLE), "--as-of", "2026-11-26", "--json")
     assert live.exit_code == 0 and offline.exit_code == 0, live.stderr + offline.stderr
     live_plan, file_plan = json.loads(live.stdout), json.loads(offline.stdout)
-    shift = demo.week_shift(dt.date.today())
+    shift = week_shift(dt.date.today())
     assert live_plan["project"]["finish"] == str(
         dt.date.fromisoformat(file_plan["project"]["finish"]) + shift
     )
@@ -116,7 +117,7 @@ def test_redmine_plan_equals_the_snapshot_plan(config: Path, medco: demo.SeededP
 
 
 def test_failed_project_is_reported_and_others_still_run(
-    config: Path, medco: demo.SeededProject
+    config: Path, medco: SeededProject
 ) -> None:
     result = cli("run", "--config", str(config), "--all", "--as-of", str(medco.as_of), "--json")
     assert result.exit_code == 1
@@ -127,7 +128,7 @@ def test_failed_project_is_reported_and_others_still_run(
 
 
 def test_relation_cycle_is_reported_with_its_keys(
-    redmine: LocalRedmine, config: Path, medco: demo.SeededProject
+    redmine: LocalRedmine, config: Path, medco: SeededProject
 ) -> None:
     # Redmine refuses circular relations through the API; a database that has one anyway
     # (older versions, imports) must still give a clear message, not a traceback.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker_bridge.local_redmine import ensure_installed
+from tracker_bridge.demo.install import ensure_installed
 
 
 def free_port() -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from tracker_bridge.local_redmine import BOT_LOGIN, OUR_CUSTOM_FIELDS, LocalRedmine
+from tracker_bridge.demo.instance import LocalRedmine
+from tracker_bridge.demo.prepare import BOT_LOGIN, OUR_CUSTOM_FIELDS
 
 TIMEOUT = 30
 

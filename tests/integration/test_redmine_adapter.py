@@ -22,8 +22,9 @@ from pydantic import SecretStr
 from redminelib import Redmine
 
 from tracker_bridge.adapters.redmine import RedmineAdapter, format_value, values_equal
+from tracker_bridge.demo.instance import LocalRedmine
+from tracker_bridge.demo.prepare import BOT_LOGIN, add_member
 from tracker_bridge.errors import AuthError, ConfigError, InputError, NotFoundError
-from tracker_bridge.local_redmine import BOT_LOGIN, LocalRedmine, add_member
 from tracker_bridge.managed_block import begin_marker, end_marker, merge_block
 from tracker_bridge.model import (
     Attachment,

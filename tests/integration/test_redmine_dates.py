@@ -31,7 +31,7 @@ from redmine_helpers import write_config
 
 from tracker_bridge.adapters.redmine import RedmineAdapter
 from tracker_bridge.cli import main
-from tracker_bridge.local_redmine import LocalRedmine
+from tracker_bridge.demo.instance import LocalRedmine
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import FieldNames, ProjectSettings, Settings, TrackerSettings

@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from redminelib import Redmine
 
 from tracker_bridge.adapters.redmine import RedmineAdapter
+from tracker_bridge.demo.instance import LocalRedmine
 from tracker_bridge.errors import RejectedError, TrackerError
-from tracker_bridge.local_redmine import LocalRedmine
 from tracker_bridge.model import DesiredPage, DesiredState
 from tracker_bridge.pipeline import apply_and_record
 from tracker_bridge.settings import FieldNames, ProjectSettings, TrackerSettings

@@ -32,7 +32,7 @@ from redminelib import Redmine
 
 from tracker_bridge.adapters.redmine import RedmineAdapter
 from tracker_bridge.cli import main
-from tracker_bridge.local_redmine import LocalRedmine
+from tracker_bridge.demo.instance import LocalRedmine
 from tracker_bridge.model import Snapshot
 from tracker_bridge.pipeline import run_pass
 from tracker_bridge.settings import (

@@ -21,7 +21,8 @@ from click.testing import CliRunner, Result
 
 from tracker_bridge.adapters.redmine import ATTACHMENT_TAG, NEEDED_PERMISSIONS
 from tracker_bridge.cli import main
-from tracker_bridge.local_redmine import LocalRedmine, add_member, add_role_user
+from tracker_bridge.demo.instance import LocalRedmine
+from tracker_bridge.demo.prepare import add_member, add_role_user
 
 RedmineProject = Any  # tests/integration/conftest.py's RedmineProject
 

@@ -20,7 +20,8 @@ import pytest
 import requests
 from starlette.testclient import TestClient
 
-from tracker_bridge.local_redmine import BOT_LOGIN, LocalRedmine
+from tracker_bridge.demo.instance import LocalRedmine
+from tracker_bridge.demo.prepare import BOT_LOGIN
 from tracker_bridge.settings import Settings, settings_from_dict
 from tracker_bridge.store import Store
 from tracker_bridge.webhook import create_app, sign

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tracker_bridge.adapters.github.projects import FIELD_TYPES
 from tracker_bridge.adapters.redmine.fields import EXPECTED_FORMATS, OPTIONAL_FIELD_PURPOSE
-from tracker_bridge.local_redmine import OUR_CUSTOM_FIELDS
+from tracker_bridge.demo.prepare import OUR_CUSTOM_FIELDS
 from tracker_bridge.plan_fields import PLAN_FIELDS, required_fields
 from tracker_bridge.publish.fields import _VALUES
 from tracker_bridge.settings import FieldNames

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker_bridge.cli import main
-from tracker_bridge.demo import REFERENCE_AS_OF, load_example
+from tracker_bridge.demo.example import REFERENCE_AS_OF, load_example
 from tracker_bridge.model import Plan
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish.document import Document, Heading, Image, IssueRef, Paragraph, Table

@@ -61,10 +61,10 @@ def demo(workdir: Path, port: int, no_wait: bool, preview: bool) -> None:
 
 
 def _write_preview(output: Path, say: Callable[[str], None]) -> None:
-    from tracker_bridge import demo as demo_data
+    from tracker_bridge.demo.example import preview_page
 
     say("planning the MedCo example and drawing its charts")
-    page, plan = demo_data.preview_page()
+    page, plan = preview_page()
     output.write_text(page, encoding="utf-8")
     say(f"wrote {output}")
     out.print(
@@ -87,8 +87,11 @@ def _stop_on_signals() -> None:
 
 
 def _serve_demo(workdir: Path, port: int, no_wait: bool, say: Callable[[str], None]) -> None:
-    from tracker_bridge import demo as demo_data
-    from tracker_bridge.local_redmine import LocalRedmineError, ensure_installed, start
+    from tracker_bridge.demo.example import demo_config, load_example
+    from tracker_bridge.demo.install import ensure_installed
+    from tracker_bridge.demo.instance import start
+    from tracker_bridge.demo.rails import LocalRedmineError
+    from tracker_bridge.demo.seed import seed
 
     with socket.socket() as probe:
         free = probe.connect_ex(("127.0.0.1", port)) != 0
@@ -99,13 +102,13 @@ def _serve_demo(workdir: Path, port: int, no_wait: bool, say: Callable[[str], No
     except LocalRedmineError as e:
         raise click.ClickException(str(e)) from None
     try:
-        example = demo_data.load_example()
-        seeded = demo_data.seed(instance, example, dt.date.today(), say)
+        example = load_example()
+        seeded = seed(instance, example, dt.date.today(), say)
         key_file = workdir / "planbot.key"
         key_file.write_text(instance.bot_key + "\n", encoding="utf-8")
         key_file.chmod(0o600)
         config = workdir / "tracker-bridge.toml"
-        config.write_text(demo_data.demo_config(instance.url, key_file, seeded), encoding="utf-8")
+        config.write_text(demo_config(instance.url, key_file, seeded), encoding="utf-8")
         command = ["tracker-bridge", "run", "--config", str(config), "--as-of", str(seeded.as_of)]
         say("$ " + " ".join(command))
         subprocess.run([sys.executable, "-m", "tracker_bridge.cli", *command[1:]], check=False)

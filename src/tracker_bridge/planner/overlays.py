@@ -33,6 +33,10 @@ OverlayStage = Callable[[OverlayContext], None]
 def stages() -> list[OverlayStage]:
     """The overlay stages, in order (imported lazily to keep plan() import light)."""
     found: list[OverlayStage] = []
+    # resource levelling (only with planner.level), before the stages that may read it
+    from tracker_bridge.planner.resourcing import levelling_stage
+
+    found.append(levelling_stage)
     # budget (cost, earned value), then the baseline comparison that reads the budget's BAC
     from tracker_bridge.planner.baseline import baseline_stage
     from tracker_bridge.planner.budget_stage import budget_stage

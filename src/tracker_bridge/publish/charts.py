@@ -49,6 +49,7 @@ from tracker_bridge.model import Attachment, Baseline, ItemSchedule, Plan, Snaps
 from tracker_bridge.publish.report import (
     FINISH_PNG,
     GANTT_PNG,
+    LOAD_PNG,
     S_CURVE_PNG,
     IssueRefs,
     chance,
@@ -602,11 +603,15 @@ def render_charts(
     style: PageStyle = PLAIN,
     baseline: Baseline | None = None,
 ) -> list[Attachment]:
-    """The charts this plan has data for, as PNG attachments (Gantt, finish dates, S-curve)."""
+    """The charts this plan has data for, as PNG attachments (Gantt, finish dates, S-curve,
+    load per person)."""
+    from tracker_bridge.publish.load_chart import load_png  # it imports this module
+
     drawn = [
         (GANTT_PNG, gantt_png(plan, snapshot, style=style, baseline=baseline)),
         (FINISH_PNG, finish_histogram_png(plan)),
         (S_CURVE_PNG, s_curve_png(plan)),
+        (LOAD_PNG, load_png(plan)),
     ]
     return [
         Attachment(filename=name, content_type="image/png", data=data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from tracker_bridge.model import FieldValue, ItemSchedule, Plan
@@ -37,7 +38,24 @@ _VALUES: dict[str, Callable[[ItemSchedule], FieldValue]] = {
     "criticality": lambda s: _percent(s.criticality),
     "planned_cost": lambda s: _cost(s.planned_cost),
     "slip_days": lambda s: None if s.slip_days is None else int(s.slip_days),
+    # the levelled dates are not on the item: desired_fields reads them from the overlay
+    "levelled_start": lambda s: None,
+    "levelled_finish": lambda s: None,
 }
+
+
+# Levelled dates live in ``overlays["levelling"]["items"]`` (per leaf; summaries get None).
+_LEVELLED = {"levelled_start": "start", "levelled_finish": "finish"}
+
+
+def _levelled_getter(plan: Plan, which: str) -> Callable[[ItemSchedule], FieldValue]:
+    items = plan.overlays["levelling"]["items"]
+
+    def value(s: ItemSchedule) -> FieldValue:
+        item = items.get(s.key)
+        return None if item is None else dt.date.fromisoformat(item[which])
+
+    return value
 
 
 def overlay_fields(plan: Plan) -> list[str]:
@@ -54,13 +72,14 @@ def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, F
     Overlay fields are emitted only when the plan carries their overlay: ``risk_score``
     (int 0..100), ``p80_finish`` (date) and ``criticality`` (int percent 0..100) with
     ``overlays["risk"]``; ``planned_cost`` (float, 2 decimals) with ``overlays["budget"]``;
-    ``slip_days`` (int working days) with ``overlays["baseline"]``. An item the overlay has
+    ``slip_days`` (int working days) with ``overlays["baseline"]``; ``levelled_start`` and
+    ``levelled_finish`` (dates) with ``overlays["levelling"]``. An item the overlay has
     no figure for (e.g. one added after the baseline) gets None, which clears the field.
     Logical names of ``field_names`` this module has no value for are left out.
     """
     present = set(overlay_fields(plan))
     getters = [
-        (name, _VALUES[name])
+        (name, _levelled_getter(plan, _LEVELLED[name]) if name in _LEVELLED else _VALUES[name])
         for name in field_names.logical_names()
         if name in _VALUES and (plan_field(name).overlay is None or name in present)
     ]

@@ -30,7 +30,8 @@ from tracker_bridge.publish.style import PageStyle
 GANTT_PNG = "tracker-bridge-gantt.png"
 S_CURVE_PNG = "tracker-bridge-s-curve.png"
 FINISH_PNG = "tracker-bridge-finish-dates.png"
-CHART_FILES = (GANTT_PNG, FINISH_PNG, S_CURVE_PNG)
+LOAD_PNG = "tracker-bridge-load.png"
+CHART_FILES = (GANTT_PNG, FINISH_PNG, S_CURVE_PNG, LOAD_PNG)
 DASH = "–"  # an unknown or undefined figure
 MAX_LISTED = 20  # added/removed items named in the baseline section
 FOOTER = (
@@ -592,6 +593,41 @@ def _against_baseline(plan: Plan, refs: IssueRefs) -> list[Block]:
     return blocks
 
 
+def _levelling(plan: Plan, refs: IssueRefs, charts: Collection[str]) -> list[Block]:
+    """Levelled against unlevelled finish per milestone, and who sets the levelled finish."""
+    lv = plan.overlays.get("levelling")
+    if not lv:
+        return []
+    delay = int(lv["delay_days"])
+    blocks: list[Block] = [
+        Heading(3, "With people's capacity (levelled)"),
+        Paragraph(
+            f"Levelled finish {lv['finish']} against {lv['unlevelled_finish']} without "
+            f"capacity limits: " + (f"{_days(delay)} later." if delay > 0 else "no later.")
+        ),
+    ]
+    rows: list[list[Cell]] = [
+        [m["name"], m["finish"] or DASH, m["levelled_finish"] or DASH] for m in lv["milestones"]
+    ]
+    if rows:
+        blocks.append(Table(["Milestone", "Forecast finish", "Levelled finish"], rows))
+    if LOAD_PNG in charts:
+        blocks.append(Image(LOAD_PNG, "Issues running per person, unlevelled and levelled"))
+    chain = lv["critical_chain"]
+    if chain:
+        blocks.append(
+            Paragraph(("Critical chain: ", *_refs_sentence(refs, [c["key"] for c in chain])))
+        )
+        people = lv["critical_chain_people"]
+        blocks.append(
+            Paragraph("People on the critical chain: " + (", ".join(people) or DASH) + ".")
+        )
+    delayed = [k for k, v in lv["items"].items() if v["delay_days"] > 0]
+    if delayed:
+        blocks.append(Paragraph(("Delayed by resources: ", *_refs_sentence(refs, delayed))))
+    return blocks
+
+
 def build_report(
     plan: Plan, snapshot: Snapshot, *, style: PageStyle, charts: Collection[str] = ()
 ) -> Document:
@@ -610,6 +646,7 @@ def build_report(
     doc.blocks.extend(_critical_path(plan, refs))
     doc.blocks.extend(_milestones(plan))
     doc.blocks.extend(_milestone_forecast(plan, charts))
+    doc.blocks.extend(_levelling(plan, refs, charts))
     doc.blocks.extend(_top_risks(plan, refs))
     doc.blocks.extend(_budget(plan, charts))
     doc.blocks.extend(_against_baseline(plan, refs))

@@ -432,45 +432,12 @@ class GitHubClient:
         what: str,
         not_found: str | None,
     ) -> errors.TrackerError:
-        status = e.status
-        data = e.data if isinstance(e.data, dict) else {}
+        """Our error for a PyGithub exception: GraphQL errors first, then by HTTP status."""
         gql = self._graphql_errors(e)
         if gql is not None:  # HTTP 200 with an "errors" key (PyGithub says 400 or 404)
-            detail: str | None = self.token.scrub(
-                "; ".join(f"{err.get('type') or 'ERROR'}: {err.get('message')}" for err in gql)
-            )
-            types = {err.get("type") for err in gql}
-            message = f"GitHub's GraphQL API answered the {what} with errors"
-            if "NOT_FOUND" in types:
-                return errors.NotFoundError(
-                    not_found or message, method=method, path=path, status=200, detail=detail
-                )
-            if types & {"FORBIDDEN", "INSUFFICIENT_SCOPES"}:
-                return errors.AuthError(
-                    f"{message}: the token lacks a permission (a classic token needs the "
-                    "'project' scope, a fine-grained token or app the Projects permission)",
-                    method=method,
-                    path=path,
-                    status=200,
-                    detail=detail,
-                )
-            if "RATE_LIMITED" in types:
-                return errors.RateLimitedError(
-                    message, method=method, path=path, status=200, detail=detail
-                )
-            return errors.TrackerError(message, method=method, path=path, status=200, detail=detail)
-        github_message = str(data.get("message") or e.message or "").strip()
-        extra = data.get("errors")
-        if isinstance(extra, list) and extra:
-            github_message += (
-                " ("
-                + "; ".join(
-                    str(x.get("message") or x.get("code") or x) if isinstance(x, dict) else str(x)
-                    for x in extra
-                )
-                + ")"
-            )
-        detail = self.token.scrub(github_message) or None
+            return self._graphql_error(gql, method, path, what, not_found)
+        status = e.status
+        detail = self._rest_detail(e)
         if status == 401:
             return errors.AuthError(
                 f"GitHub did not accept the token from {self.token_source()} (401): it is "
@@ -518,3 +485,52 @@ class GitHubClient:
         return errors.TrackerError(
             f"GitHub failed on the {what}", method=method, path=path, status=status, detail=detail
         )
+
+    def _graphql_error(
+        self,
+        gql: list[dict[str, Any]],
+        method: str,
+        path: str,
+        what: str,
+        not_found: str | None,
+    ) -> errors.TrackerError:
+        """Our error for the ``errors`` of a GraphQL answer, by their types."""
+        detail: str | None = self.token.scrub(
+            "; ".join(f"{err.get('type') or 'ERROR'}: {err.get('message')}" for err in gql)
+        )
+        types = {err.get("type") for err in gql}
+        message = f"GitHub's GraphQL API answered the {what} with errors"
+        if "NOT_FOUND" in types:
+            return errors.NotFoundError(
+                not_found or message, method=method, path=path, status=200, detail=detail
+            )
+        if types & {"FORBIDDEN", "INSUFFICIENT_SCOPES"}:
+            return errors.AuthError(
+                f"{message}: the token lacks a permission (a classic token needs the "
+                "'project' scope, a fine-grained token or app the Projects permission)",
+                method=method,
+                path=path,
+                status=200,
+                detail=detail,
+            )
+        if "RATE_LIMITED" in types:
+            return errors.RateLimitedError(
+                message, method=method, path=path, status=200, detail=detail
+            )
+        return errors.TrackerError(message, method=method, path=path, status=200, detail=detail)
+
+    def _rest_detail(self, e: GithubException) -> str | None:
+        """GitHub's own message and its ``errors`` list, without the token (None if empty)."""
+        data = e.data if isinstance(e.data, dict) else {}
+        github_message = str(data.get("message") or e.message or "").strip()
+        extra = data.get("errors")
+        if isinstance(extra, list) and extra:
+            github_message += (
+                " ("
+                + "; ".join(
+                    str(x.get("message") or x.get("code") or x) if isinstance(x, dict) else str(x)
+                    for x in extra
+                )
+                + ")"
+            )
+        return self.token.scrub(github_message) or None

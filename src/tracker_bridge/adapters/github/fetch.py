@@ -126,34 +126,7 @@ class Fetcher:
         pull_requests = 0
         several = len(self._ctx.repositories) > 1
         for repo in self._ctx.repositories:
-            missing = (
-                f"GitHub repository {repo} not found (or the token cannot see it: a "
-                "fine-grained token must list it, an app must be installed on it)"
-            )
-            for batch in self._client.pages(
-                f"/repos/{repo}/issues",
-                {"state": "all", "sort": "created", "direction": "asc"},
-                what=f"issue list of {repo}",
-                not_found=missing,
-            ):
-                for raw in batch:
-                    if is_pull_request(raw):
-                        pull_requests += 1
-                        continue
-                    number = raw.get("number")
-                    if isinstance(number, int):
-                        raw_issues[self._ctx.keys.key(repo, number)] = (repo, raw)
-                if progress is not None:
-                    progress(len(raw_issues), len(raw_issues))
-            for batch in self._client.pages(
-                f"/repos/{repo}/milestones",
-                {"state": "all"},
-                what=f"milestone list of {repo}",
-                not_found=missing,
-            ):
-                for m in batch:
-                    milestone = self._milestone(repo, m, several)
-                    milestones[milestone.key] = milestone
+            pull_requests += self._read_repository(repo, several, raw_issues, milestones, progress)
 
         board = self._projects.load(with_items=True) if self._ctx.settings.project_v2 else None
         keys = set(raw_issues)
@@ -166,31 +139,10 @@ class Fetcher:
             items.append(item)
         parents = self._parents(raw_issues)
         dependencies = self._dependencies(raw_issues, keys)
-        for item in items:
-            parent = parents.get(item.key)
-            if parent is not None and parent in keys and parent != item.key:
-                item.parent = parent
-            elif parent is not None:
-                self._ctx.notes.add(
-                    f"{item.key}: parent {parent} is outside the fetched issues; "
-                    "treated as a top-level item"
-                )
-        self._break_parent_loops(items)
+        self._set_parents(items, parents, keys)
 
-        start = self._project.start
-        if start is None:
-            created = [
-                d
-                for _, raw in raw_issues.values()
-                if (d := parse_date(raw.get("created_at"))) is not None
-            ]
-            start = (
-                min(created)
-                if created
-                else dt.datetime.fromtimestamp(self._ctx.clock(), dt.UTC).date()
-            )
         snapshot = Snapshot(
-            project=Project(name=self._ctx.name, start=start),
+            project=Project(name=self._ctx.name, start=self._start(raw_issues)),
             items=sorted(items, key=lambda i: sort_key(i.key)),
             dependencies=dependencies,
             milestones=sorted(milestones.values(), key=lambda m: sort_key(m.key)),
@@ -209,6 +161,73 @@ class Fetcher:
             self._client.requests_made - started,
         )
         return snapshot
+
+    def _read_repository(
+        self,
+        repo: str,
+        several: bool,
+        raw_issues: _RawIssues,
+        milestones: dict[str, Milestone],
+        progress: Callable[[int, int], None] | None,
+    ) -> int:
+        """Adds a repository's issues and milestones; the number of pull requests skipped."""
+        pull_requests = 0
+        missing = (
+            f"GitHub repository {repo} not found (or the token cannot see it: a "
+            "fine-grained token must list it, an app must be installed on it)"
+        )
+        for batch in self._client.pages(
+            f"/repos/{repo}/issues",
+            {"state": "all", "sort": "created", "direction": "asc"},
+            what=f"issue list of {repo}",
+            not_found=missing,
+        ):
+            for raw in batch:
+                if is_pull_request(raw):
+                    pull_requests += 1
+                    continue
+                number = raw.get("number")
+                if isinstance(number, int):
+                    raw_issues[self._ctx.keys.key(repo, number)] = (repo, raw)
+            if progress is not None:
+                progress(len(raw_issues), len(raw_issues))
+        for batch in self._client.pages(
+            f"/repos/{repo}/milestones",
+            {"state": "all"},
+            what=f"milestone list of {repo}",
+            not_found=missing,
+        ):
+            for m in batch:
+                milestone = self._milestone(repo, m, several)
+                milestones[milestone.key] = milestone
+        return pull_requests
+
+    def _set_parents(self, items: list[WorkItem], parents: dict[str, str], keys: set[str]) -> None:
+        """Sets each item's parent when it is a fetched issue (noted otherwise); no loops."""
+        for item in items:
+            parent = parents.get(item.key)
+            if parent is not None and parent in keys and parent != item.key:
+                item.parent = parent
+            elif parent is not None:
+                self._ctx.notes.add(
+                    f"{item.key}: parent {parent} is outside the fetched issues; "
+                    "treated as a top-level item"
+                )
+        self._break_parent_loops(items)
+
+    def _start(self, raw_issues: _RawIssues) -> dt.date:
+        """The configured start, else the earliest ``created_at``, else today."""
+        start = self._project.start
+        if start is not None:
+            return start
+        created = [
+            d
+            for _, raw in raw_issues.values()
+            if (d := parse_date(raw.get("created_at"))) is not None
+        ]
+        return (
+            min(created) if created else dt.datetime.fromtimestamp(self._ctx.clock(), dt.UTC).date()
+        )
 
     def _milestone(self, repo: str, m: dict[str, Any], several: bool) -> Milestone:
         number = m.get("number")

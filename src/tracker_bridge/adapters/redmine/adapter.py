@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -166,16 +167,7 @@ class RedmineAdapter:
 
         fetched: Fetched | None = None
         if since is not None and cached is not None:
-            try:
-                fetched = self._incremental.fetch(
-                    project, versions_raw, since, cached, self.progress
-                )
-            except FullFetchNeeded as e:
-                fallback_reason = str(e)
-                self.notes = []
-                log.info(
-                    "redmine %s: incremental fetch not possible (%s); full fetch", self._ctx.pid, e
-                )
+            fetched, fallback_reason = self._try_incremental(project, versions_raw, since, cached)
         if fetched is None:
             fetched = self._fetcher.full(project, versions_raw, self.progress)
         else:
@@ -184,6 +176,33 @@ class RedmineAdapter:
         if latest is not None and server_start is not None:
             latest = min(latest, server_start)
         self.fetch_requests = self.requests_made - started
+        self._log_fetch(snapshot)
+        return FetchResult(
+            snapshot,
+            mode="full" if self.fetch_changed is None else "incremental",
+            cursor=latest if latest is not None else server_start,
+            fallback_reason=fallback_reason,
+        )
+
+    def _try_incremental(
+        self,
+        project: dict[str, Any],
+        versions_raw: list[dict[str, Any]],
+        since: dt.datetime,
+        cached: Snapshot,
+    ) -> tuple[Fetched | None, str]:
+        """The incremental fetch, or None and the reason a full fetch is needed."""
+        try:
+            return self._incremental.fetch(project, versions_raw, since, cached, self.progress), ""
+        except FullFetchNeeded as e:
+            self.notes = []
+            log.info(
+                "redmine %s: incremental fetch not possible (%s); full fetch", self._ctx.pid, e
+            )
+            return None, str(e)
+
+    def _log_fetch(self, snapshot: Snapshot) -> None:
+        """Logs what the fetch read and how many requests it took."""
         if self.fetch_changed is not None:  # incremental
             log.info(
                 "redmine %s: incremental fetch: %d changed issues in %d requests "
@@ -207,12 +226,6 @@ class RedmineAdapter:
                 len(snapshot.time_entries),
                 self.fetch_requests,
             )
-        return FetchResult(
-            snapshot,
-            mode="full" if self.fetch_changed is None else "incremental",
-            cursor=latest if latest is not None else server_start,
-            fallback_reason=fallback_reason,
-        )
 
     # ------------------------------------------------------------------ diff
 

@@ -45,84 +45,90 @@ def _permission_list(permissions: list[str]) -> str:
 def findings(ctx: Context, client: RedmineClient, resolver: FieldResolver) -> list[Finding]:
     """The findings of :meth:`RedmineAdapter.check`: the key first (nothing else when it
     fails), then the project and its modules, the permissions and the custom fields."""
-    found: list[Finding] = []
+    auth, user = _authenticate(ctx, client)
+    if user is None:
+        return [auth]
+    found, project = _project(ctx, client, user)
+    if project is None:
+        return [auth, found]
+    return [
+        auth,
+        found,
+        *_modules(ctx, project),
+        *_permissions(ctx, client, user, int(project["id"])),
+        *_fields(ctx, client, resolver, user, project),
+    ]
+
+
+def _authenticate(ctx: Context, client: RedmineClient) -> tuple[Finding, dict[str, Any] | None]:
+    """The key's finding, and the current user (None when the key or connection fails)."""
     try:
         user = client.current_user()
     except errors.AuthError as e:
         if e.status == 403:
-            found.append(
-                Finding(
-                    id="redmine.rest.disabled",
-                    ok=False,
-                    message=str(e),
-                    fix="Administration -> Settings -> API: tick 'Enable REST web service' "
-                    "and save.",
-                )
-            )
-            return found
-        found.append(
-            Finding(
-                id="redmine.auth.invalid_key",
-                ok=False,
-                message=f"Redmine at {ctx.base_url} answers, but the API key is not accepted "
-                "(the request ran as Anonymous).",
-                fix="Copy the bot user's key from My account -> API access key into "
-                f"{client.key_source()}; "
-                "check that the bot user is not locked (Administration -> Users).",
-            )
-        )
-        return found
-    except errors.TrackerError as e:
-        found.append(
-            Finding(
-                id="redmine.connect.failed",
+            return Finding(
+                id="redmine.rest.disabled",
                 ok=False,
                 message=str(e),
-                fix=f"Check [trackers.{ctx.tracker_name}].url ({ctx.base_url}): open it in a "
-                "browser from this machine; check proxies and TLS.",
-            )
-        )
-        return found
-    found.append(
-        Finding(
-            id="redmine.auth.ok",
-            ok=True,
-            message=f"authenticated as '{user.get('login')}'"
-            + (" (administrator)" if user.get("admin") else ""),
-        )
-    )
+                fix="Administration -> Settings -> API: tick 'Enable REST web service' and save.",
+            ), None
+        return Finding(
+            id="redmine.auth.invalid_key",
+            ok=False,
+            message=f"Redmine at {ctx.base_url} answers, but the API key is not accepted "
+            "(the request ran as Anonymous).",
+            fix="Copy the bot user's key from My account -> API access key into "
+            f"{client.key_source()}; "
+            "check that the bot user is not locked (Administration -> Users).",
+        ), None
+    except errors.TrackerError as e:
+        return Finding(
+            id="redmine.connect.failed",
+            ok=False,
+            message=str(e),
+            fix=f"Check [trackers.{ctx.tracker_name}].url ({ctx.base_url}): open it in a "
+            "browser from this machine; check proxies and TLS.",
+        ), None
+    return Finding(
+        id="redmine.auth.ok",
+        ok=True,
+        message=f"authenticated as '{user.get('login')}'"
+        + (" (administrator)" if user.get("admin") else ""),
+    ), user
 
+
+def _project(
+    ctx: Context, client: RedmineClient, user: dict[str, Any]
+) -> tuple[Finding, dict[str, Any] | None]:
+    """The project's finding, and the project (None when it is missing or forbidden)."""
     try:
         project = client.project()
     except errors.NotFoundError as e:
-        found.append(
-            Finding(
-                id="redmine.project.missing",
-                ok=False,
-                message=str(e),
-                fix=f"Set 'project' to the identifier shown in the project's URL "
-                f"({ctx.base_url}/projects/<identifier>), or create the project.",
-            )
-        )
-        return found
+        return Finding(
+            id="redmine.project.missing",
+            ok=False,
+            message=str(e),
+            fix=f"Set 'project' to the identifier shown in the project's URL "
+            f"({ctx.base_url}/projects/<identifier>), or create the project.",
+        ), None
     except errors.AuthError as e:
-        found.append(
-            Finding(
-                id="redmine.project.forbidden",
-                ok=False,
-                message=str(e),
-                fix=f"Add '{user.get('login')}' as a member of the project (Settings -> "
-                "Members) with a role that has: " + _permission_list(list(NEEDED_PERMISSIONS)),
-            )
-        )
-        return found
-    found.append(
-        Finding(
-            id="redmine.project.ok",
-            ok=True,
-            message=f"project '{ctx.pid}' ({project.get('name')}) found",
-        )
-    )
+        return Finding(
+            id="redmine.project.forbidden",
+            ok=False,
+            message=str(e),
+            fix=f"Add '{user.get('login')}' as a member of the project (Settings -> "
+            "Members) with a role that has: " + _permission_list(list(NEEDED_PERMISSIONS)),
+        ), None
+    return Finding(
+        id="redmine.project.ok",
+        ok=True,
+        message=f"project '{ctx.pid}' ({project.get('name')}) found",
+    ), project
+
+
+def _modules(ctx: Context, project: dict[str, Any]) -> list[Finding]:
+    """Findings for the issue tracking, time tracking and wiki modules of the project."""
+    found: list[Finding] = []
     settings_url = f"{ctx.base_url}/projects/{ctx.pid}/settings/modules"
     modules = {m.get("name") for m in project.get("enabled_modules") or []}
     for module, finding_id, why in (
@@ -154,9 +160,6 @@ def findings(ctx: Context, client: RedmineClient, resolver: FieldResolver) -> li
                 fix=f"Enable 'Wiki' in {settings_url} (Settings -> Modules).",
             )
         )
-
-    found.extend(_permissions(ctx, client, user, int(project["id"])))
-    found.extend(_fields(ctx, client, resolver, user, project))
     return found
 
 
@@ -225,6 +228,44 @@ def _fields(
     user: dict[str, Any],
     project: dict[str, Any],
 ) -> list[Finding]:
+    """Findings for our custom fields: missing, optional and missing, or not on every tracker."""
+    per_tracker, catalogue = _samples(ctx, client, project)
+    if not per_tracker:
+        return [
+            Finding(
+                id="redmine.custom_field.unverified",
+                ok=False,
+                message=f"project '{ctx.pid}' has no issues yet, so the custom fields cannot "
+                "be checked",
+                fix="Create an issue, then run doctor again.",
+            )
+        ]
+    plan = resolver.resolve(catalogue)
+    found: list[Finding] = []
+    for logical, target in plan.missing.items():
+        found.append(
+            _field_finding(
+                "missing",
+                target,
+                logical,
+                f"is not visible on issues of project '{ctx.pid}'",
+                fix=str(resolver.missing_error(logical, target)),
+            )
+        )
+    for logical, target in plan.optional_missing.items():
+        found.append(_optional_missing(ctx, logical, target))
+    for logical, field_id in plan.ids.items():
+        name = next((n for n, i in catalogue.items() if int(i) == field_id), str(field_id))
+        found.append(_coverage(name, logical, field_id, per_tracker))
+    if user.get("admin") and plan.ids:
+        found.extend(_formats(client, plan.ids))
+    return found
+
+
+def _samples(
+    ctx: Context, client: RedmineClient, project: dict[str, Any]
+) -> tuple[dict[str, set[int]], dict[str, str]]:
+    """Custom-field ids per (non-risk) tracker, and the name -> id catalogue, from samples."""
     project_id = int(project["id"])
     subprojects = "*" if ctx.project.include_subprojects else "!*"
     # one sample issue per tracker enabled in the project: its custom fields are the ones
@@ -251,69 +292,41 @@ def _fields(
             per_tracker[str(tracker["name"])] = {
                 int(cf["id"]) for cf in raw.get("custom_fields") or []
             }
-    if not per_tracker:
-        return [
-            Finding(
-                id="redmine.custom_field.unverified",
-                ok=False,
-                message=f"project '{ctx.pid}' has no issues yet, so the custom fields cannot "
-                "be checked",
-                fix="Create an issue, then run doctor again.",
-            )
-        ]
-    plan = resolver.resolve(catalogue)
-    found: list[Finding] = []
-    for logical, target in plan.missing.items():
-        found.append(
-            _field_finding(
-                "missing",
-                target,
-                logical,
-                f"is not visible on issues of project '{ctx.pid}'",
-                fix=str(resolver.missing_error(logical, target)),
-            )
+    return per_tracker, catalogue
+
+
+def _optional_missing(ctx: Context, logical: str, target: str | int) -> Finding:
+    """The finding for an optional field that is not on the project's issues."""
+    what = f"custom field id {target}" if isinstance(target, int) else f"custom field '{target}'"
+    purpose = OPTIONAL_FIELD_PURPOSE.get(logical, f"the {logical} values")
+    return Finding(
+        id="redmine.custom_field.optional_missing",
+        ok=True,
+        message=f"optional {what} (fields.{logical}) is not on issues of project "
+        f"'{ctx.pid}': not written: create it to see {purpose}",
+        fix=f"Optional. Administration -> Custom fields -> New -> Issues, named "
+        f"'{target}', format {EXPECTED_FORMATS.get(logical, 'as documented')}, "
+        "the trackers the project uses, 'For all projects' or enabled in the "
+        f"project's Settings -> Issue tracking (on the Redmine host `{SETUP_COMMAND}` "
+        "creates it); or set "
+        f"fields.{logical} to the name the field has in Redmine",
+    )
+
+
+def _coverage(name: str, logical: str, field_id: int, per_tracker: dict[str, set[int]]) -> Finding:
+    """Whether a resolved field is on the issues of every (non-risk) tracker in use."""
+    lacking = sorted(t for t, ids in per_tracker.items() if field_id not in ids)
+    if lacking:
+        return _field_finding(
+            "not_writable",
+            name,
+            logical,
+            f"is missing on issues of tracker(s) {', '.join(lacking)}; values for them "
+            "are not written",
+            fix=f"Administration -> Custom fields -> {name}: tick the tracker(s) "
+            f"{', '.join(lacking)}",
         )
-    for logical, target in plan.optional_missing.items():
-        what = (
-            f"custom field id {target}" if isinstance(target, int) else f"custom field '{target}'"
-        )
-        purpose = OPTIONAL_FIELD_PURPOSE.get(logical, f"the {logical} values")
-        found.append(
-            Finding(
-                id="redmine.custom_field.optional_missing",
-                ok=True,
-                message=f"optional {what} (fields.{logical}) is not on issues of project "
-                f"'{ctx.pid}': not written: create it to see {purpose}",
-                fix=f"Optional. Administration -> Custom fields -> New -> Issues, named "
-                f"'{target}', format {EXPECTED_FORMATS.get(logical, 'as documented')}, "
-                "the trackers the project uses, 'For all projects' or enabled in the "
-                f"project's Settings -> Issue tracking (on the Redmine host `{SETUP_COMMAND}` "
-                "creates it); or set "
-                f"fields.{logical} to the name the field has in Redmine",
-            )
-        )
-    for logical, field_id in plan.ids.items():
-        name = next((n for n, i in catalogue.items() if int(i) == field_id), str(field_id))
-        lacking = sorted(t for t, ids in per_tracker.items() if field_id not in ids)
-        if lacking:
-            found.append(
-                _field_finding(
-                    "not_writable",
-                    name,
-                    logical,
-                    f"is missing on issues of tracker(s) {', '.join(lacking)}; values for them "
-                    "are not written",
-                    fix=f"Administration -> Custom fields -> {name}: tick the tracker(s) "
-                    f"{', '.join(lacking)}",
-                )
-            )
-        else:
-            found.append(
-                _field_finding("ok", name, logical, "is on issues of every tracker in use", ok=True)
-            )
-    if user.get("admin") and plan.ids:
-        found.extend(_formats(client, plan.ids))
-    return found
+    return _field_finding("ok", name, logical, "is on issues of every tracker in use", ok=True)
 
 
 def _formats(client: RedmineClient, ids: dict[str, int]) -> list[Finding]:

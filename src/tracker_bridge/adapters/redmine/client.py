@@ -185,88 +185,112 @@ class RedmineClient:
         forbidden: str | None = None,
     ) -> Iterator[None]:
         """Translate python-redmine and requests exceptions into our error tree."""
-        base_url = self._ctx.base_url
         path = self.scrub(path)
         try:
             yield
-        except rm_exc.AuthError:
-            raise errors.AuthError(
-                self._auth_hint(), method=method, path=path, status=401
+        except rm_exc.BaseRedmineError as e:
+            raise (
+                self._status_error(e, method, path, what, not_found, forbidden)
+                or self._answer_error(e, method, path, what)
             ) from None
-        except rm_exc.ForbiddenError:
-            raise errors.AuthError(
+        except requests.RequestException as e:
+            raise self._network_error(e, method, path) from None
+
+    def _status_error(
+        self,
+        e: rm_exc.BaseRedmineError,
+        method: str,
+        path: str,
+        what: str,
+        not_found: str | None,
+        forbidden: str | None,
+    ) -> errors.TrackerError | None:
+        """Our error for a python-redmine error that stands for an HTTP status (else None)."""
+        if isinstance(e, rm_exc.AuthError):
+            return errors.AuthError(self._auth_hint(), method=method, path=path, status=401)
+        if isinstance(e, rm_exc.ForbiddenError):
+            return errors.AuthError(
                 forbidden
                 or f"Redmine refused the {what}: the API user lacks the permission "
                 f"(check its role in project '{self._ctx.pid}', Settings -> Members)",
                 method=method,
                 path=path,
                 status=403,
-            ) from None
-        except rm_exc.ResourceNotFoundError:
-            raise errors.NotFoundError(
+            )
+        if isinstance(e, rm_exc.ResourceNotFoundError):
+            return errors.NotFoundError(
                 not_found or f"{what}: not found", method=method, path=path, status=404
-            ) from None
-        except rm_exc.ConflictError:
-            raise errors.ConflictError(
+            )
+        if isinstance(e, rm_exc.ConflictError):
+            return errors.ConflictError(
                 f"{what}: a concurrent edit won", method=method, path=path, status=409
-            ) from None
-        except rm_exc.ValidationError as e:
-            raise errors.RejectedError(
+            )
+        if isinstance(e, rm_exc.ValidationError):
+            return errors.RejectedError(
                 f"Redmine refused the {what}",
                 method=method,
                 path=path,
                 status=422,
                 detail=self.scrub(str(e)) or "(no message)",
-            ) from None
-        except rm_exc.ImpersonateError:
-            raise errors.AuthError(
-                "impersonation failed", method=method, path=path, status=412
-            ) from None
-        except rm_exc.RequestEntityTooLargeError:
-            raise errors.RejectedError(
+            )
+        if isinstance(e, rm_exc.ImpersonateError):
+            return errors.AuthError("impersonation failed", method=method, path=path, status=412)
+        if isinstance(e, rm_exc.RequestEntityTooLargeError):
+            return errors.RejectedError(
                 f"the {what} is too large for Redmine", method=method, path=path, status=413
-            ) from None
-        except rm_exc.ServerError:
-            raise errors.TrackerError(
+            )
+        if isinstance(e, rm_exc.ServerError):
+            return errors.TrackerError(
                 f"Redmine failed with an internal error on the {what} (see its production.log)",
                 method=method,
                 path=path,
                 status=500,
-            ) from None
-        except rm_exc.UnknownError as e:
-            raise errors.TrackerError(
+            )
+        return None
+
+    def _answer_error(
+        self, e: rm_exc.BaseRedmineError, method: str, path: str, what: str
+    ) -> errors.TrackerError:
+        """Our error for a python-redmine error about an unexpected answer."""
+        base_url = self._ctx.base_url
+        if isinstance(e, rm_exc.UnknownError):
+            return errors.TrackerError(
                 f"unexpected answer to the {what}", method=method, path=path, status=e.status_code
-            ) from None
-        except rm_exc.HTTPProtocolError:
-            raise errors.TrackerError(
+            )
+        if isinstance(e, rm_exc.HTTPProtocolError):
+            return errors.TrackerError(
                 f"{base_url} redirects between http and https; configure the exact URL "
                 "Redmine is served at",
                 method=method,
                 path=path,
-            ) from None
-        except rm_exc.JSONDecodeError:
-            raise errors.TrackerError(
+            )
+        if isinstance(e, rm_exc.JSONDecodeError):
+            return errors.TrackerError(
                 f"{base_url} did not answer with JSON; is it a Redmine, and is the REST "
                 "web service enabled?",
                 method=method,
                 path=path,
-            ) from None
-        except rm_exc.BaseRedmineError as e:
-            raise errors.TrackerError(self.scrub(str(e)), method=method, path=path) from None
-        except requests.Timeout:
-            raise errors.TrackerError(
+            )
+        return errors.TrackerError(self.scrub(str(e)), method=method, path=path)
+
+    def _network_error(
+        self, e: requests.RequestException, method: str, path: str
+    ) -> errors.TrackerError:
+        """Our error for a request that got no answer (timeout, connection)."""
+        base_url = self._ctx.base_url
+        if isinstance(e, requests.Timeout):
+            return errors.TrackerError(
                 f"Redmine at {base_url} did not answer within "
                 f"{self._ctx.tracker.timeout_seconds:g} s",
                 method=method,
                 path=path,
-            ) from None
-        except requests.RequestException as e:
-            raise errors.TrackerError(
-                f"cannot reach Redmine at {base_url} ({type(e).__name__}); check the url "
-                f"in [trackers.{self._ctx.tracker_name}] and the network",
-                method=method,
-                path=path,
-            ) from None
+            )
+        return errors.TrackerError(
+            f"cannot reach Redmine at {base_url} ({type(e).__name__}); check the url "
+            f"in [trackers.{self._ctx.tracker_name}] and the network",
+            method=method,
+            path=path,
+        )
 
     def request(
         self,

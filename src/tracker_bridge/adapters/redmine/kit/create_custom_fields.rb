@@ -25,6 +25,8 @@ FIELDS = [
   ['Criticality (%)', 'int'],
   ['Planned cost', 'float'],
   ['Slip (d)', 'int'],
+  ['Levelled start', 'date'],
+  ['Levelled finish', 'date'],
 ]
 # END FIELDS
 
