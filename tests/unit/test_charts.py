@@ -24,7 +24,7 @@ from tracker_bridge.publish.charts import (
     render_charts,
     s_curve_png,
 )
-from tracker_bridge.publish.report import FINISH_PNG, GANTT_PNG, S_CURVE_PNG
+from tracker_bridge.publish.names import FINISH_PNG, GANTT_PNG, S_CURVE_PNG
 from tracker_bridge.settings import Settings, settings_from_dict
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -137,7 +137,7 @@ def test_unassigned_must_name_a_pool() -> None:
 def test_load_chart_comes_with_the_levelling_overlay() -> None:
     from tracker_bridge.publish import render_desired
     from tracker_bridge.publish.load_chart import load_png
-    from tracker_bridge.publish.report import LOAD_PNG
+    from tracker_bridge.publish.names import LOAD_PNG
 
     snap = _snapshot([_item("a", 24, "ann"), _item("b", 24, "ann")])
     levelled, plain = _plan(snap), _plan(snap, level=False)

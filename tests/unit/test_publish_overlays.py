@@ -33,17 +33,9 @@ from tracker_bridge.publish.document import (
     render,
 )
 from tracker_bridge.publish.fields import desired_fields, overlay_fields
-from tracker_bridge.publish.report import (
-    FINISH_PNG,
-    GANTT_PNG,
-    S_CURVE_PNG,
-    build_report,
-    chance,
-    index,
-    money,
-    percent,
-    signed_money,
-)
+from tracker_bridge.publish.figures import chance, index, money, percent, signed_money
+from tracker_bridge.publish.names import FINISH_PNG, GANTT_PNG, S_CURVE_PNG
+from tracker_bridge.publish.report import build_report
 from tracker_bridge.settings import FieldNames, Settings, settings_from_dict
 from tracker_bridge.snapshot_file import load_snapshot
 

@@ -6,7 +6,8 @@ from tracker_bridge.model import Attachment, Baseline, DesiredPage, DesiredState
 from tracker_bridge.publish.chart_inputs import ChartStore, chart_inputs_digest
 from tracker_bridge.publish.document import MARKUPS, Document, render
 from tracker_bridge.publish.fields import desired_fields, overlay_fields
-from tracker_bridge.publish.report import CHART_FILES, build_report
+from tracker_bridge.publish.names import CHART_FILES
+from tracker_bridge.publish.report import build_report
 from tracker_bridge.publish.style import PageStyle, PlainStyle
 from tracker_bridge.settings import FieldNames
 

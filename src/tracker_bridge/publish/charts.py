@@ -46,15 +46,9 @@ from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from tracker_bridge.model import Attachment, Baseline, ItemSchedule, Plan, Snapshot
-from tracker_bridge.publish.report import (
-    FINISH_PNG,
-    GANTT_PNG,
-    LOAD_PNG,
-    S_CURVE_PNG,
-    IssueRefs,
-    chance,
-    index,
-)
+from tracker_bridge.publish.figures import chance, index
+from tracker_bridge.publish.names import FINISH_PNG, GANTT_PNG, LOAD_PNG, S_CURVE_PNG
+from tracker_bridge.publish.references import IssueRefs
 from tracker_bridge.publish.style import PageStyle, PlainStyle
 
 PLAIN = PlainStyle()  # issue labels of charts drawn without a tracker (keys)

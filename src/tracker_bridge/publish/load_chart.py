@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from tracker_bridge.model import Plan
 from tracker_bridge.publish.charts import _date_axis, _figure, _png, _style
-from tracker_bridge.publish.report import LOAD_PNG
+from tracker_bridge.publish.names import LOAD_PNG
 
 MAX_PEOPLE = 12
 OVER = "#ff7f0e"
