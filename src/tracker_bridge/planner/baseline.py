@@ -83,11 +83,33 @@ def baseline_stage(ctx: OverlayContext) -> None:
     if baseline is None:
         return
     plan = ctx.plan
-    cal = ctx.net.calendar
-    by_key = ctx.snapshot.item_map()
-
-    # ---- time: slip in working days (finish bounds count working days up to a date)
     common = [key for key in plan.items if key in baseline.items]
+    milestones, project_slip, slipped = _time_slip(ctx, baseline, common)
+    plan.overlays["baseline"] = {
+        "name": baseline.name,
+        "saved_at": baseline.saved_at,
+        "as_of": baseline.as_of,
+        "project": {
+            "baseline_finish": baseline.project_finish,
+            "finish": plan.project.finish,
+            "slip_days": project_slip,
+        },
+        "milestones": milestones,
+        "items_slipped": len(slipped),
+        "top_slips": [{"key": k, "slip_days": days} for days, k in slipped[:TOP_SLIPS]],
+        "cost": _cost_change(plan, baseline, common),
+        "scope": _scope_change(ctx, baseline, common),
+    }
+
+
+def _time_slip(
+    ctx: OverlayContext, baseline: Baseline, common: list[str]
+) -> tuple[dict[str, Any], int | None, list[tuple[int, str]]]:
+    """Slip in working days (finish bounds count working days up to a date): fill it on items
+    and milestones; the milestone figures, the project's slip and the slipped items, worst
+    first."""
+    plan = ctx.plan
+    cal = ctx.net.calendar
     if common:
         now = cal.finish_bounds(_dates([plan.items[k].early_finish for k in common]))
         then = cal.finish_bounds(_dates([baseline.items[k].early_finish for k in common]))
@@ -119,8 +141,14 @@ def baseline_stage(ctx: OverlayContext) -> None:
         ),
         key=lambda pair: (-pair[0], pair[1]),
     )
+    return milestones, project_slip, slipped
 
-    # ---- scope: added, removed, estimate growth
+
+def _scope_change(ctx: OverlayContext, baseline: Baseline, common: list[str]) -> dict[str, Any]:
+    """Scope: items added and removed, estimate growth in total and per item."""
+    plan = ctx.plan
+    by_key = ctx.snapshot.item_map()
+
     def current_hours(key: str) -> float | None:
         work = by_key.get(key)
         if work is None or plan.items[key].state == "summary":
@@ -153,8 +181,22 @@ def baseline_stage(ctx: OverlayContext) -> None:
     changes.sort(key=lambda c: (-abs(c["growth_hours"]), c["key"]))
     changed_hours = sum(c["growth_hours"] for c in changes)
     growth_total = current_total - baseline_total
+    return {
+        "items_added": added,
+        "items_removed": removed,
+        "baseline_hours": baseline_total,
+        "current_hours": current_total,
+        "growth_hours": growth_total,
+        "growth_pct": _pct(growth_total, baseline_total),
+        "added_hours": added_hours,
+        "removed_hours": removed_hours,
+        "changed_hours": changed_hours,
+        "estimate_changes": changes,
+    }
 
-    # ---- cost: BAC now vs the baseline's, and per item
+
+def _cost_change(plan: Plan, baseline: Baseline, common: list[str]) -> dict[str, Any]:
+    """Cost: BAC now (from the budget overlay) vs the baseline's, and per item."""
     budget = plan.overlays.get("budget")
     bac_now = budget["project"]["bac"] if isinstance(budget, dict) else None
     bac_then = baseline.budget_at_completion
@@ -176,36 +218,10 @@ def baseline_stage(ctx: OverlayContext) -> None:
                 }
             )
     cost_changes.sort(key=lambda c: (-abs(c["change"]), c["key"]))
-
-    plan.overlays["baseline"] = {
-        "name": baseline.name,
-        "saved_at": baseline.saved_at,
-        "as_of": baseline.as_of,
-        "project": {
-            "baseline_finish": baseline.project_finish,
-            "finish": plan.project.finish,
-            "slip_days": project_slip,
-        },
-        "milestones": milestones,
-        "items_slipped": len(slipped),
-        "top_slips": [{"key": k, "slip_days": days} for days, k in slipped[:TOP_SLIPS]],
-        "cost": {
-            "baseline_bac": bac_then,
-            "bac": bac_now,
-            "change": cost_change,
-            "change_pct": None if cost_change is None else _pct(cost_change, bac_then),
-            "items": cost_changes,
-        },
-        "scope": {
-            "items_added": added,
-            "items_removed": removed,
-            "baseline_hours": baseline_total,
-            "current_hours": current_total,
-            "growth_hours": growth_total,
-            "growth_pct": _pct(growth_total, baseline_total),
-            "added_hours": added_hours,
-            "removed_hours": removed_hours,
-            "changed_hours": changed_hours,
-            "estimate_changes": changes,
-        },
+    return {
+        "baseline_bac": bac_then,
+        "bac": bac_now,
+        "change": cost_change,
+        "change_pct": None if cost_change is None else _pct(cost_change, bac_then),
+        "items": cost_changes,
     }

@@ -156,13 +156,54 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
     n = len(leaves)
 
     calendar = WorkCalendar(settings.calendar, snapshot.project.start)
-    hours_per_day = settings.calendar.hours_per_day
-    default_hours = settings.planner.default_estimate_hours
     start_index = 0
     as_of_index = calendar.index_on_or_after(as_of)
-    open_floor = max(start_index, as_of_index)
+    arrays = _LeafArrays(n, calendar, settings, as_of, max(start_index, as_of_index))
+    inherited_start, inherited_due = _inherited_constraints(by_key, summary_leaves)
+    milestone_due = {m.key: m.due for m in snapshot.milestones}
+    for i, item in enumerate(leaves):
+        arrays.add(i, item, inherited_start, inherited_due, milestone_due)
 
-    # Constraints a summary passes down to its leaves.
+    edges, hubs = _relations(snapshot, summary_leaves, index, n, calendar)
+    if hubs:
+        arrays.add_hubs(len(hubs))
+    work = arrays.work
+    pred = np.array(edges.pred, dtype=np.int64)
+    succ = np.array(edges.succ, dtype=np.int64)
+    pred_finish = np.array(edges.pred_finish, dtype=bool)
+    succ_finish = np.array(edges.succ_finish, dtype=bool)
+    lag = np.array(edges.lag, dtype=np.int64)
+    offset = work[pred] * pred_finish + lag - work[succ] * succ_finish
+
+    return Network(
+        keys=keys,
+        calendar=calendar,
+        duration=arrays.duration,
+        work=work,
+        lower_bound=arrays.lower,
+        fixed=arrays.fixed,
+        fixed_start=arrays.fixed_start,
+        deadline=arrays.deadline,
+        estimate_missing=arrays.missing,
+        state=arrays.state,
+        pred=pred,
+        succ=succ,
+        offset=offset,
+        pred_finish=pred_finish,
+        succ_finish=succ_finish,
+        lag=lag,
+        start_index=start_index,
+        as_of_index=as_of_index,
+        summaries={k: [index[leaf] for leaf in v] for k, v in summary_leaves.items()},
+        hub_keys=[key for key, _end in hubs],
+    )
+
+
+def _inherited_constraints(
+    by_key: dict[str, WorkItem], summary_leaves: dict[str, list[str]]
+) -> tuple[dict[str, dt.date], dict[str, dt.date]]:
+    """Constraints a summary passes down to its leaves: latest start-no-earlier-than and
+    earliest deadline, by leaf key."""
     inherited_start: dict[str, dt.date] = {}
     inherited_due: dict[str, dt.date] = {}
     for key, below in summary_leaves.items():
@@ -176,58 +217,107 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
                 prev_due = inherited_due.get(leaf)
                 if prev_due is None or parent.deadline < prev_due:
                     inherited_due[leaf] = parent.deadline
+    return inherited_start, inherited_due
 
-    milestone_due = {m.key: m.due for m in snapshot.milestones}
-    duration = np.zeros(n, dtype=np.int64)
-    work = np.zeros(n, dtype=np.int64)
-    lower = np.full(n, open_floor, dtype=np.int64)
-    fixed = np.zeros(n, dtype=bool)
-    fixed_start = np.zeros(n, dtype=np.int64)
-    deadline = np.full(n, NO_DEADLINE, dtype=np.int64)
-    missing = np.zeros(n, dtype=bool)
-    state: list[str] = []
 
-    for i, item in enumerate(leaves):
+class _LeafArrays:
+    """The per-node arrays of a network being compiled: the leaves, then any hubs."""
+
+    def __init__(
+        self, n: int, calendar: WorkCalendar, settings: Settings, as_of: dt.date, open_floor: int
+    ) -> None:
+        self.calendar = calendar
+        self.hours_per_day = settings.calendar.hours_per_day
+        self.default_hours = settings.planner.default_estimate_hours
+        self.as_of = as_of
+        self.open_floor = open_floor
+        self.duration = np.zeros(n, dtype=np.int64)
+        self.work = np.zeros(n, dtype=np.int64)
+        self.lower = np.full(n, open_floor, dtype=np.int64)
+        self.fixed = np.zeros(n, dtype=bool)
+        self.fixed_start = np.zeros(n, dtype=np.int64)
+        self.deadline = np.full(n, NO_DEADLINE, dtype=np.int64)
+        self.missing = np.zeros(n, dtype=bool)
+        self.state: list[str] = []
+
+    def add(
+        self,
+        i: int,
+        item: WorkItem,
+        inherited_start: dict[str, dt.date],
+        inherited_due: dict[str, dt.date],
+        milestone_due: dict[str, dt.date | None],
+    ) -> None:
+        """Fill leaf ``i``: its duration, then fixed dates if closed, else its constraints."""
+        calendar = self.calendar
         hours = item.estimate_hours
         if hours is None:
-            missing[i] = item.status is Status.OPEN
-            hours = default_hours
-        days = duration_days(hours, hours_per_day)
+            self.missing[i] = item.status is Status.OPEN
+            hours = self.default_hours
+        days = duration_days(hours, self.hours_per_day)
         if days > calendar.last_index:  # also keeps the integer arithmetic within int64
             raise PlanError(
-                f"item {item.key}: an estimate of {hours:g} h ({hours_per_day:g} h a working "
-                f"day) runs past {dt.date.max}"
+                f"item {item.key}: an estimate of {hours:g} h ({self.hours_per_day:g} h a "
+                f"working day) runs past {dt.date.max}"
             )
-        duration[i] = days
+        self.duration[i] = days
         if item.status is Status.CLOSED:
-            finish_day = item.closed_on or item.due or item.start or as_of
-            finish = calendar.finish_bound(finish_day)
-            begin = calendar.index_on_or_after(item.start) if item.start else finish - days
-            begin = min(begin, finish)
-            fixed[i] = True
-            fixed_start[i] = begin
-            work[i] = finish - begin
-            state.append("done")
-            continue
+            self._closed(i, item, days)
+            return
         if item.done_ratio > 0:
-            work[i] = remaining_days(days, item.done_ratio)
-            state.append("in_progress")
+            self.work[i] = remaining_days(days, item.done_ratio)
+            self.state.append("in_progress")
         else:
-            work[i] = days
-            state.append("planned")
+            self.work[i] = days
+            self.state.append("planned")
         start = item.start_no_earlier_than
         inherited = inherited_start.get(item.key)
         if inherited is not None and (start is None or inherited > start):
             start = inherited
         if start is not None:
-            lower[i] = max(open_floor, calendar.index_on_or_after(start))
+            self.lower[i] = max(self.open_floor, calendar.index_on_or_after(start))
         dues = [item.deadline, inherited_due.get(item.key)]
         if item.milestone is not None:
             dues.append(milestone_due.get(item.milestone))
         known = [d for d in dues if d is not None]
         if known:
-            deadline[i] = calendar.finish_bound(min(known))
+            self.deadline[i] = calendar.finish_bound(min(known))
 
+    def _closed(self, i: int, item: WorkItem, days: int) -> None:
+        """A closed item is fixed at its actual dates."""
+        calendar = self.calendar
+        finish_day = item.closed_on or item.due or item.start or self.as_of
+        finish = calendar.finish_bound(finish_day)
+        begin = calendar.index_on_or_after(item.start) if item.start else finish - days
+        begin = min(begin, finish)
+        self.fixed[i] = True
+        self.fixed_start[i] = begin
+        self.work[i] = finish - begin
+        self.state.append("done")
+
+    def add_hubs(self, extra: int) -> None:
+        """Append ``extra`` hub nodes: zero work, no constraint."""
+        lower, fixed = self.lower, self.fixed
+        # A hub is a zero-work node that never binds by itself: its floor is below any start.
+        floor = min(int(lower.min()), int(self.fixed_start[fixed].min(initial=int(lower.min()))))
+        self.duration = np.append(self.duration, [0] * extra)
+        self.work = np.append(self.work, [0] * extra)
+        self.lower = np.append(lower, [floor] * extra)
+        self.fixed = np.append(fixed, [False] * extra)
+        self.fixed_start = np.append(self.fixed_start, [0] * extra)
+        self.deadline = np.append(self.deadline, [NO_DEADLINE] * extra)
+        self.missing = np.append(self.missing, [False] * extra)
+
+
+def _relations(
+    snapshot: Snapshot,
+    summary_leaves: dict[str, list[str]],
+    index: dict[str, int],
+    n: int,
+    calendar: WorkCalendar,
+) -> tuple[_Edges, dict[tuple[str, bool], int]]:
+    """The edges of every relation (summaries expanded to their leaves) and the hub nodes,
+    numbered after the ``n`` leaves."""
     edges = _Edges()
     hubs: dict[tuple[str, bool], int] = {}  # (summary, its finish end?) -> node index
     for dep in snapshot.dependencies:
@@ -254,46 +344,7 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
             for s_key in succs:
                 if p_key != s_key:
                     edges.add(p, index[s_key], pf, sf, dep.lag_days)
-
-    if hubs:
-        # A hub is a zero-work node that never binds by itself: its floor is below any start.
-        floor = min(int(lower.min()), int(fixed_start[fixed].min(initial=int(lower.min()))))
-        extra = len(hubs)
-        duration, work = np.append(duration, [0] * extra), np.append(work, [0] * extra)
-        lower = np.append(lower, [floor] * extra)
-        fixed = np.append(fixed, [False] * extra)
-        fixed_start = np.append(fixed_start, [0] * extra)
-        deadline = np.append(deadline, [NO_DEADLINE] * extra)
-        missing = np.append(missing, [False] * extra)
-    pred = np.array(edges.pred, dtype=np.int64)
-    succ = np.array(edges.succ, dtype=np.int64)
-    pred_finish = np.array(edges.pred_finish, dtype=bool)
-    succ_finish = np.array(edges.succ_finish, dtype=bool)
-    lag = np.array(edges.lag, dtype=np.int64)
-    offset = work[pred] * pred_finish + lag - work[succ] * succ_finish
-
-    return Network(
-        keys=keys,
-        calendar=calendar,
-        duration=duration,
-        work=work,
-        lower_bound=lower,
-        fixed=fixed,
-        fixed_start=fixed_start,
-        deadline=deadline,
-        estimate_missing=missing,
-        state=state,
-        pred=pred,
-        succ=succ,
-        offset=offset,
-        pred_finish=pred_finish,
-        succ_finish=succ_finish,
-        lag=lag,
-        start_index=start_index,
-        as_of_index=as_of_index,
-        summaries={k: [index[leaf] for leaf in v] for k, v in summary_leaves.items()},
-        hub_keys=[key for key, _end in hubs],
-    )
+    return edges, hubs
 
 
 @dataclass

@@ -39,7 +39,7 @@ def stages() -> list[OverlayStage]:
     found.append(levelling_stage)
     # budget (cost, earned value), then the baseline comparison that reads the budget's BAC
     from tracker_bridge.planner.baseline import baseline_stage
-    from tracker_bridge.planner.budget import budget_stage
+    from tracker_bridge.planner.budget_stage import budget_stage
 
     found += [budget_stage, baseline_stage]
     # schedule risk: Monte Carlo forecasts, criticality, P80 finish, risk scores

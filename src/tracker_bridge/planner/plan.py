@@ -158,9 +158,44 @@ def plan(
     cal = net.calendar
     threshold = settings.planner.critical_float_days
     critical = (sched.total_float <= threshold) & ~net.fixed
-
-    # Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
     n = len(net.keys)  # the leaves; hub nodes (after them) are not shown
+    display, finish_idx = _display_indices(net, sched, as_of)
+    items = _leaf_schedules(net, sched, critical, display)
+    _add_summaries(items, net, sched, critical, display)
+
+    paths, truncated = critical_paths(net, sched, critical, settings.planner.max_critical_paths)
+    live_float = sched.total_float[:n][~net.fixed[:n]]
+    min_float = int(live_float.min()) if live_float.size else 0
+    start = snapshot.project.start
+    finish = cal.date(finish_idx) if n else start
+    result = Plan(
+        project=ProjectSchedule(
+            name=snapshot.project.name,
+            start=start,
+            finish=finish,
+            as_of=as_of,
+            critical_paths=paths,
+            critical_paths_truncated=truncated,
+            negative_float=min_float < 0,
+            min_total_float=min_float,
+        ),
+        items=items,
+        milestones=_milestones(snapshot, net, display.early_finish),
+        warnings=_schedule_warnings(snapshot, settings, net, sched, items, min_float),
+    )
+    if overlays:
+        context = OverlayContext(result, snapshot, net, sched, settings, as_of, baseline)
+        for stage in stages():
+            stage(context)
+    return result
+
+
+def _display_indices(net: Network, sched: Schedule, as_of: dt.date) -> tuple[_Display, int]:
+    """The working-day indices of the dates shown per leaf, and of the project's finish.
+
+    Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
+    """
+    n = len(net.keys)
     shift = _milestone_shift(net, sched.early_start)[:n]
     es_idx = sched.early_start[:n] - shift
     ls_idx = sched.late_start[:n] - shift
@@ -174,21 +209,31 @@ def plan(
     last_allowed = np.minimum(net.deadline[:n] - 1, finish_idx)
     ls_idx = np.minimum(ls_idx, last_allowed)
     lf_idx = np.minimum(lf_idx, last_allowed)
-    beyond = np.flatnonzero(ef_idx > cal.last_index)
+    beyond = np.flatnonzero(ef_idx > net.calendar.last_index)
     if beyond.size:
         raise PlanError(
             f"item {net.keys[int(beyond[0])]} would finish after {dt.date.max}, the last date "
             f"there is (status date {as_of}); check its estimate, the lags before it and the "
             "status date"
         )
-    all_idx = np.concatenate([es_idx, ef_idx, ls_idx, lf_idx])
+    return _Display(es_idx, ef_idx, ls_idx, lf_idx), finish_idx
+
+
+def _leaf_schedules(
+    net: Network, sched: Schedule, critical: BoolArray, display: _Display
+) -> dict[str, ItemSchedule]:
+    """The schedule of every leaf item, its overlay fields still empty."""
+    n = len(net.keys)
+    cal = net.calendar
+    all_idx = np.concatenate(
+        [display.early_start, display.early_finish, display.late_start, display.late_finish]
+    )
     all_dates = cal.dates(all_idx)
     es_d, ef_d = all_dates[:n], all_dates[n : 2 * n]
     ls_d, lf_d = all_dates[2 * n : 3 * n], all_dates[3 * n :]
     deadline_dates = [
         cal.date(int(d) - 1) if d != NO_DEADLINE else None for d in net.deadline[:n].tolist()
     ]
-
     tf_list = sched.total_float[:n].tolist()
     ff_list = sched.free_float[:n].tolist()
     crit_list = critical[:n].tolist()
@@ -214,17 +259,23 @@ def plan(
             **_NO_OVERLAYS,
             risk_reasons=[],
         )
-    display = _Display(es_idx, ef_idx, ls_idx, lf_idx)
-    _add_summaries(items, net, sched, critical, display)
+    return items
 
-    paths, truncated = critical_paths(net, sched, critical, settings.planner.max_critical_paths)
-    live_float = sched.total_float[:n][~net.fixed[:n]]
-    min_float = int(live_float.min()) if live_float.size else 0
-    start = snapshot.project.start
-    finish = cal.date(finish_idx) if n else start
 
+def _schedule_warnings(
+    snapshot: Snapshot,
+    settings: Settings,
+    net: Network,
+    sched: Schedule,
+    items: dict[str, ItemSchedule],
+    min_float: int,
+) -> list[PlanWarning]:
+    """Implausible inputs, missing estimates, due dates, deadlines that cannot be met."""
+    n = len(net.keys)
     warnings = _implausible(snapshot)
-    missing_keys = [k for k, m in zip(net.keys, missing_list, strict=True) if m]
+    missing_keys = [
+        k for k, m in zip(net.keys, net.estimate_missing[:n].tolist(), strict=True) if m
+    ]
     if missing_keys:
         warnings.append(
             PlanWarning(
@@ -236,8 +287,8 @@ def plan(
                 keys=missing_keys,
             )
         )
-    warnings.extend(compare_due_dates(items, snapshot, cal))
-    late_keys = [k for k, f in zip(net.keys, tf_list, strict=True) if f < 0]
+    warnings.extend(compare_due_dates(items, snapshot, net.calendar))
+    late_keys = [k for k, f in zip(net.keys, sched.total_float[:n].tolist(), strict=True) if f < 0]
     if late_keys:
         warnings.append(
             PlanWarning(
@@ -249,27 +300,7 @@ def plan(
                 keys=late_keys,
             )
         )
-
-    result = Plan(
-        project=ProjectSchedule(
-            name=snapshot.project.name,
-            start=start,
-            finish=finish,
-            as_of=as_of,
-            critical_paths=paths,
-            critical_paths_truncated=truncated,
-            negative_float=min_float < 0,
-            min_total_float=min_float,
-        ),
-        items=items,
-        milestones=_milestones(snapshot, net, ef_idx),
-        warnings=warnings,
-    )
-    if overlays:
-        context = OverlayContext(result, snapshot, net, sched, settings, as_of, baseline)
-        for stage in stages():
-            stage(context)
-    return result
+    return warnings
 
 
 @dataclass

@@ -67,16 +67,21 @@ TOP_RISKS = 10
 
 def risk_stage(ctx: OverlayContext) -> None:
     """Fill criticality, P80 finish, risk score and reasons; milestone and project forecasts."""
-    plan, snapshot, net, settings = ctx.plan, ctx.snapshot, ctx.net, ctx.settings
-    cfg = settings.risk
+    snapshot, net, settings = ctx.snapshot, ctx.net, ctx.settings
     open_risks = [r for r in snapshot.risks if r.status is Status.OPEN]
     result: SimulationResult | None = None
     if net.keys and not bool(net.fixed[: len(net.keys)].all()):
         result = simulate(
             snapshot, net, settings, level=ctx.schedule.levels.level, stop_when_stable=True
         )
+    _fill_forecasts(ctx, result)
+    ranked = _fill_scores(ctx, open_risks)
+    ctx.plan.overlays["risk"] = _risk_overlay(ctx, result, open_risks, ranked)
 
-    # ---- criticality and P80 finish
+
+def _fill_forecasts(ctx: OverlayContext, result: SimulationResult | None) -> None:
+    """Criticality and P80 finish of items (summaries from their leaves), milestone forecasts."""
+    plan, net = ctx.plan, ctx.net
     if result is not None:
         for i, key in enumerate(result.keys):
             shown = plan.items[key]
@@ -97,8 +102,6 @@ def risk_stage(ctx: OverlayContext) -> None:
             if forecast is not None and forecast.p80 is not None
             else max(plan.items[net.keys[i]].p80_finish or summary.early_finish for i in leaves)
         )
-
-    # ---- milestones
     if result is not None:
         for milestone in plan.milestones:
             found = result.milestones.get(milestone.key)
@@ -108,7 +111,11 @@ def risk_stage(ctx: OverlayContext) -> None:
             milestone.mean_finish, milestone.std_days = found.mean, _std(found.std_days)
             milestone.probability_on_time = _probability(found.probability_on_time)
 
-    # ---- scores
+
+def _fill_scores(ctx: OverlayContext, open_risks: list[Risk]) -> list[ItemSchedule]:
+    """Risk score and reasons of every item (a summary takes its worst leaf's), a warning for
+    risks naming unknown items; the scored leaves, highest first."""
+    plan, net = ctx.plan, ctx.net
     scorer = _Scorer(ctx, open_risks)
     leaf_keys = set(net.keys)
     for key in net.keys:
@@ -137,10 +144,21 @@ def risk_stage(ctx: OverlayContext) -> None:
                 keys=unknown,
             )
         )
+    return ranked
 
-    latest_due = max((m.due for m in snapshot.milestones if m.due is not None), default=None)
+
+def _risk_overlay(
+    ctx: OverlayContext,
+    result: SimulationResult | None,
+    open_risks: list[Risk],
+    ranked: list[ItemSchedule],
+) -> dict[str, Any]:
+    """The ``plan.overlays["risk"]`` dict (see the module doc)."""
+    cfg = ctx.settings.risk
+    milestones = ctx.snapshot.milestones
+    latest_due = max((m.due for m in milestones if m.due is not None), default=None)
     project = result.project if result is not None else Forecast(None, None, None, None, latest_due)
-    plan.overlays["risk"] = {
+    return {
         "trials": result.trials if result is not None else 0,
         "max_trials": cfg.trials,
         "precision_days": cfg.precision_days,
