@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal, Protocol
 
 from pydantic import SecretStr
@@ -193,24 +193,30 @@ class AdapterFactory(Protocol):
     ) -> TrackerAdapter: ...
 
 
+def _registered() -> dict[str, EntryPoint]:
+    """The adapters installed in the entry-point group, by tracker kind (read afresh: a
+    plugin installed since start-up counts)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def installed_kinds() -> list[str]:
     """The tracker kinds an adapter is registered for (sorted)."""
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(_registered())
 
 
 def webhook_receivers(settings: Settings) -> dict[str, WebhookReceiver]:
     """The webhook receiver of every installed kind that has one, by kind."""
     receivers: dict[str, WebhookReceiver] = {}
-    for kind in installed_kinds():
-        make = adapter_factory(kind).webhooks
-        if make is not None:
-            receivers[kind] = make(settings)
+    for kind, entry in sorted(_registered().items()):
+        factory: AdapterFactory = entry.load()
+        if factory.webhooks is not None:
+            receivers[kind] = factory.webhooks(settings)
     return receivers
 
 
 def adapter_factory(kind: str) -> AdapterFactory:
     """The adapter class registered for a tracker kind."""
-    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found = _registered()
     if kind not in found:
         known = ", ".join(sorted(found)) or "none installed"
         raise ConfigError(f"no adapter for tracker kind {kind!r} (installed: {known})")
