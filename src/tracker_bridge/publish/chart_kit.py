@@ -35,13 +35,13 @@ AC_COLOR = "#d62728"
 
 # matplotlib.dates has no annotations: typed aliases keep mypy --strict meaningful here.
 _DATE2NUM: Callable[[dt.date], float] = mdates.date2num
-_NUM2DATE: Callable[[float], dt.datetime] = mdates.num2date
+NUM2DATE: Callable[[float], dt.datetime] = mdates.num2date
 _AUTO_LOCATOR: Callable[..., mdates.AutoDateLocator] = mdates.AutoDateLocator
 _CONCISE_FORMATTER: Callable[..., mdates.ConciseDateFormatter] = mdates.ConciseDateFormatter
 _WEEKDAY_LOCATOR: Callable[..., mdates.WeekdayLocator] = mdates.WeekdayLocator
 
 _LOCK = threading.Lock()
-_TEXT = TextToPath()
+TEXT_PATHS = TextToPath()
 _RC: dict[str, Any] = {
     "font.family": "DejaVu Sans",  # shipped with matplotlib: the same glyphs everywhere
     "font.size": 9,
@@ -57,25 +57,25 @@ _RC: dict[str, Any] = {
 
 
 @contextmanager
-def _style() -> Iterator[None]:
+def chart_style() -> Iterator[None]:
     """One chart at a time (rcParams are global), in the default style plus ours."""
     with _LOCK, mpl_style.context(["default", _RC]):
         yield
 
 
-def _figure(height_in: float) -> Figure:
+def new_figure(height_in: float) -> Figure:
     fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata=PNG_METADATA)
     return buffer.getvalue()
 
 
-def _as_date(value: object) -> dt.date | None:
+def as_date(value: object) -> dt.date | None:
     """A date from a live plan (date) or one read back from JSON (ISO string)."""
     if isinstance(value, dt.datetime):
         return value.date()
@@ -89,24 +89,24 @@ def _as_date(value: object) -> dt.date | None:
     return None
 
 
-def _num(day: dt.date) -> float:
+def day_number(day: dt.date) -> float:
     return float(_DATE2NUM(day))
 
 
-def _cut(text: str, limit: int) -> str:
+def cut_label(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _date_axis(ax: Axes, first: dt.date, last: dt.date) -> None:
+def date_axis(ax: Axes, first: dt.date, last: dt.date) -> None:
     """Readable dates: concise month/day labels, weekly minor ticks on short spans."""
     locator = _AUTO_LOCATOR(minticks=5, maxticks=12)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(_CONCISE_FORMATTER(locator, show_offset=True))
     if (last - first).days <= 200:
         ax.xaxis.set_minor_locator(_WEEKDAY_LOCATOR(byweekday=mdates.MO))
-    ax.set_xlim(_num(first), _num(last))
+    ax.set_xlim(day_number(first), day_number(last))
 
 
-def _money_axis(value: float, _position: object) -> str:
+def money_axis(value: float, _position: object) -> str:
     return f"{value:,.0f}"

@@ -28,21 +28,21 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from tracker_bridge.model import Attachment, Baseline, Plan, Snapshot
 from tracker_bridge.publish.chart_kit import (
-    _NUM2DATE,
     AC_COLOR,
     DUE,
     EV_COLOR,
     LATE,
     NORMAL,
+    NUM2DATE,
     PV_COLOR,
     STATUS,
-    _as_date,
-    _date_axis,
-    _figure,
-    _money_axis,
-    _num,
-    _png,
-    _style,
+    as_date,
+    chart_style,
+    date_axis,
+    day_number,
+    money_axis,
+    new_figure,
+    png_bytes,
 )
 from tracker_bridge.publish.chart_kit import MAX_GANTT_ROWS as MAX_GANTT_ROWS
 from tracker_bridge.publish.figures import chance, index
@@ -65,10 +65,10 @@ def _series(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[float]
     xs: list[float] = []
     ys: list[float] = []
     for point in points:
-        day = _as_date(point.get("date"))
+        day = as_date(point.get("date"))
         value = point.get(name)
         if day is not None and isinstance(value, int | float):
-            xs.append(_num(day))
+            xs.append(day_number(day))
             ys.append(float(value))
     return xs, ys
 
@@ -89,13 +89,13 @@ def s_curve_png(plan: Plan) -> bytes | None:
     currency = str(budget.get("currency") or "")
     bac = project.get("bac")
     eac_value = project.get("eac")
-    as_of = _as_date(budget.get("as_of")) or plan.project.as_of
+    as_of = as_date(budget.get("as_of")) or plan.project.as_of
 
     def money(value: object) -> str:
         return f"{value:,.0f}" if isinstance(value, int | float) else "–"
 
-    with _style():
-        fig = _figure(5.6)
+    with chart_style():
+        fig = new_figure(5.6)
         ax = fig.add_subplot()
         ax.plot(
             *pv,
@@ -135,25 +135,25 @@ def s_curve_png(plan: Plan) -> bytes | None:
                 label=f"BAC budget at completion ({money(bac)})",
             )
         ax.axvline(
-            _num(as_of),
+            day_number(as_of),
             color=STATUS,
             linestyle="--",
             linewidth=1.2,
             label=f"status date {as_of.isoformat()}",
         )
         xs = pv[0] + eac[0]
-        first, last = _NUM2DATE(min(xs)).date(), _NUM2DATE(max(xs)).date()
+        first, last = NUM2DATE(min(xs)).date(), NUM2DATE(max(xs)).date()
         pad = dt.timedelta(days=max(3, (last - first).days // 40))
-        _date_axis(ax, first - pad, last + pad)
+        date_axis(ax, first - pad, last + pad)
         ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_formatter(FuncFormatter(_money_axis))
+        ax.yaxis.set_major_formatter(FuncFormatter(money_axis))
         ax.set_ylabel(f"cumulative cost ({currency})" if currency else "cumulative cost")
         ax.grid(color="#e6e6e6", linewidth=0.8)
         ax.set_axisbelow(True)
         indices = f"CPI {index(project.get('cpi'))} · SPI {index(project.get('spi'))}"
         ax.set_title(f"{plan.project.name}: earned value ({indices})", loc="left")
         ax.legend(loc="lower right")
-        return _png(fig)
+        return png_bytes(fig)
 
 
 # ------------------------------------------------------------------------ finish dates
@@ -168,7 +168,7 @@ def finish_histogram_png(plan: Plan) -> bytes | None:
     for entry in risk.get("finish_histogram") or []:
         if not isinstance(entry, Mapping):
             continue
-        day = _as_date(entry.get("date"))
+        day = as_date(entry.get("date"))
         trials = entry.get("trials", entry.get("count"))
         if day is not None and isinstance(trials, int) and trials > 0:
             counts.append((day, trials))
@@ -177,16 +177,16 @@ def finish_histogram_png(plan: Plan) -> bytes | None:
     counts.sort()
     total = sum(c for _, c in counts)
     project: Mapping[str, Any] = risk.get("project") or {}
-    due = _as_date(project.get("due"))
-    p50, p80 = _as_date(project.get("p50")), _as_date(project.get("p80"))
+    due = as_date(project.get("due"))
+    p50, p80 = as_date(project.get("p50")), as_date(project.get("p80"))
     finish = plan.project.finish
     probability = project.get("probability_on_time")
 
-    with _style():
-        fig = _figure(4.8)
+    with chart_style():
+        fig = new_figure(4.8)
         ax = fig.add_subplot()
         ax.bar(
-            [_num(d) + 0.5 for d, _ in counts],
+            [day_number(d) + 0.5 for d, _ in counts],
             [c for _, c in counts],
             width=0.8,
             align="center",
@@ -200,7 +200,7 @@ def finish_histogram_png(plan: Plan) -> bytes | None:
         xs, ys = [], []
         for day, count in counts:
             running += count
-            xs.append(_num(day) + 0.5)
+            xs.append(day_number(day) + 0.5)
             ys.append(100 * running / total)
         share.step(xs, ys, where="post", color="#444444", linewidth=1.2)
         share.set_ylim(0, 102)
@@ -223,14 +223,14 @@ def finish_histogram_png(plan: Plan) -> bytes | None:
         for day, style, color, name in marks:
             if day is None:
                 continue
-            ax.axvline(_num(day) + 0.5, color=color, linestyle=style, linewidth=1.5, zorder=3)
+            ax.axvline(day_number(day) + 0.5, color=color, linestyle=style, linewidth=1.5, zorder=3)
             handles.append(
                 Line2D([], [], color=color, linestyle=style, label=f"{name} {day.isoformat()}")
             )
         days = [d for d, _ in counts] + [d for d in (due, finish, p50, p80) if d is not None]
         first, last = min(days), max(days)
         pad = dt.timedelta(days=max(3, (last - first).days // 20))
-        _date_axis(ax, first - pad, last + pad + dt.timedelta(days=1))
+        date_axis(ax, first - pad, last + pad + dt.timedelta(days=1))
         ax.grid(axis="y", color="#e6e6e6", linewidth=0.8)
         ax.set_axisbelow(True)
         chance_text = ""
@@ -241,7 +241,7 @@ def finish_histogram_png(plan: Plan) -> bytes | None:
             loc="left",
         )
         fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 7))
-        return _png(fig)
+        return png_bytes(fig)
 
 
 # ------------------------------------------------------------------------------ all

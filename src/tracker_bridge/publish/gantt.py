@@ -30,7 +30,6 @@ from tracker_bridge.model import (
     Snapshot,
 )
 from tracker_bridge.publish.chart_kit import (
-    _TEXT,
     BASELINE,
     CRITICAL,
     DONE,
@@ -39,12 +38,13 @@ from tracker_bridge.publish.chart_kit import (
     MAX_GANTT_ROWS,
     NORMAL,
     STATUS,
+    TEXT_PATHS,
     WIDTH_IN,
-    _cut,
-    _date_axis,
-    _num,
-    _png,
-    _style,
+    chart_style,
+    cut_label,
+    date_axis,
+    day_number,
+    png_bytes,
 )
 from tracker_bridge.publish.references import IssueRefs
 from tracker_bridge.publish.style import PageStyle, PlainStyle
@@ -71,7 +71,7 @@ def _text_width_in(texts: Sequence[str], size: float) -> float:
     """Width in inches of the widest of ``texts`` (measured on the longest few)."""
     prop = FontProperties(family="DejaVu Sans", size=size)
     longest = sorted(texts, key=len, reverse=True)[:8]
-    widths = [_TEXT.get_text_width_height_descent(t, prop, ismath=False)[0] for t in longest]
+    widths = [TEXT_PATHS.get_text_width_height_descent(t, prop, ismath=False)[0] for t in longest]
     return max(widths, default=0.0) / 72
 
 
@@ -135,8 +135,8 @@ def _gantt_labels(c: _GanttContent, refs: IssueRefs, size: _GanttLayout) -> list
     for s in c.rows:
         ref = refs.ref(s.key).label
         title = refs.title(s.key)
-        labels.append(_cut(f"{ref} {title}" if title else ref, size.label_chars))
-    return labels + [_cut(f"◆ {m.name}", size.label_chars) for m in c.milestones]
+        labels.append(cut_label(f"{ref} {title}" if title else ref, size.label_chars))
+    return labels + [cut_label(f"◆ {m.name}", size.label_chars) for m in c.milestones]
 
 
 def _gantt_legend(
@@ -148,7 +148,7 @@ def _gantt_legend(
         Patch(color=DONE, label="done"),
     ]
     if c.old and baseline is not None:
-        handles.append(Patch(color=BASELINE, label=_cut(f"baseline {baseline.name}", 40)))
+        handles.append(Patch(color=BASELINE, label=cut_label(f"baseline {baseline.name}", 40)))
     if c.milestones:
         handles += [
             Line2D([], [], marker="D", linestyle="", color="black", label="milestone forecast"),
@@ -205,7 +205,7 @@ def _draw_bars(ax: Axes, c: _GanttContent, colors: list[str], font: float) -> No
         ax.barh(
             [i + 0.3 for i, _ in old_rows],
             [(b.early_finish - b.early_start).days + 1 for _, b in old_rows],
-            left=[_num(b.early_start) for _, b in old_rows],
+            left=[day_number(b.early_start) for _, b in old_rows],
             height=0.16,
             color=BASELINE,
             zorder=1,
@@ -214,7 +214,7 @@ def _draw_bars(ax: Axes, c: _GanttContent, colors: list[str], font: float) -> No
     ax.barh(
         [i - 0.06 for i, _ in bars],
         [(s.early_finish - s.early_start).days + 1 for _, s in bars],
-        left=[_num(s.early_start) for _, s in bars],
+        left=[day_number(s.early_start) for _, s in bars],
         height=0.56,
         color=[colors[i] for i, _ in bars],
         edgecolor="white",
@@ -224,7 +224,7 @@ def _draw_bars(ax: Axes, c: _GanttContent, colors: list[str], font: float) -> No
     points = [(i, s) for i, s in enumerate(c.rows) if s.duration_days <= 0]
     if points:  # zero-length items (sign-offs, "done" markers)
         ax.scatter(
-            [_num(s.early_finish) + 0.5 for _, s in points],
+            [day_number(s.early_finish) + 0.5 for _, s in points],
             [i - 0.06 for i, _ in points],
             marker="D",
             s=(font * 1.6) ** 2 / 4,
@@ -242,7 +242,7 @@ def _draw_milestones(ax: Axes, c: _GanttContent, font: float) -> None:
         late = m.finish is not None and m.due is not None and m.finish > m.due
         if m.finish is not None:
             ax.scatter(
-                [_num(m.finish) + 0.5],
+                [day_number(m.finish) + 0.5],
                 [y],
                 marker="D",
                 s=marker_size,
@@ -251,7 +251,7 @@ def _draw_milestones(ax: Axes, c: _GanttContent, font: float) -> None:
             )
         if m.due is not None:
             ax.scatter(
-                [_num(m.due) + 0.5],
+                [day_number(m.due) + 0.5],
                 [y],
                 marker="D",
                 s=marker_size,
@@ -263,7 +263,7 @@ def _draw_milestones(ax: Axes, c: _GanttContent, font: float) -> None:
             right = max(m.due, m.finish or m.due)
             ax.annotate(
                 f"due {m.due.isoformat()}",
-                (_num(right) + 0.5, y),
+                (day_number(right) + 0.5, y),
                 xytext=(font * 1.4, 0),
                 textcoords="offset points",
                 va="center",
@@ -284,14 +284,14 @@ def _dress_axes(
 ) -> None:
     """Status-date line, row labels (critical ones red), the date axis and its grid."""
     total = len(labels)
-    ax.axvline(_num(as_of), color=STATUS, linestyle="--", linewidth=1.3, zorder=6)
+    ax.axvline(day_number(as_of), color=STATUS, linestyle="--", linewidth=1.3, zorder=6)
     ax.set_yticks(range(total), labels, fontsize=size.font)
     for tick, s in zip(ax.get_yticklabels(), c.rows, strict=False):
         if s.critical and s.state != "done":
             tick.set_color(CRITICAL)
     ax.set_ylim(total - 0.5, -0.7)
     ax.tick_params(axis="y", length=0)
-    _date_axis(ax, c.first - frame.pad_left, c.last + frame.pad_right)
+    date_axis(ax, c.first - frame.pad_left, c.last + frame.pad_right)
     ax.tick_params(axis="x", labelsize=8)
     if size.ticks_on_top:
         ax.tick_params(axis="x", labeltop=True, top=True)
@@ -320,7 +320,7 @@ def gantt_png(
     handles = _gantt_legend(c, baseline, as_of)
     legend_rows = 1 if sum(len(str(h.get_label())) for h in handles) <= 110 else 2
 
-    with _style():  # text is measured with the fonts it is drawn with
+    with chart_style():  # text is measured with the fonts it is drawn with
         frame = _gantt_frame(c, labels, size, legend_rows, len(labels))
         fig = Figure(figsize=(WIDTH_IN, frame.height), dpi=DPI)
         FigureCanvasAgg(fig)
@@ -341,7 +341,7 @@ def gantt_png(
         if c.left_out:
             title += f"\nshowing {n} of {n + c.left_out} items: open items first, critical first"
         fig.suptitle(
-            "\n".join(_cut(line, 150) for line in title.split("\n")),
+            "\n".join(cut_label(line, 150) for line in title.split("\n")),
             x=frame.left_in / WIDTH_IN,
             y=1 - 0.08 / frame.height,
             ha="left",
@@ -355,4 +355,4 @@ def gantt_png(
             bbox_to_anchor=(0.5, 0.04 / frame.height),
             ncol=len(handles) if legend_rows == 1 else (len(handles) + 1) // 2,
         )
-        return _png(fig)
+        return png_bytes(fig)

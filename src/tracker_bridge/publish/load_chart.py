@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from tracker_bridge.model import Plan
-from tracker_bridge.publish.chart_kit import _date_axis, _figure, _png, _style
+from tracker_bridge.publish.chart_kit import chart_style, date_axis, new_figure, png_bytes
 from tracker_bridge.publish.names import LOAD_PNG
 
 MAX_PEOPLE = 12
@@ -61,8 +61,8 @@ def load_png(plan: Plan) -> bytes | None:
         levelled, key=lambda n: (-int(resources[n]["overallocated_days_unlevelled"]), n)
     )[:MAX_PEOPLE]
     x = np.array([first + dt.timedelta(days=k) for k in range(days)])
-    with _style():
-        fig = _figure(0.3 + 1.1 * len(names))
+    with chart_style():
+        fig = new_figure(0.3 + 1.1 * len(names))
         axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
         for ax, name in zip(axes, names, strict=True):
             units = int(resources[name]["units"])
@@ -84,7 +84,7 @@ def load_png(plan: Plan) -> bytes | None:
             ax.set_ylim(0, max(int(before.max()), units) + 0.5)
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes[0].set_title("Issues running per person: unlevelled against levelled")
-        _date_axis(axes[-1], first, last)
+        date_axis(axes[-1], first, last)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=3)
-        return _png(fig)
+        return png_bytes(fig)
