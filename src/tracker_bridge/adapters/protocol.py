@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal, Protocol
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from tracker_bridge.errors import ConfigError
 from tracker_bridge.model import (
@@ -175,10 +175,20 @@ class AdapterFactory(Protocol):
     """How the pipeline builds an adapter for one configured project (the adapter class).
 
     ``webhooks`` is the kind's webhook receiver class, or None when the tracker has none.
+    ``settings_model`` validates the project's ``[projects.NAME.<kind>]`` section and
+    ``webhook_settings_model`` the ``[webhooks] <kind>_*`` keys (None: the adapter has no such
+    options); the adapter reads them back with ``project.options(Model)`` and
+    ``settings.webhooks.options(Model)``.
     """
 
     @property
     def webhooks(self) -> ReceiverFactory | None: ...
+
+    @property
+    def settings_model(self) -> type[BaseModel] | None: ...
+
+    @property
+    def webhook_settings_model(self) -> type[BaseModel] | None: ...
 
     def __call__(
         self,

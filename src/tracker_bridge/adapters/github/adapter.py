@@ -18,6 +18,7 @@ from tracker_bridge.adapters.github.context import Context, Notes
 from tracker_bridge.adapters.github.fetch import Fetcher
 from tracker_bridge.adapters.github.keys import IssueKeys, web_base
 from tracker_bridge.adapters.github.projects import Projects
+from tracker_bridge.adapters.github.settings import GitHubSettings, GitHubWebhookSettings
 from tracker_bridge.adapters.github.style import GitHubPageStyle
 from tracker_bridge.adapters.github.webhooks import GitHubReceiver
 from tracker_bridge.adapters.github.wiki import Wiki
@@ -32,7 +33,6 @@ from tracker_bridge.model import (
 )
 from tracker_bridge.settings import (
     FieldNames,
-    GitHubSettings,
     ProjectSettings,
     RiskSettings,
     TrackerSettings,
@@ -53,6 +53,9 @@ class GitHubAdapter:
     supports_incremental = False
     #: The webhook endpoint ``/hooks/<kind>`` (see its module).
     webhooks = GitHubReceiver
+    #: ``[projects.NAME.github]`` and the ``[webhooks] github_*`` keys.
+    settings_model = GitHubSettings
+    webhook_settings_model = GitHubWebhookSettings
 
     def __init__(
         self,
@@ -72,7 +75,7 @@ class GitHubAdapter:
         self.field_names = field_names
         self.tracker_name = tracker_name
         self.progress = progress
-        self.settings: GitHubSettings = project.github or GitHubSettings()
+        self.settings: GitHubSettings = project.options(GitHubSettings) or GitHubSettings()
         repositories = list(self.settings.repositories)
         if not repositories:
             if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", project.project):

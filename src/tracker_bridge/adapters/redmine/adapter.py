@@ -18,6 +18,7 @@ from tracker_bridge.adapters.redmine.context import Context
 from tracker_bridge.adapters.redmine.fetch import Fetched, Fetcher
 from tracker_bridge.adapters.redmine.fields import FieldResolver
 from tracker_bridge.adapters.redmine.incremental import FullFetchNeeded, IncrementalFetcher
+from tracker_bridge.adapters.redmine.settings import RedmineWebhookSettings
 from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.adapters.redmine.updates import IssueUpdates
 from tracker_bridge.adapters.redmine.webhooks import RedmineReceiver
@@ -37,6 +38,9 @@ class RedmineAdapter:
     supports_incremental = True
     #: The webhook endpoint ``/hooks/<kind>`` (see its module).
     webhooks = RedmineReceiver
+    #: No ``[projects.NAME.redmine]`` section; the ``[webhooks] redmine_*`` keys.
+    settings_model = None
+    webhook_settings_model = RedmineWebhookSettings
 
     def __init__(
         self,
