@@ -27,7 +27,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tracker_bridge.settings.base import _Section
 
-__all__ = ["AdapterSections", "config_schema"]
+__all__ = ["AdapterSections", "config_schema", "webhook_secret_keys"]
 
 M = TypeVar("M", bound=BaseModel)
 #: Which model of the adapter a section is validated with.
@@ -148,6 +148,17 @@ class AdapterSections(_Section):
             else:
                 data.update(dumped)
         return data
+
+
+def webhook_secret_keys() -> list[str]:
+    """The ``[webhooks]`` keys that name a sender's secret variable (``<kind>_*_env``), of
+    every installed adapter: what to set when none is configured."""
+    keys: list[str] = []
+    for kind in _installed():
+        model = _model_of(kind, "webhook_settings_model")
+        if model is not None:
+            keys += [name for name in model.model_fields if name.endswith("_env")]
+    return keys
 
 
 def config_schema() -> dict[str, Any]:
