@@ -114,6 +114,7 @@ class FileTracker:
     webhooks = FileReceiver
     settings_model = FileOptions
     webhook_settings_model = FileWebhookOptions
+    setup_command = None  # nothing to set up: the directory is the whole tracker
     page_style = PlainStyle(MARKUP)
 
     def __init__(

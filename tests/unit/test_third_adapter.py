@@ -124,6 +124,13 @@ def test_the_config_schema_shows_the_plugin_sections(file_plugin: None) -> None:
     )
 
 
+def test_setup_lists_the_adapters_that_bring_a_set_up_command(file_plugin: None) -> None:
+    listed = CliRunner().invoke(main, ["setup", "--help"]).output
+    assert "github" in listed and "redmine" in listed
+    assert "file" not in listed.split("Commands:")[1]  # the plugin needs no set-up
+    assert CliRunner().invoke(main, ["setup", "file"]).exit_code == 2  # no such command
+
+
 def test_a_plugin_webhook_queues_a_pass_the_worker_runs(
     file_plugin: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

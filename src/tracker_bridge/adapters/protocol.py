@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, SecretStr
 
@@ -34,6 +34,9 @@ from tracker_bridge.settings import (
     Settings,
     TrackerSettings,
 )
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -178,7 +181,9 @@ class AdapterFactory(Protocol):
     ``settings_model`` validates the project's ``[projects.NAME.<kind>]`` section and
     ``webhook_settings_model`` the ``[webhooks] <kind>_*`` keys (None: the adapter has no such
     options); the adapter reads them back with ``project.options(Model)`` and
-    ``settings.webhooks.options(Model)``.
+    ``settings.webhooks.options(Model)``. ``setup_command`` returns the adapter's
+    ``tracker-bridge setup <kind>`` command (None: it needs no set-up); it is called only by
+    that command, so the adapter imports the command line's modules only then.
     """
 
     @property
@@ -189,6 +194,9 @@ class AdapterFactory(Protocol):
 
     @property
     def webhook_settings_model(self) -> type[BaseModel] | None: ...
+
+    @property
+    def setup_command(self) -> Callable[[], click.Command] | None: ...
 
     def __call__(
         self,

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import SecretStr
 
@@ -38,9 +39,19 @@ from tracker_bridge.settings import (
     TrackerSettings,
 )
 
+if TYPE_CHECKING:
+    import click
+
 __all__ = ["GitHubAdapter"]
 
 log = logging.getLogger(__package__)  # the package's logger: log lines name the adapter
+
+
+def _setup_command() -> click.Command:
+    """``tracker-bridge setup github`` (imported on use: it needs the command line)."""
+    from tracker_bridge.adapters.github.setup_cli import setup_github
+
+    return setup_github
 
 
 class GitHubAdapter:
@@ -56,6 +67,8 @@ class GitHubAdapter:
     #: ``[projects.NAME.github]`` and the ``[webhooks] github_*`` keys.
     settings_model = GitHubSettings
     webhook_settings_model = GitHubWebhookSettings
+
+    setup_command: ClassVar[Callable[[], click.Command] | None] = _setup_command
 
     def __init__(
         self,
