@@ -7,6 +7,8 @@ Every figure is the wall-clock time of a fresh ``tracker-bridge`` process (best 
 ``--repeats``), as a user or cron would see it:
 
 * ``--help``: start-up alone (the commands are imported only when used);
+* loading each example config of ``config/`` (a config imports the adapters whose sections
+  it has: their options are validated with the adapter's own models);
 * ``plan --snapshot F --json``: load and validate the snapshot file, plan with the default
   overlays (Monte Carlo risk, ``risk.trials`` trials) and print the plan as JSON into a pipe;
   also with ``--trials 1000`` in a config file, to show what the simulation costs.
@@ -29,6 +31,7 @@ from pathlib import Path
 from bench_planner import random_snapshot
 
 CLI = [sys.executable, "-m", "tracker_bridge.cli"]
+CONFIGS = Path(__file__).resolve().parents[1] / "config"
 
 
 def timed(args: list[str], repeats: int) -> tuple[float, float, int]:
@@ -48,10 +51,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--startup-only", action="store_true", help="--help and configs only")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}")
     seconds, _, _ = timed([*CLI, "--help"], args.repeats * 3)
     print(f"tracker-bridge --help: {seconds:.3f} s")
+    for example in ("redmine.toml", "github.toml", "webhooks.toml"):
+        code = (
+            "from pathlib import Path; from tracker_bridge.settings import load_settings; "
+            f"load_settings(Path({str(CONFIGS / example)!r}))"
+        )
+        seconds, _, _ = timed([sys.executable, "-c", code], args.repeats * 3)
+        print(f"load config/{example}: {seconds:.3f} s")
+    if args.startup_only:
+        return
     print(f"{'items':>7} {'config':<14} {'seconds':>8} {'JSON MB':>8} {'peak RSS MB':>12}")
     with tempfile.TemporaryDirectory() as tmp:
         fewer = Path(tmp) / "fewer.toml"
