@@ -74,3 +74,10 @@ def test_the_fetch_digest_follows_the_adapter_options() -> None:
 
     assert digest(["acme/web"]) == digest(["acme/web"])
     assert digest(["acme/web"]) != digest(["acme/web", "acme/api"])
+
+
+def test_options_for_another_kind_of_tracker_are_an_error_not_ignored() -> None:
+    data = config({"github": {"repositories": ["acme/web"]}})
+    data["projects"]["web"]["tracker"] = "rm"
+    with pytest.raises(ConfigError, match=r"projects\.web\.github: the project is on tracker 'rm'"):
+        settings_from_dict(data)

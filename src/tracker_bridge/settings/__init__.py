@@ -399,6 +399,14 @@ class Settings(_Section):
                     f"projects.{name}.tracker: {project.tracker!r} is not a [trackers.*] "
                     f"section ({known})"
                 )
+            kind = self.trackers[project.tracker].kind
+            for other in project.option_kinds():
+                if other != kind:  # read by nobody: say so rather than ignore it
+                    raise ValueError(
+                        f"projects.{name}.{other}: the project is on tracker "
+                        f"{project.tracker!r} of kind {kind!r}; [projects.{name}.{other}] "
+                        f"applies to {other!r} projects only"
+                    )
         return self
 
 

@@ -79,6 +79,10 @@ class AdapterSections(_Section):
                 return value
         return None
 
+    def option_kinds(self) -> list[str]:
+        """The adapter kinds whose options this section has."""
+        return list(self._options)
+
     @classmethod
     def _owner(cls, key: str, kinds: Iterable[str]) -> str | None:
         """The adapter kind ``key`` belongs to, or None (a key of the core, or a typo)."""
