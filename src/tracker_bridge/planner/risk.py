@@ -17,8 +17,9 @@ known to ``risk.precision_days`` working days) and fills
   without one), ``default_spread_items`` (items simulated with the default spread because
   they have no three-point estimate), ``contingency`` (expected money of the open risks,
   the sum of probability x impact cost), ``top_risks`` (the 10 highest-scored items with
-  their reasons), ``register`` (the open risks, their expected delay and cost) and
-  ``finish_histogram`` (how many trials finish the project on each date, for charts).
+  their reasons), ``open_risks`` (``register`` in the JSON: the open risks, their expected
+  delay and cost) and ``finish_histogram`` (how many trials finish the project on each
+  date, for charts).
 
 With no open item there is nothing to simulate: the stage still scores nothing, reports the
 contingency and leaves the forecasts empty (``trials`` 0).
