@@ -1,0 +1,113 @@
+"""The levelled schedule as a network, so the Monte Carlo can simulate it (``risk.schedule``).
+
+Levelling decides, per person, the order in which they do their issues. Re-levelling every
+trial (hundreds of serial-scheme passes with justification) would cost seconds per trial,
+so the simulation keeps the order the deterministic levelled schedule chose and adds it to
+the network as finish-to-start relations: each person's consecutive issues become one
+``FS`` edge (a pool of ``k`` members is split into ``k`` sequences, each a member's run of
+issues). The vectorised CPM passes of the simulation then run unchanged on the richer
+network, so a trial costs what a CPM trial costs.
+
+Exactness without spread: with every duration at its estimate the network's early starts
+are the levelled starts. Where the levelled schedule left a gap the relations do not
+explain (a personal day off), the gap is kept as a lag on the person's relation into the
+issue, or, for a person's first issue, as its earliest start.
+
+Limits (the README says them too):
+
+* the order per person is fixed: in a trial where an issue runs long the person does not
+  switch to another issue, as a re-levelling might (the forecast is of the plan as
+  levelled, the way a team follows it);
+* a gap kept for a day off moves with the work before it instead of staying on the day;
+* an issue in progress keeps the relations into it (as in the CPM simulation), while the
+  levelling pins its start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tracker_bridge.planner.cpm import run_passes
+from tracker_bridge.planner.levelling import IntArray, Problem, Result
+from tracker_bridge.planner.network import Network
+
+
+def resource_sequences(
+    p: Problem, result: Result, resource: list[int | None]
+) -> list[tuple[int, int]]:
+    """Pairs (earlier, next) of issues one member of a resource does back to back.
+
+    A resource of ``k`` units is split into ``k`` sequences by the usual interval
+    partitioning: issues by start; each goes to the unit that came free last on or before
+    its start (none free: the one free first, which only issues pinned in progress need).
+    No pair leads into a pinned issue: the levelling never moves those.
+    """
+    start, finish = result.start.tolist(), result.finish.tolist()
+    members: dict[int, list[int]] = {}
+    for i, r in enumerate(resource):
+        if r is not None:
+            members.setdefault(r, []).append(i)
+    pairs: list[tuple[int, int]] = []
+    for r, issues in members.items():
+        units = max(int(p.capacity[r].max()), 1)
+        last: list[int | None] = [None] * units
+        until = [int(min(start, default=0))] * units
+        for i in sorted(issues, key=lambda i: (start[i], finish[i], i)):
+            free = [u for u in range(units) if until[u] <= start[i]]
+            u = (
+                max(free, key=lambda u: (until[u], -u))
+                if free
+                else min(range(units), key=until.__getitem__)
+            )
+            before = last[u]
+            if before is not None and not p.fixed[i]:
+                pairs.append((before, i))
+            last[u] = i
+            until[u] = max(until[u], finish[i])
+    return pairs
+
+
+def sequenced_network(
+    net: Network, p: Problem, result: Result, resource: list[int | None]
+) -> Network:
+    """``net`` (the levelled durations') with each person's order of work as FS relations;
+    without spread its early starts are the levelled starts of every open issue."""
+    pairs = resource_sequences(p, result, resource)
+    before = np.array([a for a, _ in pairs], dtype=np.int64)
+    after = np.array([b for _, b in pairs], dtype=np.int64)
+    lag = np.zeros(len(pairs), dtype=np.int64)
+    lower = net.lower_bound.copy()
+    seq = _with_edges(net, before, after, lag, lower)
+    early = run_passes(seq).early_start
+    start = result.start
+    # gaps the relations do not explain (days off): keep them, see the module docstring
+    short = np.flatnonzero((early < start) & ~p.fixed)
+    if short.size:
+        into = dict(zip(after.tolist(), range(len(pairs)), strict=True))
+        for i in short.tolist():
+            e = into.get(i)
+            if e is None:
+                lower[i] = start[i]
+            else:
+                lag[e] = start[i] - result.finish[before[e]]
+        seq = _with_edges(net, before, after, lag, lower)
+    return seq
+
+
+def _with_edges(
+    net: Network, before: IntArray, after: IntArray, lag: IntArray, lower: IntArray
+) -> Network:
+    """A copy of ``net`` with FS relations ``before -> after`` (lags in working days)."""
+    finish = np.ones(len(before), dtype=bool)
+    return dataclasses.replace(
+        net,
+        pred=np.concatenate([net.pred, before]),
+        succ=np.concatenate([net.succ, after]),
+        offset=np.concatenate([net.offset, net.work[before] + lag]),
+        pred_finish=np.concatenate([net.pred_finish, finish]),
+        succ_finish=np.concatenate([net.succ_finish, ~finish]),
+        lag=np.concatenate([net.lag, lag]),
+        lower_bound=lower,
+    )
