@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker_bridge.model import Snapshot
+from tracker_bridge.model import Snapshot, Status
 from tracker_bridge.planner.cpm import Schedule, run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result, level
 from tracker_bridge.planner.network import Network, compile_network
@@ -72,8 +72,8 @@ def _stretched(snapshot: Snapshot, settings: Settings) -> Snapshot | None:
     full = settings.calendar.hours_per_day
     updates = {}
     for item in snapshot.items:
-        if item.assignee is None or item.estimate_hours is None:
-            continue
+        if item.assignee is None or item.estimate_hours is None or item.status is Status.CLOSED:
+            continue  # closed work keeps its actual dates
         factor = full / _hours(item.assignee, settings)
         if factor > 1:
             span = item.estimate_range

@@ -13,6 +13,12 @@ are the levelled starts. Where the levelled schedule left a gap the relations do
 explain (a personal day off), the gap is kept as a lag on the person's relation into the
 issue, or, for a person's first issue, as its earliest start.
 
+A relation with a negative offset (FF, SF, a lead) may let an issue start before its
+predecessor; a person's order that runs against such a relation would close a loop, which
+the passes cannot take. Those few person-order relations are left out (the issue keeps its
+levelled start as its earliest start instead): the order is that of a topological order of
+the relations that follows the levelled starts.
+
 Limits (the README says them too):
 
 * the order per person is fixed: in a trial where an issue runs long the person does not
@@ -26,6 +32,7 @@ Limits (the README says them too):
 from __future__ import annotations
 
 import dataclasses
+import heapq
 
 import numpy as np
 
@@ -74,7 +81,8 @@ def sequenced_network(
 ) -> Network:
     """``net`` (the levelled durations') with each person's order of work as FS relations;
     without spread its early starts are the levelled starts of every open issue."""
-    pairs = resource_sequences(p, result, resource)
+    order = _topological_by_start(p, result.start)
+    pairs = [(a, b) for a, b in resource_sequences(p, result, resource) if order[a] < order[b]]
     before = np.array([a for a, _ in pairs], dtype=np.int64)
     after = np.array([b for _, b in pairs], dtype=np.int64)
     lag = np.zeros(len(pairs), dtype=np.int64)
@@ -94,6 +102,31 @@ def sequenced_network(
                 lag[e] = start[i] - result.finish[before[e]]
         seq = _with_edges(net, before, after, lag, lower)
     return seq
+
+
+def _topological_by_start(p: Problem, start: IntArray) -> IntArray:
+    """Position of each node in a topological order of the relations that takes, of the
+    nodes ready, the one starting first (Kahn's algorithm with a heap)."""
+    n = len(start)
+    outgoing: list[list[int]] = [[] for _ in range(n)]
+    waiting = [0] * n
+    for a, b in zip(p.pred.tolist(), p.succ.tolist(), strict=True):
+        outgoing[a].append(b)
+        waiting[b] += 1
+    key = start.tolist()
+    ready = [(key[i], i) for i in range(n) if waiting[i] == 0]
+    heapq.heapify(ready)
+    position = np.zeros(n, dtype=np.int64)
+    placed = 0
+    while ready:
+        _, i = heapq.heappop(ready)
+        position[i] = placed
+        placed += 1
+        for j in outgoing[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, (key[j], j))
+    return position
 
 
 def _with_edges(
