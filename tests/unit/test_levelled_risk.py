@@ -23,6 +23,9 @@ from tracker_bridge.planner.network import compile_network
 from tracker_bridge.planner.overlays import OverlayContext
 from tracker_bridge.planner.resourcing import Levelling, levelling_stage
 from tracker_bridge.planner.sequencing import resource_sequences, sequenced_network
+from tracker_bridge.publish import PlainStyle
+from tracker_bridge.publish.document import Paragraph
+from tracker_bridge.publish.report import build_report
 from tracker_bridge.settings import Settings, settings_from_dict
 
 MONDAY = dt.date(2025, 1, 6)
@@ -93,6 +96,11 @@ def test_levelled_forecast_of_a_worked_example() -> None:
         dt.date(2025, 1, 6),
     ]
     assert [p.items[k].criticality for k in "abc"] == [1.0, 1.0, 0.0]
+    page = build_report(p, snap, style=PlainStyle())
+    text = " ".join(
+        b.text for b in page.blocks if isinstance(b, Paragraph) and isinstance(b.text, str)
+    )
+    assert "They follow the levelled schedule" in text
     # the same snapshot on the critical path: b only waits for c, finish Thu 9th
     cpm = plan(snap, Settings.model_validate({"risk": NO_SPREAD}), MONDAY)
     assert cpm.overlays["risk"]["schedule"] == "cpm"

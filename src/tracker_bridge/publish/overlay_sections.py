@@ -50,6 +50,8 @@ def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
         f"From {trials:,} simulated schedules ({distribution} durations, seed "
         f"{risk.get('seed')}). P80 is the date by which 80 % of them are finished."
     )
+    if risk.get("schedule") == "levelled":
+        text += " They follow the levelled schedule: each person does their issues in its order."
     default_spread = list(risk.get("default_spread_items") or [])
     if default_spread:
         text += (
