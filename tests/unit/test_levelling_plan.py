@@ -73,6 +73,39 @@ def test_one_person_does_one_item_at_a_time() -> None:
     assert p.items["b"].early_start == MONDAY
 
 
+def test_equal_float_goes_by_issue_priority_then_key() -> None:
+    """a and b (3 days each, Ann's) have the same late finish: by key a goes first (Mon-Wed)
+    and b waits for Thursday. With b's priority higher, or a without one, b goes first."""
+
+    def first(priority_a: int | None, priority_b: int | None) -> str:
+        snap = _snapshot(
+            [
+                {**_item("a", 24, "ann"), "priority": priority_a},
+                {**_item("b", 24, "ann"), "priority": priority_b},
+            ]
+        )
+        items = _plan(snap).overlays["levelling"]["items"]
+        assert {items[k]["finish"] for k in "ab"} == {"2025-01-08", "2025-01-13"}
+        return next(k for k in "ab" if items[k]["start"] == "2025-01-06")
+
+    assert first(None, None) == "a"
+    assert first(2, 2) == "a"
+    assert first(1, 3) == "b"
+    assert first(3, 1) == "a"
+    assert first(None, 1) == "b"
+    # less float still goes first: c (Bob's) follows a, so a must finish a day earlier than b
+    snap = _snapshot(
+        [
+            {**_item("a", 24, "ann"), "priority": 1},
+            {**_item("b", 24, "ann"), "priority": 3},
+            _item("c", 8, "bob"),
+        ],
+        [{"predecessor": "a", "successor": "c"}],
+    )
+    items = _plan(snap).overlays["levelling"]["items"]
+    assert (items["a"]["start"], items["b"]["start"]) == ("2025-01-06", "2025-01-09")
+
+
 def test_part_time_day_off_and_pool() -> None:
     """Bob works 4 h a day: 16 h take him 4 days (Mon-Thu). Cy is off on Monday, so his
     1-day item waits for Tuesday. The pool 'qa' has two members: of three 1-day items the

@@ -8,6 +8,8 @@ Rules (the README, section "Resource levelling", explains them to a project mana
 * An item assigned to a pool (a group or role) takes one member for its duration; the pool
   has as many members per day as are not off. Unassigned open work goes to the pool named by
   ``resources.unassigned``, or is not levelled.
+* Order: least latest finish first (least float towards the finish), then the higher issue
+  priority (``WorkItem.priority``; none ranks after any), then the key.
 * Closed items keep their dates and take no capacity; in-progress items keep their CPM start
   and take their person's capacity first. Nothing starts before its CPM early start and every
   relation (FS, SS, FF, SF with lags) still holds.
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker_bridge.model import Snapshot, Status
+from tracker_bridge.model import Snapshot, Status, WorkItem
 from tracker_bridge.planner.cpm import Schedule, run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result, level
 from tracker_bridge.planner.network import Network, compile_network
@@ -111,6 +113,22 @@ class Levelling:
     result: Result | None = None
 
 
+def _tie_break(net: Network, by_key: dict[str, WorkItem]) -> IntArray:
+    """Rank of every node among equal latest finishes (lower goes first): the higher issue
+    priority first, issues without one after those with one, then by key."""
+
+    def key(node: str) -> tuple[bool, int, str]:
+        item = by_key.get(node)
+        priority = item.priority if item is not None else None
+        return priority is None, -(priority or 0), node
+
+    nodes = [*net.keys, *net.hub_keys]
+    order = sorted(range(len(nodes)), key=lambda i: key(nodes[i]))
+    rank = np.empty(len(nodes), dtype=np.int64)
+    rank[order] = np.arange(len(nodes))
+    return rank
+
+
 def build_problem(ctx: OverlayContext) -> Levelling:
     """The levelling problem of a plan: resources, their leaves and the CPM it starts from."""
     net, sched, settings = ctx.net, ctx.schedule, ctx.settings
@@ -142,7 +160,7 @@ def build_problem(ctx: OverlayContext) -> Levelling:
     in_progress[: len(net.keys)] = [s == "in_progress" for s in net.state]
     release = np.maximum(sched.early_start, work_sched.early_start)
     release = np.where(net.fixed, net.fixed_start, release)
-    names_of_nodes = np.array([*net.keys, *net.hub_keys], dtype=object)
+    rank = _tie_break(net, by_key)
     problem = Problem(
         duration=work_net.work.copy(),
         release=release,
@@ -151,7 +169,7 @@ def build_problem(ctx: OverlayContext) -> Levelling:
         offset=work_net.offset,
         demand=demand,
         capacity=_capacity(names, net, settings),
-        rank=np.argsort(np.argsort(names_of_nodes, kind="stable"), kind="stable"),
+        rank=rank,
         fixed=net.fixed | in_progress,
     )
     return Levelling(problem, names, resource, sched, work_net, work_snapshot)
