@@ -41,13 +41,13 @@ in :mod:`.incremental`. After the first three requests above:
   ``updated_on``, and logging time does not bump an issue's ``updated_on``). Items
   whose time entries differ from the cached ones are re-read with
   ``GET /issues.json?issue_id=a,b,...`` (their ``spent_hours`` changed).
-* ``/issue_statuses.json`` and ``/versions/:id.json`` as in a full fetch.
+* ``/issue_statuses.json``, ``/versions/:id.json`` and the priority list as in a full fetch.
 
-So ``⌈changed/100⌉ + 5`` requests plus the time-entry pages, +1 per 100 items with new
-time entries (measured: 7 for one changed issue and one time-entry page, against 5 for
-a full fetch of 30 issues; a full fetch costs ``⌈N/100⌉ + 3`` plus the same time-entry
-pages, so incremental fetches save requests from about 300 issues on, and always
-save the server rendering every issue).
+So ``⌈changed/100⌉ + 6`` requests plus the time-entry pages (the priority list only
+when some issue changed), +1 per 100 items with new time entries (measured: 8 for one
+changed issue and one time-entry page, against 6 for a full fetch of 30 issues; a full
+fetch costs ``⌈N/100⌉ + 4`` plus the same time-entry pages, so incremental fetches save
+requests from about 300 issues on, and always save the server rendering every issue).
 """
 
 from __future__ import annotations
