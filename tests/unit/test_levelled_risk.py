@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_levelling_plan import _item, _snapshot
 from test_montecarlo import AS_OF, random_project
 
 from tracker_bridge.errors import ConfigError
@@ -45,21 +46,6 @@ def _settings(spread: bool = True, resources: dict[str, Any] | None = None) -> S
             "planner": {"level": True},
             "risk": risk if spread else {**risk, **NO_SPREAD},
             "resources": RESOURCES if resources is None else resources,
-        }
-    )
-
-
-def _item(key: str, hours: float, who: str | None) -> dict[str, Any]:
-    return {"key": key, "estimate_hours": hours, "assignee": who, "milestone": "m1"}
-
-
-def _snapshot(items: list[dict[str, Any]], deps: list[dict[str, Any]] | None = None) -> Snapshot:
-    return Snapshot.model_validate(
-        {
-            "project": {"name": "example", "start": MONDAY.isoformat()},
-            "items": items,
-            "dependencies": deps or [],
-            "milestones": [{"key": "m1", "name": "Release"}],
         }
     )
 
