@@ -106,6 +106,19 @@ def test_equal_float_goes_by_issue_priority_then_key() -> None:
     assert (items["a"]["start"], items["b"]["start"]) == ("2025-01-06", "2025-01-09")
 
 
+def test_a_zero_hour_milestone_item_is_shown_as_the_plan_shows_it() -> None:
+    """a (2 days, Mon-Tue) precedes the 0-hour item z: the plan shows z on Tuesday, the day
+    a finishes, and so does the levelled schedule (no conflict: no delay)."""
+    snap = _snapshot(
+        [_item("a", 16, "ann"), _item("z", 0, None)], [{"predecessor": "a", "successor": "z"}]
+    )
+    p = _plan(snap)
+    lv = p.overlays["levelling"]
+    assert p.items["z"].early_start == p.project.finish == dt.date(2025, 1, 7)
+    assert lv["items"]["z"]["start"] == lv["items"]["z"]["finish"] == "2025-01-07"
+    assert (lv["finish"], lv["delay_days"]) == ("2025-01-07", 0)
+
+
 def test_part_time_day_off_and_pool() -> None:
     """Bob works 4 h a day: 16 h take him 4 days (Mon-Thu). Cy is off on Monday, so his
     1-day item waits for Tuesday. The pool 'qa' has two members: of three 1-day items the

@@ -29,6 +29,7 @@ from tracker_bridge.planner.cpm import Schedule, run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result, level
 from tracker_bridge.planner.network import Network, compile_network
 from tracker_bridge.planner.overlays import OverlayContext
+from tracker_bridge.planner.plan import milestone_shift
 from tracker_bridge.settings import Settings
 
 
@@ -239,8 +240,11 @@ def levelling_stage(ctx: OverlayContext) -> None:
     net, cal = ctx.net, ctx.net.calendar
     keys = net.keys
     n = len(keys)  # the leaves; hub nodes are not shown
-    shown_finish = np.maximum(result.finish - 1, result.start)[:n]
-    dates = cal.dates(np.concatenate([result.start[:n], shown_finish]))
+    # shown as the plan shows dates: a zero-duration item a predecessor drives (or a closed
+    # one) on the day before its instant, the finish inclusive
+    shown_start = (result.start - milestone_shift(net, result.start))[:n]
+    shown_finish = np.maximum(result.finish[:n] - 1, shown_start)
+    dates = cal.dates(np.concatenate([shown_start, shown_finish]))
     delay = (result.start[:n] - sched.early_start[:n]).tolist()
     items: dict[str, dict[str, Any]] = {}
     for i, key in enumerate(keys):

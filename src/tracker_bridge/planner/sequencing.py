@@ -36,7 +36,6 @@ import heapq
 
 import numpy as np
 
-from tracker_bridge.planner.cpm import run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result
 from tracker_bridge.planner.network import Network
 
@@ -81,32 +80,53 @@ def sequenced_network(
 ) -> Network:
     """``net`` (the levelled durations') with each person's order of work as FS relations;
     without spread its early starts are the levelled starts of every open issue."""
-    order = _topological_by_start(p, result.start)
-    pairs = [(a, b) for a, b in resource_sequences(p, result, resource) if order[a] < order[b]]
+    nodes, position = _topological_by_start(p, result.start)
+    pairs = [
+        (a, b) for a, b in resource_sequences(p, result, resource) if position[a] < position[b]
+    ]
     before = np.array([a for a, _ in pairs], dtype=np.int64)
     after = np.array([b for _, b in pairs], dtype=np.int64)
-    lag = np.zeros(len(pairs), dtype=np.int64)
+    lag, lower = _kept_gaps(net, p, result, nodes, before, after)
+    return _with_edges(net, before, after, lag, lower)
+
+
+def _kept_gaps(
+    net: Network, p: Problem, result: Result, nodes: list[int], before: IntArray, after: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Lags of the person-order relations and earliest starts that keep the gaps the
+    relations do not explain (a day off), found by one forward pass in topological order:
+    once everything before an issue starts on its levelled day, so does the issue."""
+    start = result.start.tolist()
     lower = net.lower_bound.copy()
-    seq = _with_edges(net, before, after, lag, lower)
-    early = run_passes(seq).early_start
-    start = result.start
-    # gaps the relations do not explain (days off): keep them, see the module docstring
-    short = np.flatnonzero((early < start) & ~p.fixed)
-    if short.size:
-        into = dict(zip(after.tolist(), range(len(pairs)), strict=True))
-        for i in short.tolist():
-            e = into.get(i)
+    lag = np.zeros(len(before), dtype=np.int64)
+    incoming: list[list[tuple[int, int]]] = [[] for _ in start]
+    for a, b, c in zip(net.pred.tolist(), net.succ.tolist(), net.offset.tolist(), strict=True):
+        incoming[b].append((a, c))
+    into = {b: e for e, b in enumerate(after.tolist())}
+    prior, work = before.tolist(), net.work.tolist()
+    pinned, fixed, fixed_start = p.fixed.tolist(), net.fixed.tolist(), net.fixed_start.tolist()
+    early = [0] * len(start)
+    for i in nodes:
+        if fixed[i]:  # as in the CPM: closed work keeps its dates
+            early[i] = fixed_start[i]
+            continue
+        es = max([int(lower[i]), *(early[a] + c for a, c in incoming[i])])
+        e = into.get(i)
+        if e is not None:
+            es = max(es, early[prior[e]] + work[prior[e]])
+        if es < start[i] and not pinned[i]:
             if e is None:
                 lower[i] = start[i]
             else:
-                lag[e] = start[i] - result.finish[before[e]]
-        seq = _with_edges(net, before, after, lag, lower)
-    return seq
+                lag[e] = start[i] - early[prior[e]] - work[prior[e]]
+            es = start[i]
+        early[i] = es
+    return lag, lower
 
 
-def _topological_by_start(p: Problem, start: IntArray) -> IntArray:
-    """Position of each node in a topological order of the relations that takes, of the
-    nodes ready, the one starting first (Kahn's algorithm with a heap)."""
+def _topological_by_start(p: Problem, start: IntArray) -> tuple[list[int], list[int]]:
+    """A topological order of the relations that takes, of the nodes ready, the one
+    starting first (Kahn's algorithm with a heap): the nodes in order and their positions."""
     n = len(start)
     outgoing: list[list[int]] = [[] for _ in range(n)]
     waiting = [0] * n
@@ -116,17 +136,18 @@ def _topological_by_start(p: Problem, start: IntArray) -> IntArray:
     key = start.tolist()
     ready = [(key[i], i) for i in range(n) if waiting[i] == 0]
     heapq.heapify(ready)
-    position = np.zeros(n, dtype=np.int64)
-    placed = 0
+    nodes: list[int] = []
     while ready:
         _, i = heapq.heappop(ready)
-        position[i] = placed
-        placed += 1
+        nodes.append(i)
         for j in outgoing[i]:
             waiting[j] -= 1
             if waiting[j] == 0:
                 heapq.heappush(ready, (key[j], j))
-    return position
+    position = [0] * n
+    for k, i in enumerate(nodes):
+        position[i] = k
+    return nodes, position
 
 
 def _with_edges(
