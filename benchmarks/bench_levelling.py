@@ -134,11 +134,12 @@ def bench_overlay(n: int, people: int) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     levelling_stage(ctx)
     wall, busy = time.perf_counter() - t0, time.process_time() - c0
-    lv = base.overlays["levelling"]
+    lv = base.overlays.levelling
+    assert lv is not None
     print(
         f"levelling overlay of plan(), {n} issues (all relation types, lags), {people} people, "
-        f"{lv['schedules']} schedules: {wall:.2f} s wall, {busy:.2f} s cpu; "
-        f"finish {lv['unlevelled_finish']} -> {lv['finish']}"
+        f"{lv.schedules} schedules: {wall:.2f} s wall, {busy:.2f} s cpu; "
+        f"finish {lv.unlevelled_finish} -> {lv.finish}"
     )
 
 

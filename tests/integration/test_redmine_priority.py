@@ -73,6 +73,11 @@ def test_priorities_are_ranks_and_break_levelling_ties(
     # then the low one, although the low one has the smallest key
     settings = Settings.model_validate({"planner": {"level": True}})
     monday = dt.date(2027, 1, 4)
-    levelled = plan(snapshot, settings, monday).overlays["levelling"]["items"]
-    starts = {i: levelled[f"redmine:{i}"]["start"] for i in (low, urgent, normal)}
-    assert starts == {urgent: "2027-01-04", normal: "2027-01-06", low: "2027-01-08"}
+    levelled = plan(snapshot, settings, monday).overlays.levelling
+    assert levelled is not None
+    starts = {i: levelled.items[f"redmine:{i}"].start for i in (low, urgent, normal)}
+    assert starts == {
+        urgent: dt.date(2027, 1, 4),
+        normal: dt.date(2027, 1, 6),
+        low: dt.date(2027, 1, 8),
+    }

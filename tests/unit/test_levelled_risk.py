@@ -71,10 +71,11 @@ def test_levelled_forecast_of_a_worked_example() -> None:
     )
     p = plan(snap, _settings(spread=False, resources={}), MONDAY)
     assert p.project.finish == dt.date(2025, 1, 9)
-    assert p.overlays["levelling"]["finish"] == "2025-01-13"
-    risk = p.overlays["risk"]
-    assert risk["schedule"] == "levelled"
-    assert risk["project"]["p50"] == risk["project"]["p95"] == dt.date(2025, 1, 13)
+    lv, risk = p.overlays.levelling, p.overlays.risk
+    assert lv is not None and risk is not None
+    assert lv.finish == dt.date(2025, 1, 13)
+    assert risk.schedule == "levelled"
+    assert risk.project.p50 == risk.project.p95 == dt.date(2025, 1, 13)
     assert p.milestones[0].p80 == dt.date(2025, 1, 13)
     assert [p.items[k].p80_finish for k in "abc"] == [
         dt.date(2025, 1, 8),
@@ -89,8 +90,8 @@ def test_levelled_forecast_of_a_worked_example() -> None:
     assert "They follow the levelled schedule" in text
     # the same snapshot on the critical path: b only waits for c, finish Thu 9th
     cpm = plan(snap, Settings.model_validate({"risk": NO_SPREAD}), MONDAY)
-    assert cpm.overlays["risk"]["schedule"] == "cpm"
-    assert cpm.overlays["risk"]["project"]["p80"] == dt.date(2025, 1, 9)
+    assert cpm.overlays.risk is not None and cpm.overlays.risk.schedule == "cpm"
+    assert cpm.overlays.risk.project.p80 == dt.date(2025, 1, 9)
 
 
 def test_a_pool_is_split_into_one_sequence_per_member() -> None:
@@ -134,16 +135,15 @@ def test_without_spread_the_simulation_is_the_levelled_schedule(seed: int) -> No
     np.testing.assert_array_equal(early, lv.result.start[:n])
 
     p = plan(snap, cfg, AS_OF)
-    shown = p.overlays["levelling"]
-    for key, item in shown["items"].items():
-        assert p.items[key].p80_finish == dt.date.fromisoformat(item["finish"]), key
-    project = p.overlays["risk"]["project"]
-    assert project["p50"] == project["p95"] == dt.date.fromisoformat(shown["finish"])
-    levelled = {m["key"]: m["levelled_finish"] for m in shown["milestones"]}
+    shown, risk = p.overlays.levelling, p.overlays.risk
+    assert shown is not None and risk is not None
+    for key, item in shown.items.items():
+        assert p.items[key].p80_finish == item.finish, key
+    assert risk.project.p50 == risk.project.p95 == shown.finish
+    levelled = {m.key: m.levelled_finish for m in shown.milestones}
     for milestone in p.milestones:
         if milestone.p50 is not None:
-            assert milestone.p50 == milestone.p95
-            assert milestone.p50.isoformat() == levelled[milestone.key], milestone.key
+            assert milestone.p50 == milestone.p95 == levelled[milestone.key], milestone.key
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -192,7 +192,8 @@ def test_levelling_with_relations_between_summaries() -> None:
     items += [{**_item(k, 8, "bob"), "parent": "B"} for k in "def"]
     snap = _snapshot(items, [{"predecessor": "A", "successor": "B"}])
     p = plan(snap, _settings(spread=False, resources={}), MONDAY)
-    lv = p.overlays["levelling"]
-    assert lv["finish"] == "2025-01-13"
-    assert min(lv["items"][k]["start"] for k in "def") == "2025-01-09"
-    assert p.overlays["risk"]["project"]["p80"] == dt.date(2025, 1, 13)
+    lv, risk = p.overlays.levelling, p.overlays.risk
+    assert lv is not None and risk is not None
+    assert lv.finish == dt.date(2025, 1, 13)
+    assert min(lv.items[k].start for k in "def") == dt.date(2025, 1, 9)
+    assert risk.project.p80 == dt.date(2025, 1, 13)

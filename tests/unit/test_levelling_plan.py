@@ -42,33 +42,34 @@ def _item(key: str, hours: float, who: str | None, **extra: Any) -> dict[str, An
 
 def test_off_by_default_so_existing_plans_do_not_change() -> None:
     p = _plan(_snapshot([_item("a", 24, "ann"), _item("b", 24, "ann")]), level=False)
-    assert "levelling" not in p.overlays
+    assert p.overlays.levelling is None
 
 
 def test_one_person_does_one_item_at_a_time() -> None:
     """a and b, 3 days each, both Ann's: CPM runs them in parallel (Mon-Wed, finish Wed 8th);
     levelled, a (key first on equal late finish) runs Mon-Wed and b Thu 9th - Mon 13th."""
     p = _plan(_snapshot([_item("a", 24, "ann"), _item("b", 24, "ann")]))
-    lv = p.overlays["levelling"]
+    lv = p.overlays.levelling
+    assert lv is not None
     assert p.project.finish == dt.date(2025, 1, 8)
-    assert lv["items"]["a"] == {
-        "start": "2025-01-06",
-        "finish": "2025-01-08",
+    assert lv.items["a"].model_dump() == {
+        "start": dt.date(2025, 1, 6),
+        "finish": dt.date(2025, 1, 8),
         "delay_days": 0,
         "resource": "ann",
     }
-    assert lv["items"]["b"]["start"] == "2025-01-09"
-    assert lv["items"]["b"]["finish"] == "2025-01-13"
-    assert lv["items"]["b"]["delay_days"] == 3
-    assert lv["finish"] == "2025-01-13"
-    assert lv["delay_days"] == 3
-    assert lv["milestones"][0]["levelled_finish"] == "2025-01-13"
-    assert lv["critical_chain"] == [
+    assert lv.items["b"].start == dt.date(2025, 1, 9)
+    assert lv.items["b"].finish == dt.date(2025, 1, 13)
+    assert lv.items["b"].delay_days == 3
+    assert lv.finish == dt.date(2025, 1, 13)
+    assert lv.delay_days == 3
+    assert lv.milestones[0].levelled_finish == dt.date(2025, 1, 13)
+    assert [link.model_dump() for link in lv.critical_chain] == [
         {"key": "a", "resource": "ann", "driven_by": "start"},
         {"key": "b", "resource": "ann", "driven_by": "resource"},
     ]
-    assert lv["critical_chain_people"] == ["ann"]
-    assert lv["resources"]["ann"]["overallocated_days_unlevelled"] == 3
+    assert lv.critical_chain_people == ["ann"]
+    assert lv.resources["ann"].overallocated_days_unlevelled == 3
     # the CPM figures are unchanged
     assert p.items["b"].early_start == MONDAY
 
@@ -84,9 +85,10 @@ def test_equal_float_goes_by_issue_priority_then_key() -> None:
                 {**_item("b", 24, "ann"), "priority": priority_b},
             ]
         )
-        items = _plan(snap).overlays["levelling"]["items"]
-        assert {items[k]["finish"] for k in "ab"} == {"2025-01-08", "2025-01-13"}
-        return next(k for k in "ab" if items[k]["start"] == "2025-01-06")
+        lv = _plan(snap).overlays.levelling
+        assert lv is not None
+        assert {lv.items[k].finish for k in "ab"} == {dt.date(2025, 1, 8), dt.date(2025, 1, 13)}
+        return next(k for k in "ab" if lv.items[k].start == MONDAY)
 
     assert first(None, None) == "a"
     assert first(2, 2) == "a"
@@ -102,8 +104,9 @@ def test_equal_float_goes_by_issue_priority_then_key() -> None:
         ],
         [{"predecessor": "a", "successor": "c"}],
     )
-    items = _plan(snap).overlays["levelling"]["items"]
-    assert (items["a"]["start"], items["b"]["start"]) == ("2025-01-06", "2025-01-09")
+    lv = _plan(snap).overlays.levelling
+    assert lv is not None
+    assert (lv.items["a"].start, lv.items["b"].start) == (MONDAY, dt.date(2025, 1, 9))
 
 
 def test_a_zero_hour_milestone_item_is_shown_as_the_plan_shows_it() -> None:
@@ -113,10 +116,11 @@ def test_a_zero_hour_milestone_item_is_shown_as_the_plan_shows_it() -> None:
         [_item("a", 16, "ann"), _item("z", 0, None)], [{"predecessor": "a", "successor": "z"}]
     )
     p = _plan(snap)
-    lv = p.overlays["levelling"]
+    lv = p.overlays.levelling
+    assert lv is not None
     assert p.items["z"].early_start == p.project.finish == dt.date(2025, 1, 7)
-    assert lv["items"]["z"]["start"] == lv["items"]["z"]["finish"] == "2025-01-07"
-    assert (lv["finish"], lv["delay_days"]) == ("2025-01-07", 0)
+    assert lv.items["z"].start == lv.items["z"].finish == dt.date(2025, 1, 7)
+    assert (lv.finish, lv.delay_days) == (dt.date(2025, 1, 7), 0)
 
 
 def test_part_time_day_off_and_pool() -> None:
@@ -136,8 +140,9 @@ def test_part_time_day_off_and_pool() -> None:
         "people": {"bob": {"hours_per_day": 4}, "cy": {"days_off": ["2025-01-06"]}},
         "pools": {"qa": {"members": ["tess", "tim"]}},
     }
-    lv = _plan(_snapshot(items), resources).overlays["levelling"]
-    days = {k: (v["start"], v["finish"]) for k, v in lv["items"].items()}
+    lv = _plan(_snapshot(items), resources).overlays.levelling
+    assert lv is not None
+    days = {k: (v.start.isoformat(), v.finish.isoformat()) for k, v in lv.items.items()}
     assert days["bob1"] == ("2025-01-06", "2025-01-09")
     assert days["cy1"] == ("2025-01-07", "2025-01-07")
     assert sorted(days[k] for k in ("q1", "q2", "q3")) == [
@@ -146,7 +151,7 @@ def test_part_time_day_off_and_pool() -> None:
         ("2025-01-07", "2025-01-07"),
     ]
     assert days["u1"] == days["u2"] == ("2025-01-06", "2025-01-06")
-    assert lv["resources"]["bob"]["hours_per_day"] == 4
+    assert lv.resources["bob"].hours_per_day == 4
 
 
 def test_relations_hold_and_fields_and_page_show_it() -> None:
@@ -156,13 +161,14 @@ def test_relations_hold_and_fields_and_page_show_it() -> None:
         [{"predecessor": "a", "successor": "b", "type": "FS"}],
     )
     p = _plan(snap)
-    lv = p.overlays["levelling"]["items"]
-    assert lv["b"]["start"] > lv["a"]["finish"]
-    starts = sorted((lv[k]["start"], lv[k]["finish"]) for k in "abc")
+    assert p.overlays.levelling is not None
+    lv = p.overlays.levelling.items
+    assert lv["b"].start > lv["a"].finish
+    starts = sorted((lv[k].start, lv[k].finish) for k in "abc")
     assert all(f < s2 for (_, f), (s2, _) in itertools.pairwise(starts))
     values = desired_fields(p, FieldNames())
-    assert values["b"]["levelled_start"] == dt.date.fromisoformat(lv["b"]["start"])
-    assert values["c"]["levelled_finish"] == dt.date.fromisoformat(lv["c"]["finish"])
+    assert values["b"]["levelled_start"] == lv["b"].start
+    assert values["c"]["levelled_finish"] == lv["c"].finish
     doc = build_report(p, snap, style=PlainStyle())
     headings = [b.text for b in doc.blocks if isinstance(b, Heading)]
     assert "With people's capacity (levelled)" in headings

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracker_bridge.model import Plan, Snapshot
-from tracker_bridge.settings import settings_from_dict
+from tracker_bridge.settings import Settings, settings_from_dict
 from tracker_bridge.snapshot_file import load_snapshot
 
 if TYPE_CHECKING:
@@ -60,12 +60,23 @@ def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
         f'api_key_file = "{key_file}"\nmarkup = "textile"\n\n'
         f'[projects.medco]\ntracker = "local"\nproject = "{seeded.identifier}"\n'
         'wiki_page = "Plan"\n\n'
-        f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n'
+        f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n' + _planning_toml(seeded.as_of)
+    )
+
+
+def _planning_toml(as_of: dt.date) -> str:
+    """How the demo plans: levelling with the team's capacity, and its budget."""
+    return (
         "# Levelling: each person does one issue at a time; the Scrum Master spends half of\n"
         "# each day on the ceremonies, so issues assigned to her take twice as many days.\n"
         "[planner]\nlevel = true\n\n"
-        '[resources.people."Priya Nair"]\nhours_per_day = 4\n\n' + _budget_toml(seeded.as_of)
+        '[resources.people."Priya Nair"]\nhours_per_day = 4\n\n' + _budget_toml(as_of)
     )
+
+
+def demo_settings(as_of: dt.date) -> Settings:
+    """The planning settings of the demo's config (levelling and budget), without a tracker."""
+    return settings_from_dict(tomllib.loads(_planning_toml(as_of)), "demo settings")
 
 
 def _budget_toml(as_of: dt.date) -> str:
