@@ -304,8 +304,9 @@ def test_risks_are_read_in_full_so_their_new_relations_are_seen(
         result = a.fetch(since=cursor, cached=full)
         merged = result.snapshot
         assert result.mode == "incremental", result.fallback_reason
-        # user, project, versions, changed page, risk list (no /trackers.json), count, time
-        assert a.requests_made == 7
+        # user, project, versions, changed page, priorities (the page re-reads the last
+        # issue), risk list (no /trackers.json), count, time
+        assert a.requests_made == 8
         assert merged.risks[0].threatens == [key(data.ids[20]), key(data.ids[21])]
         assert comparable(merged) == comparable(a.fetch().snapshot)
 
