@@ -2,6 +2,7 @@
 
     python benchmarks/bench_levelling.py            # J30 (240 instances) + 10,000 issues
     python benchmarks/bench_levelling.py --limit 20 # the first 20 instances only
+    python benchmarks/bench_levelling.py --risk-only # the Monte Carlo on the levelled schedule
 
 J30: 240 instances of 30 jobs and 4 renewable resources with proven optimal makespans.
 Every schedule is checked by an independent checker (precedence and capacity on every day).
@@ -133,12 +134,69 @@ def bench_overlay(n: int, people: int) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     levelling_stage(ctx)
     wall, busy = time.perf_counter() - t0, time.process_time() - c0
-    lv = base.overlays["levelling"]
+    lv = base.overlays.levelling
+    assert lv is not None
     print(
         f"levelling overlay of plan(), {n} issues (all relation types, lags), {people} people, "
-        f"{lv['schedules']} schedules: {wall:.2f} s wall, {busy:.2f} s cpu; "
-        f"finish {lv['unlevelled_finish']} -> {lv['finish']}"
+        f"{lv.schedules} schedules: {wall:.2f} s wall, {busy:.2f} s cpu; "
+        f"finish {lv.unlevelled_finish} -> {lv.finish}"
     )
+
+
+def bench_risk(n: int, people: int, trials: int) -> None:
+    """The Monte Carlo on the CPM network and on the levelled one (risk.schedule), same
+    snapshot, seed and trials; best of three, wall and CPU seconds."""
+    from bench_planner import START, random_snapshot
+
+    from tracker_bridge.planner import plan
+    from tracker_bridge.planner.cpm import run_passes
+    from tracker_bridge.planner.montecarlo import simulate
+    from tracker_bridge.planner.network import compile_network
+    from tracker_bridge.planner.overlays import OverlayContext
+    from tracker_bridge.planner.resourcing import levelling_stage
+    from tracker_bridge.planner.sequencing import sequenced_network
+    from tracker_bridge.settings import Settings
+
+    snap = random_snapshot(n, 50)
+    items = [
+        it.model_copy(update={"assignee": f"P{k % people}"}) for k, it in enumerate(snap.items)
+    ]
+    snap = snap.model_copy(update={"items": items})
+    settings = Settings.model_validate(
+        {"planner": {"level": True}, "risk": {"schedule": "levelled", "precision_days": 0}}
+    )
+    net = compile_network(snap, settings, START)
+    ctx = OverlayContext(
+        plan(snap, settings, START, overlays=False),
+        snap,
+        net,
+        run_passes(net),
+        settings,
+        START,
+        None,
+    )
+    levelling_stage(ctx)
+    lv = ctx.levelling
+    assert lv is not None and lv.result is not None
+    t0, c0 = time.perf_counter(), time.process_time()
+    seq = sequenced_network(lv.net, lv.problem, lv.result, lv.resource)
+    build = (time.perf_counter() - t0, time.process_time() - c0)
+    print(
+        f"Monte Carlo, {n} issues, {people} people, {trials} trials "
+        f"({len(seq.pred) - len(net.pred)} person-order relations added in "
+        f"{build[0]:.2f} s wall, {build[1]:.2f} s cpu):"
+    )
+    for name, network in (("cpm", net), ("levelled", seq)):
+        runs = []
+        for _ in range(3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            result = simulate(lv.snapshot, network, settings, trials=trials)
+            runs.append((time.perf_counter() - t0, time.process_time() - c0))
+        wall, busy = min(runs)
+        print(
+            f"  {name:9s} {wall:.2f} s wall, {busy:.2f} s cpu; "
+            f"P50 {result.project.p50}, P80 {result.project.p80}, P95 {result.project.p95}"
+        )
 
 
 def main() -> None:
@@ -147,11 +205,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--risk-only", action="store_true")
     args = parser.parse_args()
-    bench_j30(args.data, args.limit, args.schedules)
-    if not args.skip_large:
-        bench_large(10_000, 50)
-        bench_overlay(10_000, 50)
+    if not args.risk_only:
+        bench_j30(args.data, args.limit, args.schedules)
+        if not args.skip_large:
+            bench_large(10_000, 50)
+            bench_overlay(10_000, 50)
+    bench_risk(10_000, 50, 10_000)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,11 @@ class WorkItem(_Strict):
     spent_hours: float = Field(default=0, ge=0)
     milestone: str | None = None
     assignee: str | None = None
+    priority: int | None = Field(
+        default=None,
+        description="The issue's priority as a rank: higher is more important (Redmine: the "
+        "position in its priority list, 1 = the lowest; GitHub: github.priority_labels)",
+    )
     closed_on: dt.date | None = None
     estimate_range: EstimateRange | None = None
     url: str | None = None

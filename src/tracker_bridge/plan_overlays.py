@@ -74,6 +74,11 @@ class RiskOverlay(BaseModel):
     precision_days: float
     seed: int
     distribution: str = Field(description="Duration distribution: pert or triangular")
+    schedule: str = Field(
+        default="cpm",
+        description="The schedule the trials follow: cpm (the critical path) or levelled "
+        "(each person's order of work from the levelled schedule)",
+    )
     project: RiskForecast
     default_spread_items: list[str] = Field(
         default_factory=list, description="Items simulated with the default spread"

@@ -282,6 +282,23 @@ def test_pull_requests_are_skipped_without_a_request_per_item(
     assert github_api.calls == 2
 
 
+def test_priority_labels_give_the_issue_priority(
+    github_api: GitHubMock, bodies: Bodies, make_adapter: AdapterFactory
+) -> None:
+    """``priority_labels`` maps labels to a rank (names as for size labels: case and spaces
+    do not matter); the highest wins; an issue without such a label has no priority."""
+    issues = [
+        bodies.issue(1, "Urgent", labels=("P0", "bug")),
+        bodies.issue(2, "Both", labels=(" p1", "P2")),
+        bodies.issue(3, "None", labels=("bug",)),
+    ]
+    github_api.rest("GET", f"/repos/{REPO}/issues", json_body=issues)
+    github_api.rest("GET", f"/repos/{REPO}/milestones", json_body=[])
+    adapter = make_adapter(project_v2=None, priority_labels={"P0": 3, "P1": 2, "P2": 1})
+    items = adapter.fetch().snapshot.item_map()
+    assert [items[f"github:{REPO}#{n}"].priority for n in (1, 2, 3)] == [3, 2, None]
+
+
 def test_issue_list_follows_the_link_header(
     github_api: GitHubMock, bodies: Bodies, make_adapter: AdapterFactory
 ) -> None:

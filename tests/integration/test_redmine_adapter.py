@@ -160,7 +160,7 @@ def png(color: tuple[int, int, int]) -> bytes:
 
 
 def budget(n_issues: int, n_time_entries: int) -> int:
-    return math.ceil(n_issues / 100) + 5 + max(1, math.ceil(n_time_entries / 100))
+    return math.ceil(n_issues / 100) + 6 + max(1, math.ceil(n_time_entries / 100))
 
 
 # ------------------------------------------------------------------------------- fetch
@@ -275,7 +275,8 @@ def test_fetch_maps_issues_relations_versions_and_time(
     assert len(items) == 42
     assert key[sub_issue] not in items
     assert requests_made <= budget(42, 3), requests_made
-    assert requests_made == 5  # user, project, versions, 1 issue page, 1 time-entry page
+    assert requests_made == 6  # user, project, versions, 1 issue page, 1 time-entry page,
+    # the priority list
     assert calls == [(42, 42)]
 
     assert snap.source.kind == "redmine" and snap.source.project == ident
@@ -355,7 +356,7 @@ def test_fetch_maps_issues_relations_versions_and_time(
     assert (key[t[31]], key[sub_issue]) in {(d.predecessor, d.successor) for d in full.dependencies}
     assert len(full.time_entries) == 4
     # + one /versions/:id.json for the subproject's own version
-    assert full_requests == 6
+    assert full_requests == 7
 
 
 def test_fetch_pages_issues_and_time_entries_within_budget(
@@ -396,8 +397,8 @@ def test_fetch_pages_issues_and_time_entries_within_budget(
     assert len(snap.time_entries) == n_entries
     assert math.isclose(sum(e.hours for e in snap.time_entries), n_entries)
     assert calls == [(100, n_issues), (200, n_issues), (n_issues, n_issues)]
-    # 3 issue pages + 2 time-entry pages + user, project, versions
-    assert made == 8
+    # 3 issue pages + 2 time-entry pages + user, project, versions, priorities
+    assert made == 9
     assert made <= budget(n_issues, n_entries)
 
 

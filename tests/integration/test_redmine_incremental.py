@@ -47,8 +47,9 @@ from tracker_bridge.store import Store
 
 TIMEOUT = 30
 MARKER = "TB_SEED:"
-#: Requests of an incremental fetch besides the changed-issue pages (see the module doc).
-CONSTANT = 6
+#: Requests of an incremental fetch besides the changed-issue pages (see the module doc),
+#: when some issue changed (the priority list is read for the changed issues).
+CONSTANT = 7
 
 
 def _h(key: str) -> dict[str, str]:
@@ -168,7 +169,7 @@ def test_changed_estimate_is_fetched_incrementally_and_equals_a_full_fetch(
     with make_adapter(redmine, redmine_project.identifier) as a:
         result = a.fetch()
         full = result.snapshot
-        assert result.mode == "full" and a.fetch_requests == 2 + 4  # 2 issue pages
+        assert result.mode == "full" and a.fetch_requests == 2 + 5  # 2 issue pages
         cursor = result.cursor
         assert cursor is not None and cursor.tzinfo is not None
         assert full.item_map()[key(changed)].estimate_hours == 4.0
@@ -180,7 +181,7 @@ def test_changed_estimate_is_fetched_incrementally_and_equals_a_full_fetch(
         made = a.requests_made
         assert result.mode == "incremental", result.fallback_reason
         assert a.fetch_changed == 2  # the changed issue and the last one
-        assert made == a.fetch_requests == math.ceil(2 / 100) + CONSTANT == 7
+        assert made == a.fetch_requests == math.ceil(2 / 100) + CONSTANT == 8
         assert merged.item_map()[key(changed)].estimate_hours == 7.5
         assert result.cursor is not None and result.cursor > cursor
 
@@ -204,7 +205,7 @@ def test_changed_estimate_is_fetched_incrementally_and_equals_a_full_fetch(
         assert result.mode == "incremental", result.fallback_reason
         # the 150 (among them the issue changed above, the latest stamp the last fetch saw)
         assert a.fetch_changed == 150
-        assert a.requests_made == math.ceil(150 / 100) + CONSTANT == 8
+        assert a.requests_made == math.ceil(150 / 100) + CONSTANT == 9
         assert comparable(again) == comparable(a.fetch().snapshot)
 
 
@@ -227,8 +228,9 @@ def test_deleted_issue_falls_back_to_a_full_fetch(
         merged = result.snapshot
         assert result.mode == "full"
         assert result.fallback_reason is not None and "counts 29 issues" in result.fallback_reason
-        # the incremental attempt (changed page, trackers, count) and then the full fetch
-        assert a.requests_made == 3 + 3 + 2
+        # the incremental attempt (changed page, priorities, trackers, count) and then the
+        # full fetch (the priorities already read)
+        assert a.requests_made == 3 + 4 + 2
         assert key(gone) not in merged.item_map()
         assert all(key(gone) not in (d.predecessor, d.successor) for d in merged.dependencies)
         assert comparable(merged) == comparable(a.fetch().snapshot)
@@ -258,7 +260,7 @@ def test_time_logged_since_the_last_fetch_is_seen(
         assert result.mode == "incremental", result.fallback_reason
         # the last issue, and the one with new time (re-read for its spent hours)
         assert a.fetch_changed == 2
-        assert a.requests_made == math.ceil(1 / 100) + CONSTANT + 1 == 8
+        assert a.requests_made == math.ceil(1 / 100) + CONSTANT + 1 == 9
         entries = [e for e in merged.time_entries if e.item == key(target)]
         assert [(e.hours, e.date) for e in entries] == [(2.25, dt.date(2026, 11, 20))]
         assert merged.item_map()[key(target)].spent_hours == 2.25
@@ -302,8 +304,9 @@ def test_risks_are_read_in_full_so_their_new_relations_are_seen(
         result = a.fetch(since=cursor, cached=full)
         merged = result.snapshot
         assert result.mode == "incremental", result.fallback_reason
-        # user, project, versions, changed page, risk list (no /trackers.json), count, time
-        assert a.requests_made == 7
+        # user, project, versions, changed page, priorities (the page re-reads the last
+        # issue), risk list (no /trackers.json), count, time
+        assert a.requests_made == 8
         assert merged.risks[0].threatens == [key(data.ids[20]), key(data.ids[21])]
         assert comparable(merged) == comparable(a.fetch().snapshot)
 
@@ -403,7 +406,7 @@ def test_our_own_writes_are_read_back_once_and_converge(
         assert second.report is not None and second.report.issues_updated == 0
         # all 30 written issues were read again: still one page of changed issues
         assert second.fetch_requests == math.ceil(30 / 100) + CONSTANT
-        assert "incremental fetch: 30 changed issues in 7 requests" in caplog.text
+        assert "incremental fetch: 30 changed issues in 8 requests" in caplog.text
 
     # `run --full` from the command line forces a full fetch
     config = tmp_path / "tracker-bridge.toml"

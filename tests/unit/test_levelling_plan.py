@@ -74,6 +74,55 @@ def test_one_person_does_one_item_at_a_time() -> None:
     assert p.items["b"].early_start == MONDAY
 
 
+def test_equal_float_goes_by_issue_priority_then_key() -> None:
+    """a and b (3 days each, Ann's) have the same late finish: by key a goes first (Mon-Wed)
+    and b waits for Thursday. With b's priority higher, or a without one, b goes first."""
+
+    def first(priority_a: int | None, priority_b: int | None) -> str:
+        snap = _snapshot(
+            [
+                {**_item("a", 24, "ann"), "priority": priority_a},
+                {**_item("b", 24, "ann"), "priority": priority_b},
+            ]
+        )
+        lv = _plan(snap).overlays.levelling
+        assert lv is not None
+        assert {lv.items[k].finish for k in "ab"} == {dt.date(2025, 1, 8), dt.date(2025, 1, 13)}
+        return next(k for k in "ab" if lv.items[k].start == MONDAY)
+
+    assert first(None, None) == "a"
+    assert first(2, 2) == "a"
+    assert first(1, 3) == "b"
+    assert first(3, 1) == "a"
+    assert first(None, 1) == "b"
+    # less float still goes first: c (Bob's) follows a, so a must finish a day earlier than b
+    snap = _snapshot(
+        [
+            {**_item("a", 24, "ann"), "priority": 1},
+            {**_item("b", 24, "ann"), "priority": 3},
+            _item("c", 8, "bob"),
+        ],
+        [{"predecessor": "a", "successor": "c"}],
+    )
+    lv = _plan(snap).overlays.levelling
+    assert lv is not None
+    assert (lv.items["a"].start, lv.items["b"].start) == (MONDAY, dt.date(2025, 1, 9))
+
+
+def test_a_zero_hour_milestone_item_is_shown_as_the_plan_shows_it() -> None:
+    """a (2 days, Mon-Tue) precedes the 0-hour item z: the plan shows z on Tuesday, the day
+    a finishes, and so does the levelled schedule (no conflict: no delay)."""
+    snap = _snapshot(
+        [_item("a", 16, "ann"), _item("z", 0, None)], [{"predecessor": "a", "successor": "z"}]
+    )
+    p = _plan(snap)
+    lv = p.overlays.levelling
+    assert lv is not None
+    assert p.items["z"].early_start == p.project.finish == dt.date(2025, 1, 7)
+    assert lv.items["z"].start == lv.items["z"].finish == dt.date(2025, 1, 7)
+    assert (lv.finish, lv.delay_days) == (dt.date(2025, 1, 7), 0)
+
+
 def test_part_time_day_off_and_pool() -> None:
     """Bob works 4 h a day: 16 h take him 4 days (Mon-Thu). Cy is off on Monday, so his
     1-day item waits for Tuesday. The pool 'qa' has two members: of three 1-day items the

@@ -14,8 +14,7 @@ How the schedule is built (rules a project manager can follow):
    allow it and every resource it needs has room for its whole duration. No activity is
    split and none starts before its CPM early start.
 2. **Priority**: least latest finish first (the CPM late finish: least float towards the
-   finish), then the given rank (the overlay ranks by issue key: the common model has no
-   issue priority).
+   finish), then the given rank (the overlay ranks by issue priority, then by key).
 3. **Justification** (forward-backward improvement, Valls, Ballestin & Quintanilla 2005):
    the schedule is redone backwards from its finish, activities in order of decreasing
    finish, then forwards again in order of the backward starts. This closes gaps a single

@@ -9,11 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tracker_bridge.model import Baseline, Plan, Snapshot
 from tracker_bridge.planner.cpm import Schedule
 from tracker_bridge.planner.network import Network
 from tracker_bridge.settings import Settings
+
+if TYPE_CHECKING:  # resourcing imports this module
+    from tracker_bridge.planner.resourcing import Levelling
 
 
 @dataclass
@@ -25,6 +29,7 @@ class OverlayContext:
     settings: Settings
     as_of: dt.date
     baseline: Baseline | None
+    levelling: Levelling | None = None  # set by the levelling stage, read by the risk stage
 
 
 OverlayStage = Callable[[OverlayContext], None]

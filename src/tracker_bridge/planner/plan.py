@@ -95,7 +95,7 @@ def critical_paths(
     return paths, truncated
 
 
-def _milestone_shift(net: Network, early_start: IntArray) -> IntArray:
+def milestone_shift(net: Network, early_start: IntArray) -> IntArray:
     """Days to show a zero-duration item earlier than its instant (the start of day S).
 
     One when a predecessor drives it (it is shown on the predecessor's finish day) and when
@@ -196,7 +196,7 @@ def _display_indices(net: Network, sched: Schedule, as_of: dt.date) -> tuple[_Di
     Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
     """
     n = len(net.keys)
-    shift = _milestone_shift(net, sched.early_start)[:n]
+    shift = milestone_shift(net, sched.early_start)[:n]
     es_idx = sched.early_start[:n] - shift
     ls_idx = sched.late_start[:n] - shift
     ef_idx = np.maximum(sched.early_finish[:n] - 1, es_idx)

@@ -8,6 +8,8 @@ Rules (the README, section "Resource levelling", explains them to a project mana
 * An item assigned to a pool (a group or role) takes one member for its duration; the pool
   has as many members per day as are not off. Unassigned open work goes to the pool named by
   ``resources.unassigned``, or is not levelled.
+* Order: least latest finish first (least float towards the finish), then the higher issue
+  priority (``WorkItem.priority``; none ranks after any), then the key.
 * Closed items keep their dates and take no capacity; in-progress items keep their CPM start
   and take their person's capacity first. Nothing starts before its CPM early start and every
   relation (FS, SS, FF, SF with lags) still holds.
@@ -17,11 +19,11 @@ Rules (the README, section "Resource levelling", explains them to a project mana
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
-from tracker_bridge.model import Snapshot
+from tracker_bridge.model import Snapshot, Status, WorkItem
 from tracker_bridge.plan_overlays import (
     ChainLink,
     LevelledItem,
@@ -33,6 +35,7 @@ from tracker_bridge.planner.cpm import Schedule, run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result, level
 from tracker_bridge.planner.network import Network, compile_network
 from tracker_bridge.planner.overlays import OverlayContext
+from tracker_bridge.planner.plan import milestone_shift
 from tracker_bridge.settings import Settings
 
 
@@ -72,34 +75,76 @@ def _capacity(names: list[str], net: Network, settings: Settings) -> IntArray:
     return cap
 
 
-def _stretched(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> Network | None:
-    """The network with part-timers' items lengthened, or None when nobody is part-time."""
+def _stretched(snapshot: Snapshot, settings: Settings) -> Snapshot | None:
+    """The snapshot with part-timers' estimates (and ranges) lengthened, or None when nobody
+    is part-time. The range matters only to the Monte Carlo on the levelled schedule."""
     full = settings.calendar.hours_per_day
     updates = {}
     for item in snapshot.items:
-        if item.assignee is None or item.estimate_hours is None:
-            continue
-        hours = _hours(item.assignee, settings)
-        if hours < full:
+        if item.assignee is None or item.estimate_hours is None or item.status is Status.CLOSED:
+            continue  # closed work keeps its actual dates
+        factor = full / _hours(item.assignee, settings)
+        if factor > 1:
+            span = item.estimate_range
+            if span is not None:
+                span = span.model_copy(
+                    update={
+                        "optimistic": span.optimistic * factor,
+                        "likely": span.likely * factor,
+                        "pessimistic": span.pessimistic * factor,
+                    }
+                )
             updates[item.key] = item.model_copy(
-                update={"estimate_hours": item.estimate_hours * full / hours}
+                update={"estimate_hours": item.estimate_hours * factor, "estimate_range": span}
             )
     if not updates:
         return None
     items = [updates.get(item.key, item) for item in snapshot.items]
-    return compile_network(snapshot.model_copy(update={"items": items}), settings, as_of)
+    return snapshot.model_copy(update={"items": items})
 
 
-def build_problem(
-    ctx: OverlayContext,
-) -> tuple[Problem, list[str], list[int | None], Schedule]:
+@dataclass
+class Levelling:
+    """The levelling problem of a plan, what it was built from, and (once run) its result.
+
+    ``net`` and ``snapshot`` are those the problem's durations come from: the plan's, with
+    part-timers' items lengthened. Arrays and ``resource`` follow the network's nodes.
+    """
+
+    problem: Problem
+    names: list[str]  # resource r is names[r]
+    resource: list[int | None]  # per node: the resource it takes, None: not levelled
+    schedule: Schedule  # the plan's CPM schedule
+    net: Network
+    snapshot: Snapshot
+    result: Result | None = None
+
+
+def _tie_break(net: Network, by_key: dict[str, WorkItem]) -> IntArray:
+    """Rank of every node among equal latest finishes (lower goes first): the higher issue
+    priority first, issues without one after those with one, then by key."""
+
+    def key(node: str) -> tuple[bool, int, str]:
+        item = by_key.get(node)
+        priority = item.priority if item is not None else None
+        return priority is None, -(priority or 0), node
+
+    nodes = [*net.keys, *net.hub_keys]
+    order = sorted(range(len(nodes)), key=lambda i: key(nodes[i]))
+    rank = np.empty(len(nodes), dtype=np.int64)
+    rank[order] = np.arange(len(nodes))
+    return rank
+
+
+def build_problem(ctx: OverlayContext) -> Levelling:
     """The levelling problem of a plan: resources, their leaves and the CPM it starts from."""
     net, sched, settings = ctx.net, ctx.schedule, ctx.settings
     by_key = {item.key: item for item in ctx.snapshot.items}
-    stretched = _stretched(ctx.snapshot, settings, ctx.as_of)
+    work_snapshot = _stretched(ctx.snapshot, settings) or ctx.snapshot
     work_net, work_sched = net, sched
-    if stretched is not None:
-        work_net, work_sched = stretched, run_passes(stretched)
+    if work_snapshot is not ctx.snapshot:
+        work_net = compile_network(work_snapshot, settings, ctx.as_of)
+        work_sched = run_passes(work_net)
     names: list[str] = []
     where: dict[str, int] = {}
     resource: list[int | None] = []
@@ -112,14 +157,17 @@ def build_problem(
             where[name] = len(names)
             names.append(name)
         resource.append(where[name])
-    n = len(net.keys)
+    n = net.size  # hub nodes (after the leaves) take no resource
+    resource += [None] * (n - len(net.keys))
     demand = np.zeros((n, len(names)), dtype=np.int64)
     for i, r in enumerate(resource):
         if r is not None:
             demand[i, r] = 1
-    in_progress = np.array([s == "in_progress" for s in net.state], dtype=bool)
+    in_progress = np.zeros(n, dtype=bool)
+    in_progress[: len(net.keys)] = [s == "in_progress" for s in net.state]
     release = np.maximum(sched.early_start, work_sched.early_start)
     release = np.where(net.fixed, net.fixed_start, release)
+    rank = _tie_break(net, by_key)
     problem = Problem(
         duration=work_net.work.copy(),
         release=release,
@@ -128,10 +176,10 @@ def build_problem(
         offset=work_net.offset,
         demand=demand,
         capacity=_capacity(names, net, settings),
-        rank=np.argsort(np.argsort(np.array(net.keys, dtype=object), kind="stable")),
+        rank=rank,
         fixed=net.fixed | in_progress,
     )
-    return problem, names, resource, sched
+    return Levelling(problem, names, resource, sched, work_net, work_snapshot)
 
 
 def critical_chain(p: Problem, result: Result, resource: list[int | None]) -> list[tuple[int, str]]:
@@ -191,14 +239,19 @@ def levelling_stage(ctx: OverlayContext) -> None:
     """Fill ``plan.overlays.levelling`` when ``planner.level`` is on."""
     if not ctx.settings.planner.level:
         return
-    p, names, resource, sched = build_problem(ctx)
-    result = level(p, schedules=ctx.settings.resources.schedules)
+    lv = build_problem(ctx)
+    p, names, resource, sched = lv.problem, lv.names, lv.resource, lv.schedule
+    result = lv.result = level(p, schedules=ctx.settings.resources.schedules)
+    ctx.levelling = lv
     net, cal = ctx.net, ctx.net.calendar
     keys = net.keys
-    shown_finish = np.maximum(result.finish - 1, result.start)
-    dates = cal.dates(np.concatenate([result.start, shown_finish]))
-    n = len(keys)
-    delay = (result.start - sched.early_start).tolist()
+    n = len(keys)  # the leaves; hub nodes are not shown
+    # shown as the plan shows dates: a zero-duration item a predecessor drives (or a closed
+    # one) on the day before its instant, the finish inclusive
+    shown_start = (result.start - milestone_shift(net, result.start))[:n]
+    shown_finish = np.maximum(result.finish[:n] - 1, shown_start)
+    dates = cal.dates(np.concatenate([shown_start, shown_finish]))
+    delay = (result.start[:n] - sched.early_start[:n]).tolist()
     items: dict[str, LevelledItem] = {}
     for i, key in enumerate(keys):
         r = resource[i]
@@ -225,6 +278,7 @@ def levelling_stage(ctx: OverlayContext) -> None:
             driven_by=why,
         )
         for i, why in critical_chain(p, result, resource)
+        if i < n  # a hub node links relations between summaries; it is no issue
     ]
     people = list(dict.fromkeys(c.resource for c in chain if c.resource is not None))
     over = _overallocated(p, sched.early_start)

@@ -2,7 +2,9 @@
 
 ``risk_stage`` runs :func:`~tracker_bridge.planner.montecarlo.simulate` (``risk.seed``,
 ``risk.distribution``; at most ``risk.trials`` trials, fewer once every P50/P80/P95 finish is
-known to ``risk.precision_days`` working days) and fills
+known to ``risk.precision_days`` working days) on the critical-path network or, with
+``risk.schedule = "levelled"``, on the levelled schedule (each person's order of work added
+as relations, :mod:`~tracker_bridge.planner.sequencing`), and fills
 
 * per item: ``criticality`` (share of simulated schedules in which the item is critical,
   0..1, rounded to 3 places) and ``p80_finish``; closed items: 0 and their actual finish;
@@ -12,10 +14,11 @@ known to ``risk.precision_days`` working days) and fills
   mean finish), ``std_days`` (its standard deviation in working days, 2 places) and
   ``probability_on_time`` (finished on or before its due date);
 * ``plan.overlays.risk``: ``trials`` (used), ``max_trials``, ``precision_days``,
-  ``seed``, ``distribution``, ``project`` (P50/P80/P95, ``mean`` and ``std_days`` as for
-  milestones, and the probability of finishing by the latest milestone due date, ``None``
-  without one), ``default_spread_items`` (items simulated with the default spread because
-  they have no three-point estimate), ``contingency`` (expected money of the open risks,
+  ``seed``, ``distribution``, ``schedule`` (``cpm`` or ``levelled``), ``project``
+  (P50/P80/P95, ``mean`` and ``std_days`` as for milestones, and the probability of
+  finishing by the latest milestone due date, ``None`` without one),
+  ``default_spread_items`` (items simulated with the default spread because they have no
+  three-point estimate), ``contingency`` (expected money of the open risks,
   the sum of probability x impact cost), ``top_risks`` (the 10 highest-scored items with
   their reasons), ``open_risks`` (``register`` in the JSON: the open risks, their expected
   delay and cost) and ``finish_histogram`` (how many trials finish the project on each
@@ -55,6 +58,7 @@ from tracker_bridge.plan_overlays import (
 )
 from tracker_bridge.planner.montecarlo import Forecast, SimulationResult, simulate
 from tracker_bridge.planner.overlays import OverlayContext
+from tracker_bridge.planner.sequencing import sequenced_network
 
 WEIGHTS: dict[str, int] = {
     "negative_float": 30,
@@ -77,9 +81,17 @@ def risk_stage(ctx: OverlayContext) -> None:
     open_risks = [r for r in snapshot.risks if r.status is Status.OPEN]
     result: SimulationResult | None = None
     if net.keys and not bool(net.fixed[: len(net.keys)].all()):
-        result = simulate(
-            snapshot, net, settings, level=ctx.schedule.levels.level, stop_when_stable=True
-        )
+        levelled = ctx.levelling if settings.risk.schedule == "levelled" else None
+        if levelled is not None and levelled.result is not None:
+            # each person's order of work from the levelled schedule (planner.sequencing)
+            sequenced = sequenced_network(
+                levelled.net, levelled.problem, levelled.result, levelled.resource
+            )
+            result = simulate(levelled.snapshot, sequenced, settings, stop_when_stable=True)
+        else:
+            result = simulate(
+                snapshot, net, settings, level=ctx.schedule.levels.level, stop_when_stable=True
+            )
     _fill_forecasts(ctx, result)
     ranked = _fill_scores(ctx, open_risks)
     ctx.plan.overlays.risk = _risk_overlay(ctx, result, open_risks, ranked)
@@ -170,6 +182,7 @@ def _risk_overlay(
         precision_days=cfg.precision_days,
         seed=cfg.seed,
         distribution=cfg.distribution,
+        schedule=cfg.schedule,
         project=RiskForecast(
             p50=project.p50,
             p80=project.p80,

@@ -48,6 +48,8 @@ def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
         f"From {trials:,} simulated schedules ({risk.distribution.upper()} durations, seed "
         f"{risk.seed}). P80 is the date by which 80 % of them are finished."
     )
+    if risk.schedule == "levelled":
+        text += " They follow the levelled schedule: each person does their issues in its order."
     default_spread = risk.default_spread_items
     if default_spread:
         text += (

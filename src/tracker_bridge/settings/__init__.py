@@ -244,6 +244,11 @@ class RiskSettings(_Section):
     )
     seed: int = 20_261_126
     distribution: Literal["pert", "triangular"] = "pert"
+    schedule: Literal["cpm", "levelled"] = Field(
+        default="cpm",
+        description="Schedule the trials on: the critical path ('cpm', people unlimited) or "
+        "the levelled schedule's order of work per person ('levelled', needs planner.level)",
+    )
     default_optimistic_factor: float = Field(
         default=0.8, gt=0, le=1, description="Optimistic = estimate x this, when no range given"
     )
@@ -387,6 +392,15 @@ class Settings(_Section):
                         f"plans.{name}.projects: {project!r} is already in plan {seen[project]!r}"
                     )
                 seen[project] = name
+        return self
+
+    @model_validator(mode="after")
+    def _levelled_risk_needs_levelling(self) -> Settings:
+        if self.risk.schedule == "levelled" and not self.planner.level:
+            raise ValueError(
+                "risk.schedule: 'levelled' simulates the levelled schedule; set "
+                "planner.level = true (and [resources]) or use 'cpm'"
+            )
         return self
 
     @model_validator(mode="after")

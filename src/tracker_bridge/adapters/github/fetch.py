@@ -277,6 +277,7 @@ class Fetcher:
             estimate_hours=hours,
             estimate_range=hours_range,
             assignee=(raw.get("assignee") or {}).get("login"),
+            priority=self._priority(labels),
             milestone=milestone_key,
             labels=labels,
             tracker=issue_type.get("name") if isinstance(issue_type, dict) else None,
@@ -284,6 +285,13 @@ class Fetcher:
             fields=fields,
             **dates,
         )
+
+    def _priority(self, labels: list[str]) -> int | None:
+        """The highest rank ``priority_labels`` gives any of the labels (None: no such label;
+        names compared as ``estimate_labels`` are: trimmed, case-insensitive)."""
+        ranks = {k.strip().casefold(): v for k, v in self._ctx.settings.priority_labels.items()}
+        found = [ranks[name] for label in labels if (name := label.strip().casefold()) in ranks]
+        return max(found) if found else None
 
     def _dates(self, key: str, board: Board | None, board_values: dict[str, str]) -> ItemDates:
         """The item's dates from the board's date fields named in the settings (issues

@@ -46,6 +46,11 @@ class GitHubSettings(_Section):
     estimate_labels: dict[str, float] = Field(
         default_factory=dict, description="Label -> hours, e.g. {'size: M' = 16}"
     )
+    priority_labels: dict[str, int] = Field(
+        default_factory=dict,
+        description="Label -> priority rank, higher is more important, e.g. {'P0' = 3, "
+        "'P1' = 2, 'P2' = 1}; the levelling's tie-break after least float",
+    )
     estimate_label_pattern: str = Field(
         default=(
             r"(?i)^estimate:\s*(?P<value>\d+(?:\.\d+)?)\s*"

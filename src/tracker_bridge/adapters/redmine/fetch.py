@@ -9,7 +9,7 @@ three-point ranges are read by :mod:`.risks`, the incremental merge is :mod:`.in
 
 Request budget
 --------------
-Endpoints of a full fetch, in order (``⌈N/100⌉ + 3`` requests plus the time-entry
+Endpoints of a full fetch, in order (``⌈N/100⌉ + 4`` requests plus the time-entry
 pages, at least one; one more for ``/issue_statuses.json`` on servers whose issue JSON lacks
 ``status.is_closed``, and one ``/versions/:id.json`` per version an issue uses that
 the project does not list):
@@ -20,6 +20,8 @@ the project does not list):
 * ``GET /issues.json?project_id=&status_id=*&include=relations&sort=id&subproject_id=``
   (``!*`` or ``*``), paged by 100; ``progress(done, total)`` after each page
 * ``GET /time_entries.json?project_id=&subproject_id=``, paged by 100
+* ``GET /enumerations/issue_priorities.json`` — the priorities in Redmine's order (an
+  issue names only its priority's id and name; the order makes it a rank)
 
 **Incremental fetch** (``since`` *and* ``cached`` given: ``since`` is the
 ``cursor`` of the fetch that produced ``cached``). The result has the same
@@ -39,13 +41,13 @@ in :mod:`.incremental`. After the first three requests above:
   ``updated_on``, and logging time does not bump an issue's ``updated_on``). Items
   whose time entries differ from the cached ones are re-read with
   ``GET /issues.json?issue_id=a,b,...`` (their ``spent_hours`` changed).
-* ``/issue_statuses.json`` and ``/versions/:id.json`` as in a full fetch.
+* ``/issue_statuses.json``, ``/versions/:id.json`` and the priority list as in a full fetch.
 
-So ``⌈changed/100⌉ + 5`` requests plus the time-entry pages, +1 per 100 items with new
-time entries (measured: 7 for one changed issue and one time-entry page, against 5 for
-a full fetch of 30 issues; a full fetch costs ``⌈N/100⌉ + 3`` plus the same time-entry
-pages, so incremental fetches save requests from about 300 issues on, and always
-save the server rendering every issue).
+So ``⌈changed/100⌉ + 6`` requests plus the time-entry pages (the priority list only
+when some issue changed), +1 per 100 items with new time entries (measured: 8 for one
+changed issue and one time-entry page, against 6 for a full fetch of 30 issues; a full
+fetch costs ``⌈N/100⌉ + 4`` plus the same time-entry pages, so incremental fetches save
+requests from about 300 issues on, and always save the server rendering every issue).
 """
 
 from __future__ import annotations
@@ -114,11 +116,13 @@ class Fetcher:
         self._ctx = ctx
         self._client = client
         self._resolver = resolver
+        self._priorities: dict[int, int] | None = None  # read once per fetch, when needed
 
     def start(self) -> tuple[dt.datetime | None, dict[str, Any], list[dict[str, Any]]]:
         """The first three requests of every fetch: the key, the project, its versions.
         Also the server's clock when the fetch started (None when it sends no ``Date``)."""
         client = self._client
+        self._priorities = None  # an administrator may have reordered them since
         client.current_user()
         server_start = client.server_time()
         project = client.project()
@@ -361,6 +365,28 @@ class Fetcher:
 
     # ------------------------------------------------------------------ issues
 
+    def priority_rank(self, raw: dict[str, Any]) -> int | None:
+        """An issue's priority as its position in Redmine's priority list (1 = the lowest,
+        "Low" in the default data; higher is more important), None when unknown.
+
+        The list comes from ``GET /enumerations/issue_priorities.json``, in Redmine's order
+        (by position), once per fetch; inactive priorities keep their place.
+        """
+        ref = raw.get("priority") or {}
+        if ref.get("id") is None:
+            return None
+        if self._priorities is None:
+            try:
+                data = self._client.get(
+                    "/enumerations/issue_priorities.json", what="issue priority list"
+                )
+            except (errors.NotFoundError, errors.AuthError):
+                self._ctx.note("the issue priority list is not readable; priorities not used")
+                data = {}
+            listed = data.get("issue_priorities") or []
+            self._priorities = {int(p["id"]): rank for rank, p in enumerate(listed, start=1)}
+        return self._priorities.get(int(ref["id"]))
+
     def item(
         self,
         raw: dict[str, Any],
@@ -421,6 +447,7 @@ class Fetcher:
             done_ratio=min(100, max(0, int(raw.get("done_ratio") or 0))),
             **dates,
             assignee=(raw.get("assigned_to") or {}).get("name"),
+            priority=self.priority_rank(raw),
             milestone=f"redmine:version:{version['id']}" if version else None,
             parent=parent_key,
             tracker=(raw.get("tracker") or {}).get("name"),

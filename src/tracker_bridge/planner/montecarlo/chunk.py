@@ -92,7 +92,7 @@ def _run_chunk(
     critical = _criticality(model, block, finish, work, ws)
     clock.mark("backward pass + criticality")
 
-    # Finish as shown (plan._milestone_shift): ef - 1, except an open zero-duration item at
+    # Finish as shown (plan.milestone_shift): ef - 1, except an open zero-duration item at
     # its start floor, shown on its own day (= ef). ``ef`` becomes "shown + 1" in place;
     # every histogram below takes the 1 off its base.
     if model.zero_rows.size:
