@@ -49,7 +49,7 @@ def _run_projects(
     results: list[PassResult] = []
     with ExitStack() as resources:
         # real runs record what they wrote (webhook echoes); run_unit takes the locks
-        store = None if dry_run else resources.enter_context(Store.open(settings.store.path))
+        store = None if dry_run else resources.enter_context(Store.open(settings.store))
         for unit in planning_units(settings, names):
             with progress_bar(not (quiet or as_json), f"{unit.name}: fetching issues") as progress:
                 unit_results = run_unit(

@@ -175,7 +175,7 @@ def queue_list(
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         jobs = store.list_jobs(states or ("queued", "running", "dead"), project, limit)
         counts = store.queue_counts()
     if as_json:
@@ -215,7 +215,7 @@ def queue_retry(job_id: int, config_path: Path | None) -> None:
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         target = store.retry_job(job_id, now=time.time())
     joined = "" if target == job_id else f" (joined job {target}, already waiting)"
     out.print(f"Job {job_id} queued again{joined}.", markup=False)
@@ -230,6 +230,6 @@ def queue_drop(job_id: int, config_path: Path | None) -> None:
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         job = store.drop_job(job_id)
     out.print(f"Dropped job {job.id} ({job.project}, {job.state}).", markup=False)

@@ -1,5 +1,8 @@
-"""Per-project lock files beside the store: cron runs and webhook passes of the same project
-take turns (``fcntl.flock``; the kernel drops a lock when its holder dies)."""
+"""Per-project locks: cron runs and webhook passes of the same project take turns.
+
+With the SQLite store, a lock file beside the store (``fcntl.flock``; the kernel drops a lock
+when its holder dies). With PostgreSQL, a session-level advisory lock on a connection of its
+own, so the lock holds across machines; the server drops it when the connection dies."""
 
 from __future__ import annotations
 
@@ -8,21 +11,31 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from tracker_bridge.errors import StoreError
-from tracker_bridge.store.database import PRIVATE_FILE_MODE, make_private_dir, resolve_path
+from tracker_bridge.store.database import (
+    PRIVATE_FILE_MODE,
+    Location,
+    StoreTarget,
+    locate,
+    make_private_dir,
+    resolve_path,
+)
+from tracker_bridge.store.dialect import advisory_key
 
 
 class ProjectLockedError(StoreError):
     """Another run holds the project's lock."""
 
-    def __init__(self, project: str, pid: int | None, waited: float) -> None:
+    def __init__(
+        self, project: str, pid: int | None, waited: float, holder: str | None = None
+    ) -> None:
         self.project = project
         self.pid = pid
-        holder = f" (pid {pid})" if pid else ""
+        holder = f" ({holder})" if holder else (f" (pid {pid})" if pid else "")
         waited_text = f" after waiting {waited:g} s" if waited > 0 else ""
         super().__init__(
             f"project {project} is being planned by another run{holder}{waited_text}; "
@@ -30,9 +43,9 @@ class ProjectLockedError(StoreError):
         )
 
 
-def lock_path(store_path: Path | None, project: str) -> Path:
+def lock_path(store_path: StoreTarget, project: str) -> Path:
     """The lock file of ``project``: ``<store file>.<project>.lock`` beside the store."""
-    target = resolve_path(store_path)
+    target = resolve_path(locate(store_path).path)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", project)
     if safe != project:
         safe += "-" + hashlib.sha256(project.encode()).hexdigest()[:8]
@@ -41,20 +54,26 @@ def lock_path(store_path: Path | None, project: str) -> Path:
 
 @contextmanager
 def project_lock(
-    store_path: Path | None,
+    store_path: StoreTarget,
     project: str,
     *,
     wait: float = 0.0,
     poll: float = 0.2,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[Path]:
-    """Hold the per-project lock (``fcntl.flock``) for a pass; wait up to ``wait`` seconds.
+) -> Iterator[Path | None]:
+    """Hold the per-project lock for a pass; wait up to ``wait`` seconds.
 
-    Raises :class:`ProjectLockedError` naming the holder's pid when the lock stays taken. The
-    kernel drops the lock when its holder dies, so a killed run never leaves it stuck.
+    Raises :class:`ProjectLockedError` naming the holder when the lock stays taken. The
+    kernel (a lock file) or the server (an advisory lock) drops the lock when its holder
+    dies, so a killed run never leaves it stuck. Yields the lock file (None: PostgreSQL).
     """
-    path = lock_path(store_path, project)
+    location = locate(store_path)
+    if location.is_postgres:
+        with _advisory_locks(location, [project], wait, poll, clock, sleep):
+            yield None
+        return
+    path = lock_path(location, project)
     try:
         make_private_dir(path.parent)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
@@ -111,3 +130,56 @@ def _lock_holder(fd: int) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+@contextmanager
+def project_locks(
+    store_path: StoreTarget, projects: Sequence[str], *, wait: float = 0.0
+) -> Iterator[None]:
+    """Hold the locks of all ``projects`` (taken in sorted order, so two callers sharing a
+    project never deadlock); :class:`ProjectLockedError` for the first one held elsewhere.
+    On PostgreSQL they share one connection."""
+    ordered = sorted(set(projects))
+    location = locate(store_path)
+    if location.is_postgres:
+        with _advisory_locks(location, ordered, wait, 0.2, time.monotonic, time.sleep):
+            yield
+        return
+    with ExitStack() as held:
+        for project in ordered:
+            held.enter_context(project_lock(location, project, wait=wait))
+        yield
+
+
+@contextmanager
+def _advisory_locks(
+    location: Location,
+    projects: Sequence[str],
+    wait: float,
+    poll: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Iterator[None]:
+    """The projects' session-level advisory locks, on a connection held for the pass."""
+    from tracker_bridge.store import postgres
+
+    assert location.url is not None
+    conn = postgres.connect(location.url, location.password)
+    where = location.describe()
+    try:
+        deadline = clock() + max(0.0, wait)
+        for project in projects:
+            key = advisory_key("project", project)
+            while True:
+                try:
+                    if postgres.try_advisory_lock(conn, key):
+                        break
+                    if clock() >= deadline:
+                        holder = postgres.lock_holder(conn, key)
+                        raise ProjectLockedError(project, None, wait, holder=holder)
+                except postgres.driver_errors() as e:
+                    raise StoreError(postgres.pg_message(where, e)) from None
+                sleep(min(poll, max(0.0, deadline - clock())) or poll)
+        yield
+    finally:
+        conn.close()  # ends the session: the server drops its advisory locks
