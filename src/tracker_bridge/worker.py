@@ -96,7 +96,7 @@ class Worker:
         self.pass_fn = pass_fn
         self.store_path = store_path if store_path is not None else settings.store
         self.clock = clock
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.name = name or default_name()
         self.use_project_lock = use_project_lock
         self._local = threading.local()
         self._last_prune = 0.0
@@ -320,6 +320,11 @@ class Worker:
             )
 
 
+def default_name() -> str:
+    """``host:pid``: a worker's name in leases, heartbeats and lock holders."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _describe(error: BaseException) -> str:
     """One line for a job's last error: our own errors as they are, others with their type."""
     if isinstance(error, StoreError):
@@ -410,7 +415,10 @@ def run_workers(
     ]
     for supervisor in supervisors:
         supervisor.start()
-    while not stop.wait(0.5):
-        pass
-    for supervisor in supervisors:
-        supervisor.join(timeout=60)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:  # Ctrl-C too: the passes under way finish, then the threads end
+        stop.set()
+        for supervisor in supervisors:
+            supervisor.join(timeout=60)

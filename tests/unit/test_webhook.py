@@ -254,7 +254,9 @@ class FakePasses:
         return PassResult(project=project, ok=True)
 
 
-def make_settings(tmp_path: Path, **webhooks: Any) -> Settings:
+def make_settings(
+    tmp_path: Path, *, store: dict[str, str] | None = None, **webhooks: Any
+) -> Settings:
     hooks: dict[str, Any] = {
         "github_secret_env": "TB_TEST_GITHUB_SECRET",
         "redmine_secret_env": "TB_TEST_REDMINE_SECRET",
@@ -272,7 +274,7 @@ def make_settings(tmp_path: Path, **webhooks: Any) -> Settings:
     hooks.update(webhooks)
     return settings_from_dict(
         {
-            "store": {"path": str(tmp_path / "state.sqlite3")},
+            "store": store or {"path": str(tmp_path / "state.sqlite3")},
             "trackers": {
                 "gh": {"kind": "github", "api_key_env": "TB_TEST_GH_TOKEN"},
                 "rm": {
@@ -310,8 +312,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, store_section: dict[str, str]) -> Settings:
+    """The test config, once with an SQLite store and once with PostgreSQL."""
+    return make_settings(tmp_path, store=store_section)
 
 
 def all_ok(settings: Settings, project: str) -> list[Finding]:
@@ -326,7 +329,7 @@ def client(settings: Settings, clock: Clock) -> Iterator[TestClient]:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         yield s
 
 
@@ -515,7 +518,7 @@ def test_a_burst_of_deliveries_runs_one_pass(
     runs = worker.run_until_idle()
     assert [(r.job.project, r.job.deliveries, r.outcome) for r in runs] == [("web", 200, "done")]
     assert passes.calls == ["web"]
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         stats = s.delivery_stats("github")
     assert (stats.deliveries, stats.processed, stats.repeated) == (200, 200, 0)
     worker.close()
@@ -908,7 +911,7 @@ def test_a_failing_pass_retries_with_backoff_then_goes_dead(
         assert worker.run_until_idle(max_jobs=1) != [] or pytest.fail(f"nothing due after {wait}")
         outcomes.append(passes.calls[-1])
     assert len(passes.calls) == 3
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         (dead,) = s.list_jobs(["dead"])
         assert dead.attempts == 3 and dead.last_error == "redmine: 503 Service Unavailable"
         # an early retry is not due yet: nothing ran between the backoffs
@@ -923,7 +926,7 @@ def test_a_failing_pass_retries_with_backoff_then_goes_dead(
 def test_a_killed_workers_job_is_claimed_again_after_its_lease(
     settings: Settings, clock: Clock
 ) -> None:
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         job_id = s.enqueue("web", now=clock.now)
         claimed = s.claim_job("dead-worker", now=clock.now, lease_seconds=60, max_attempts=3)
         assert claimed is not None and claimed.id == job_id
@@ -936,7 +939,7 @@ def test_a_killed_workers_job_is_claimed_again_after_its_lease(
 
 
 def test_a_job_whose_worker_keeps_dying_goes_dead(settings: Settings, clock: Clock) -> None:
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         job_id = s.enqueue("web", now=clock.now)
         t = clock.now
         for _ in range(3):
@@ -951,9 +954,9 @@ def test_a_job_whose_worker_keeps_dying_goes_dead(settings: Settings, clock: Clo
 def test_the_worker_leaves_a_locked_project_for_later(settings: Settings, clock: Clock) -> None:
     passes = FakePasses()
     worker = Worker(settings, pass_fn=passes, clock=clock)
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         s.enqueue("web", now=clock.now)
-    with project_lock(settings.store.path, "web"):
+    with project_lock(settings.store, "web"):
         (run,) = worker.run_until_idle(max_jobs=1)
     assert run.outcome == "busy" and passes.calls == []
     assert "being planned by another run" in (run.error or "")
@@ -1095,7 +1098,7 @@ def test_run_pass_records_what_it_wrote(
     monkeypatch.setattr(pipeline, "open_adapter", lambda *a, **k: FakeAdapter())
     import datetime as dt
 
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         result = run_pass(settings, "orders", as_of=dt.date(2026, 3, 2), store=s)
         assert result.ok, result.error
         assert s.written_value("orders", "redmine:42", "early_finish") == "2026-03-06"

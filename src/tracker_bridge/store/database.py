@@ -277,6 +277,8 @@ class Database:
         self.path: Path | None = None if location.is_postgres else resolve_path(location.path)
         #: the file or the URL without a password, for messages
         self.where = location.describe()
+        #: the schema version found on opening, before migrating (``store migrate``)
+        self.opened_at_version = 0
 
     # ------------------------------------------------------------------ opening
 
@@ -432,6 +434,7 @@ class Database:
         )
         target = schema_version()
         current = self._version()
+        self.opened_at_version = current
         if current > target:
             raise StoreError(
                 f"{self.where} was written by a newer tracker-bridge (schema version {current}; "
