@@ -33,6 +33,7 @@ from tracker_bridge import pipeline
 from tracker_bridge.adapters.protocol import FetchResult
 from tracker_bridge.adapters.redmine.webhooks import parse_redmine
 from tracker_bridge.cli import main
+from tracker_bridge.demo.postgres import LocalPostgres
 from tracker_bridge.model import (
     ApplyReport,
     ChangeSet,
@@ -1122,3 +1123,43 @@ def test_snapshot_cache_and_cursors_round_trip(store: Store) -> None:
     )
     store.save_snapshot_cache("orders", snap)
     assert store.load_snapshot_cache("orders") == snap
+
+
+# ----------------------------------------------------------- PostgreSQL restarting
+
+
+def test_a_database_restart_loses_no_acknowledged_delivery(
+    tmp_path: Path,
+    pg_url: str,
+    postgres_server: LocalPostgres,
+    clock: Clock,
+    examples: dict[str, Any],
+) -> None:
+    """The server and the worker reconnect by themselves; what got a 202 is in the store
+    and is run."""
+    settings = make_settings(tmp_path, store={"url": pg_url}, debounce_seconds=0)
+    passes = FakePasses()
+    worker = Worker(settings, pass_fn=passes, clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, 0.05))
+    acknowledged = []
+    with TestClient(create_app(settings, clock=clock, check=all_ok)) as client:
+        thread.start()
+        try:
+            for repository in ("first", "second"):
+                payload = copy.deepcopy(examples["issues"][0])
+                answer = post_github(client, "issues", payload, delivery=f"{repository}-1")
+                assert answer.status_code == 202, answer.text
+                acknowledged.append(answer.json()["delivery"])
+                deadline = time.monotonic() + 30
+                while len(passes.calls) < len(acknowledged) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                postgres_server.restart()  # the connections of app and worker die
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+    assert len(passes.calls) == 2
+    with Store.open(settings.store) as s:
+        assert all(s.has_delivery("github", d) for d in acknowledged)
+        stats = s.delivery_stats()
+        assert (stats.deliveries, stats.processed, stats.repeated) == (2, 2, 0)

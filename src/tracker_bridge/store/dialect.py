@@ -59,7 +59,7 @@ class Dialect:
     tables_sql: str
     #: the text of a key of a JSON column (``json_field("data", "as_of")``)
     json_field: Callable[[str, str], str]
-    #: the length of a JSON array under a key
+    #: the number of members of the JSON object under a key
     json_length: Callable[[str, str], str]
     #: the errors of the driver, translated into StoreError in one place
     errors: tuple[type[BaseException], ...]

@@ -161,7 +161,9 @@ def dialect() -> Dialect:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         ),
         json_field=lambda column, key: f"(({column})::jsonb ->> '{key}')",
-        json_length=lambda column, key: f"jsonb_array_length(({column})::jsonb -> '{key}')",
+        json_length=lambda column, key: (
+            f"(SELECT COUNT(*) FROM jsonb_each(({column})::jsonb -> '{key}'))"
+        ),
         errors=(psycopg.Error,),
         message=pg_message,
         lock_key=_lock_queue,
