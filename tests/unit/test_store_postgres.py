@@ -350,3 +350,23 @@ def test_store_commands_copy_migrate_and_status(
     assert body["jobs"]["queued"] == 2 and body["due"] == 2
     assert body["oldest_queued_seconds"] is not None and body["oldest_queued_seconds"] < 60
     assert os.environ["TRACKER_BRIDGE_STORE_PASSWORD"] not in status.output
+
+
+def test_worker_concurrency_runs_each_job_once(tmp_path: Path, pg: StoreSettings) -> None:
+    config = tmp_path / "tb.toml"
+    config.write_text(
+        f'[store]\nurl = "{pg.url}"\n\n'
+        '[trackers.rm]\nkind = "redmine"\nurl = "https://redmine.example"\n'
+        'api_key_env = "TB_TEST_RM_KEY"\n',
+        encoding="utf-8",
+    )
+    with Store.open(pg) as store:
+        ids = [store.enqueue(f"gone-{n}", now=time.time()) for n in range(6)]
+    result = CliRunner().invoke(
+        main, ["worker", "--until-idle", "--concurrency", "3", "--config", str(config)]
+    )
+    assert result.exit_code == 1  # the projects are not configured: dead letters
+    reported = [line.split()[1] for line in result.output.splitlines() if line.startswith("job ")]
+    assert sorted(int(n) for n in reported) == sorted(ids)
+    with Store.open(pg) as store:
+        assert store.queue_counts()["dead"] == 6
