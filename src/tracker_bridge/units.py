@@ -21,7 +21,7 @@ from tracker_bridge.adapters.protocol import Progress
 from tracker_bridge.errors import TrackerBridgeError
 from tracker_bridge.pipeline import PassResult, WriteRecorder, run_pass, unexpected_error
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import StoreTarget
+from tracker_bridge.store import Database, StoreTarget
 from tracker_bridge.store.locks import project_locks
 
 __all__ = ["PlanningUnit", "planning_units", "run_unit", "unit_locks", "unit_of"]
@@ -59,11 +59,13 @@ def planning_units(settings: Settings, projects: list[str]) -> list[PlanningUnit
 
 
 @contextmanager
-def unit_locks(store: StoreTarget, unit: PlanningUnit, *, wait: float = 0.0) -> Iterator[None]:
+def unit_locks(
+    store: StoreTarget, unit: PlanningUnit, *, wait: float = 0.0, on: Database | None = None
+) -> Iterator[None]:
     """Hold the lock of every project of the unit (sorted, so overlapping units never
     deadlock); raises :class:`~tracker_bridge.store.ProjectLockedError` for the first one
-    another run holds."""
-    with project_locks(store, unit.projects, wait=wait):
+    another run holds. ``on``: an open store whose connection holds PostgreSQL's locks."""
+    with project_locks(store, unit.projects, wait=wait, on=on):
         yield
 
 

@@ -147,7 +147,8 @@ class Worker:
             return JobRun(job, state or "lost", error, time.perf_counter() - started)
         try:
             if self.use_project_lock:
-                with unit_locks(self.store_path, unit_of(self.settings, job.project)):
+                unit = unit_of(self.settings, job.project)
+                with unit_locks(self.store_path, unit, on=store):
                     result = self._run_with_lease(job, owner)
             else:
                 result = self._run_with_lease(job, owner)

@@ -18,6 +18,7 @@ from pathlib import Path
 from tracker_bridge.errors import StoreError
 from tracker_bridge.store.database import (
     PRIVATE_FILE_MODE,
+    Database,
     Location,
     StoreTarget,
     locate,
@@ -70,7 +71,7 @@ def project_lock(
     """
     location = locate(store_path)
     if location.is_postgres:
-        with _advisory_locks(location, [project], wait, poll, clock, sleep):
+        with _advisory_locks(location, [project], wait, None, poll):
             yield None
         return
     path = lock_path(location, project)
@@ -134,15 +135,22 @@ def _lock_holder(fd: int) -> int | None:
 
 @contextmanager
 def project_locks(
-    store_path: StoreTarget, projects: Sequence[str], *, wait: float = 0.0
+    store_path: StoreTarget,
+    projects: Sequence[str],
+    *,
+    wait: float = 0.0,
+    on: Database | None = None,
 ) -> Iterator[None]:
     """Hold the locks of all ``projects`` (taken in sorted order, so two callers sharing a
     project never deadlock); :class:`ProjectLockedError` for the first one held elsewhere.
-    On PostgreSQL they share one connection."""
+
+    On PostgreSQL they share one connection: ``on``'s (an open store of the same database,
+    e.g. a worker's: no connection to open per pass; the locks are given back after), else
+    one opened for the purpose and closed after."""
     ordered = sorted(set(projects))
     location = locate(store_path)
     if location.is_postgres:
-        with _advisory_locks(location, ordered, wait, 0.2, time.monotonic, time.sleep):
+        with _advisory_locks(location, ordered, wait, on):
             yield
         return
     with ExitStack() as held:
@@ -156,30 +164,39 @@ def _advisory_locks(
     location: Location,
     projects: Sequence[str],
     wait: float,
-    poll: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
+    on: Database | None,
+    poll: float = 0.2,
 ) -> Iterator[None]:
-    """The projects' session-level advisory locks, on a connection held for the pass."""
+    """The projects' session-level advisory locks, held for the pass (module docs)."""
     from tracker_bridge.store import postgres
 
     assert location.url is not None
-    conn = postgres.connect(location.url, location.password)
+    if on is not None and isinstance(on._conn, postgres.PgConnection):
+        conn, own = on._conn, False
+    else:
+        conn, own = postgres.connect(location.url, location.password), True
     where = location.describe()
+    taken: list[int] = []
     try:
-        deadline = clock() + max(0.0, wait)
+        deadline = time.monotonic() + max(0.0, wait)
         for project in projects:
             key = advisory_key("project", project)
             while True:
                 try:
                     if postgres.try_advisory_lock(conn, key):
+                        taken.append(key)
                         break
-                    if clock() >= deadline:
+                    if time.monotonic() >= deadline:
                         holder = postgres.lock_holder(conn, key)
                         raise ProjectLockedError(project, None, wait, holder=holder)
                 except postgres.driver_errors() as e:
                     raise StoreError(postgres.pg_message(where, e)) from None
-                sleep(min(poll, max(0.0, deadline - clock())) or poll)
+                time.sleep(min(poll, max(0.0, deadline - time.monotonic())) or poll)
         yield
     finally:
-        conn.close()  # ends the session: the server drops its advisory locks
+        if own:
+            conn.close()  # ends the session: the server drops its advisory locks
+        else:  # a connection that died took its locks with it
+            with suppress(*postgres.driver_errors()):
+                for key in reversed(taken):
+                    conn.execute("SELECT pg_advisory_unlock(?)", (key,))
