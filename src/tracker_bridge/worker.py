@@ -32,7 +32,7 @@ from typing import TypeVar
 from tracker_bridge.errors import StoreError, StoreUnavailableError
 from tracker_bridge.pipeline import PassResult
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import Job, ProjectLockedError, Store, StoreTarget
+from tracker_bridge.store import Job, ProjectLockedError, Store, StoreTarget, locate
 from tracker_bridge.store.status import HEARTBEAT_SECONDS
 from tracker_bridge.units import run_unit, unit_locks, unit_of
 
@@ -275,7 +275,7 @@ class Worker:
         to a minute while the fault lasts. A job it interrupted is claimed again when its
         lease runs out.
         """
-        log.info("worker %s started (store %s)", self.name, self.store_path)
+        log.info("worker %s started (store %s)", self.name, locate(self.store_path).describe())
         pause = poll_seconds
         try:
             while not stop.is_set():

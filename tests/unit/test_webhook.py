@@ -978,6 +978,24 @@ def test_the_worker_thread_stops(settings: Settings) -> None:
     assert not thread.is_alive()
 
 
+def test_store_status_shows_the_queue_and_the_workers_seen(
+    settings: Settings, clock: Clock
+) -> None:
+    worker = Worker(settings, pass_fn=FakePasses(), clock=clock, name="host-a:42")
+    with Store.open(settings.store) as s:
+        s.enqueue("web", now=clock.now - 30)
+        s.enqueue("orders", now=clock.now, debounce_seconds=60, max_wait_seconds=60)
+        (run,) = worker.run_until_idle()
+        worker._heartbeat()
+        status = s.status(now=clock.now + 5)
+        assert run.job.project == "web"
+        assert status.counts == {"queued": 1, "running": 0, "done": 1, "dead": 0}
+        assert status.due == 0 and status.oldest_queued_age == 5.0
+        assert [(w.name, w.jobs_done) for w in status.workers] == [("host-a:42", 1)]
+        assert s.status(now=clock.now + 400).workers == []  # not seen for five minutes
+    worker.close()
+
+
 def _config(tmp_path: Path) -> Path:
     path = tmp_path / "tb.toml"
     path.write_text(
