@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 #: Delivery ids and event names are stored cut to this length.
 MAX_ID_CHARS = 200
+#: How long a delivery waits for a database server that went away (PostgreSQL restarting)
+#: before it is answered 503: well inside the senders' own timeouts (GitHub's is 10 s).
+RECONNECT_SECONDS = 3.0
 
 
 def _answer(code: int, /, **body: Any) -> JSONResponse:
@@ -244,19 +247,22 @@ class WebhookApp:
     def _deliver(
         self, receiver: WebhookReceiver, body: bytes, headers: Headers, query: QueryParams
     ) -> JSONResponse:
-        """Receive and accept; a connection the database server dropped (a restart) is
-        replaced and the delivery tried once more: the delivery id makes that safe (had the
-        first try committed, the second answers "duplicate")."""
-        try:
-            return self._deliver_once(receiver, body, headers, query)
-        except StoreUnavailableError as e:
-            log.warning("webhook: %s; trying once more on a fresh connection", e)
-            self._forget_store()
-        try:
-            return self._deliver_once(receiver, body, headers, query)
-        except StoreUnavailableError:
-            self._forget_store()
-            raise
+        """Receive and accept. A database server that went away (a restart) is waited for
+        up to :data:`RECONNECT_SECONDS` on fresh connections before the sender gets a 503
+        (GitHub does not redeliver by itself). Trying again is safe: had a try committed, the
+        next answers "duplicate"."""
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        pause = 0.05
+        while True:
+            try:
+                return self._deliver_once(receiver, body, headers, query)
+            except StoreUnavailableError as e:
+                self._forget_store()
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("webhook: %s; trying again in %g s", e, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     def _deliver_once(
         self, receiver: WebhookReceiver, body: bytes, headers: Headers, query: QueryParams

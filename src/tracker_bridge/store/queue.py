@@ -53,8 +53,9 @@ class Queue(Database):
                 return Accepted(duplicate=True, jobs={})
             delivery = int(inserted[0])
             jobs: dict[str, int] = {}
-            for project in sorted(set(projects)):  # sorted: the same lock order everywhere
-                self.dialect.lock_key(conn, project)
+            if len(set(projects)) > 1:  # sorted: one lock order, so no two deliveries deadlock
+                for project in sorted(set(projects)):
+                    self.dialect.lock_key(conn, project)
             for project in dict.fromkeys(projects):
                 job_id = self._coalesce(
                     conn, project, now, debounce_seconds, max_wait_seconds, deliveries=1
