@@ -23,6 +23,19 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+@pytest.fixture(autouse=True)
+def _private_user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point the default store (``<user data dir>/tracker-bridge``) at a temporary directory.
+
+    A test that runs a command without ``[store] path`` must neither read nor write the
+    store of the person running the tests (an older or newer schema there would fail it).
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("user-data")))
+    yield
+    patch.undo()
+
+
 # ------------------------------------------------------------------- PostgreSQL store
 # One throw-away cluster per test session, started on first use (about a second; Debian's
 # postgresql is installed first when missing, which needs root: never a skip). Each test
