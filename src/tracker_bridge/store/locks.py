@@ -1,8 +1,9 @@
 """Per-project locks: cron runs and webhook passes of the same project take turns.
 
 With the SQLite store, a lock file beside the store (``fcntl.flock``; the kernel drops a lock
-when its holder dies). With PostgreSQL, a session-level advisory lock on a connection of its
-own, so the lock holds across machines; the server drops it when the connection dies."""
+when its holder dies). With PostgreSQL, a session-level advisory lock (on the worker's own
+connection, or on one opened for it), so the lock holds across machines; the server drops it
+when the connection dies."""
 
 from __future__ import annotations
 
