@@ -195,9 +195,11 @@ def _advisory_locks(
                 time.sleep(min(poll, max(0.0, deadline - time.monotonic())) or poll)
         yield
     finally:
+        # unlocked explicitly even before closing: a closed session's locks are dropped only
+        # when its server process has ended, a moment later; a connection that died took
+        # its locks with it
+        with suppress(*postgres.driver_errors()):
+            for key in reversed(taken):
+                conn.execute("SELECT pg_advisory_unlock(?)", (key,))
         if own:
-            conn.close()  # ends the session: the server drops its advisory locks
-        else:  # a connection that died took its locks with it
-            with suppress(*postgres.driver_errors()):
-                for key in reversed(taken):
-                    conn.execute("SELECT pg_advisory_unlock(?)", (key,))
+            conn.close()
