@@ -129,8 +129,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(path: Path, store: Path, **webhooks: float) -> Path:
-    lines = [f'[store]\npath = "{store}"\n', '[trackers.gh]\nkind = "github"\n']
+def write_config(path: Path, store: Path | str, **webhooks: float) -> Path:
+    """A config with 8 projects; ``store``: an SQLite file, or a PostgreSQL URL (str)."""
+    where = f'url = "{store}"' if isinstance(store, str) else f'path = "{store}"'
+    lines = [f"[store]\n{where}\n", '[trackers.gh]\nkind = "github"\n']
     for i in range(PROJECTS):
         lines.append(
             f'[projects.p{i}]\ntracker = "gh"\nproject = "bench/repo-{i}"\n'

@@ -114,7 +114,7 @@ def run_combined_pass(
             read = adapters[name].fetch()
             parts[name], external[name] = read.snapshot, read.external_dependencies
         snapshot = merge_snapshots(combined.name or plan_name, parts, external)
-        baseline = active_baseline(settings.store.path, plan_name)
+        baseline = active_baseline(settings.store, plan_name)
         plan = make_plan(snapshot, settings, as_of, baseline=baseline)
     except Exception as e:  # no project of the plan is written; other units still run
         failed = next((n for n in combined.projects if n not in parts), None)

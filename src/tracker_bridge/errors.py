@@ -6,7 +6,8 @@
     ├── PlanError              the network cannot be planned
     │   ├── CycleError         dependencies form a cycle (keys in order)
     │   └── UnknownKeyError    a dependency names an item that does not exist
-    ├── StoreError             the local SQLite store cannot be used
+    ├── StoreError             the store (an SQLite file or PostgreSQL) cannot be used
+    │   └── StoreUnavailableError  the database server cannot be reached (down, restarting)
     └── TrackerError           a tracker API call failed (method, path, status, tracker text)
         ├── AuthError          the key or token is missing, wrong or lacks rights
         ├── NotFoundError      the project, page or item does not exist
@@ -104,3 +105,9 @@ class ConflictError(TrackerError):
 
 class RejectedError(TrackerError):
     """The tracker refused the data we sent."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store's database server cannot be reached: down, restarting, refused the login.
+
+    Long-running callers (worker, webhook server) open a fresh connection and go on."""

@@ -5,9 +5,9 @@
     a hung server.
 ``/readyz``
     Whether deliveries will be processed: the worker thread runs (not dead, not restarting,
-    no store error in its last round), the store takes its write lock within a second and
-    its disk has room, and no job is running past its lease (a worker that died or hangs
-    elsewhere). No tracker is called.
+    no store error in its last round), the store takes its write lock within a second (an
+    SQLite file) or answers (PostgreSQL), an SQLite file's disk has room, and no job is
+    running past its lease (a worker that died or hangs elsewhere). No tracker is called.
 ``/healthz``
     Readiness plus the doctor checks of every project (they call the trackers; cached for
     ``webhooks.health_cache_seconds``).
@@ -35,7 +35,7 @@ from starlette.requests import Request
 from tracker_bridge.errors import StoreError, TrackerBridgeError
 from tracker_bridge.model import Finding
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import Store
+from tracker_bridge.store import Location, Store
 
 __all__ = ["Health", "HealthCheck", "WorkerStatus", "detail_allowed", "redact"]
 
@@ -94,7 +94,7 @@ class Health:
     def __init__(
         self,
         settings: Settings,
-        store_path: Path,
+        store: Location,
         *,
         clock: Callable[[], float],
         check: HealthCheck,
@@ -102,12 +102,18 @@ class Health:
         endpoints: Mapping[str, bool],
     ) -> None:
         self.settings = settings
-        self.store_path = store_path
+        self.location = store
+        #: the SQLite file (None: PostgreSQL, whose disk is not ours to watch)
+        self.store_path: Path | None = None if store.is_postgres else Path(store.describe())
         self.clock = clock
         self.check = check
         self.worker = worker
         self.endpoints = dict(endpoints)
-        found: set[str] = {str(store_path), str(store_path.parent)}
+        found: set[str] = {store.describe()}
+        if self.store_path is not None:
+            found.add(str(self.store_path.parent))
+        if store.url is not None:
+            found.add(store.url)
         _sensitive(settings.model_dump(), found)
         # longest first: a URL is replaced before a prefix of it
         self._known = tuple(sorted((s for s in found if len(s) > 1), key=len, reverse=True))
@@ -145,7 +151,7 @@ class Health:
 
     def _store(self, now: float) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
         try:
-            with Store.open(self.store_path, timeout=STORE_PROBE_SECONDS) as store:
+            with Store.open(self.location, timeout=STORE_PROBE_SECONDS) as store:
                 store.check_writable()
                 queue = store.queue_counts()
                 stuck = [
@@ -161,8 +167,8 @@ class Health:
             finding = Finding(id="store.unavailable", ok=False, message=self.redact(str(e)))
             return finding.model_dump(), {}, []
         try:
-            free = os.statvfs(self.store_path.parent)
-            room = free.f_bavail * free.f_frsize
+            free = os.statvfs(self.store_path.parent) if self.store_path else None
+            room = MIN_FREE_BYTES if free is None else free.f_bavail * free.f_frsize
         except OSError:  # pragma: no cover - the store just opened in this directory
             room = MIN_FREE_BYTES
         if room < MIN_FREE_BYTES:

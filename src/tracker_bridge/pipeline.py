@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from tracker_bridge.adapters.protocol import (
@@ -49,7 +48,7 @@ from tracker_bridge.publish.chart_inputs import ChartStore
 from tracker_bridge.settings import (
     Settings,
 )
-from tracker_bridge.store import Store, active_baseline
+from tracker_bridge.store import Store, active_baseline, default_path
 
 log = logging.getLogger(__name__)
 
@@ -235,10 +234,12 @@ def _remember_fetch(
 
 
 def chart_cache(store: object, project_name: str) -> ChartCache | None:
-    """Charts drawn by earlier passes, kept beside the store's file (no store: none)."""
+    """Charts drawn by earlier passes, kept beside the store's file (no store: none; a
+    PostgreSQL store: in this machine's data directory, a cache of its own)."""
     if not isinstance(store, Store):
         return None
-    return ChartCache(Path(store.path).parent / "chart-cache", project_name)
+    beside = store.path if store.path is not None else default_path()
+    return ChartCache(beside.parent / "chart-cache", project_name)
 
 
 def record_written(store: WriteRecorder, project_name: str, changes: ChangeSet) -> None:
@@ -348,7 +349,7 @@ def run_pass(
         snapshot = fetched.snapshot
         t1 = time.perf_counter()
         _note_fetch(result, fetch_plan, fetched, adapter.requests_made - before)
-        baseline = active_baseline(settings.store.path, project_name)
+        baseline = active_baseline(settings.store, project_name)
         result.plan = make_plan(snapshot, settings, as_of, baseline=baseline)
         t2 = time.perf_counter()
         charts = chart_cache(store, project_name)

@@ -16,13 +16,13 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from tracker_bridge.adapters.protocol import Progress
 from tracker_bridge.errors import TrackerBridgeError
 from tracker_bridge.pipeline import PassResult, WriteRecorder, run_pass, unexpected_error
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import project_lock
+from tracker_bridge.store import Database, StoreTarget
+from tracker_bridge.store.locks import project_locks
 
 __all__ = ["PlanningUnit", "planning_units", "run_unit", "unit_locks", "unit_of"]
 
@@ -59,13 +59,13 @@ def planning_units(settings: Settings, projects: list[str]) -> list[PlanningUnit
 
 
 @contextmanager
-def unit_locks(store_path: Path | None, unit: PlanningUnit, *, wait: float = 0.0) -> Iterator[None]:
+def unit_locks(
+    store: StoreTarget, unit: PlanningUnit, *, wait: float = 0.0, on: Database | None = None
+) -> Iterator[None]:
     """Hold the lock of every project of the unit (sorted, so overlapping units never
     deadlock); raises :class:`~tracker_bridge.store.ProjectLockedError` for the first one
-    another run holds."""
-    with ExitStack() as held:
-        for project in sorted(unit.projects):
-            held.enter_context(project_lock(store_path, project, wait=wait))
+    another run holds. ``on``: an open store whose connection holds PostgreSQL's locks."""
+    with project_locks(store, unit.projects, wait=wait, on=on):
         yield
 
 
@@ -91,7 +91,7 @@ def run_unit(
     try:
         with ExitStack() as held:
             if lock and not dry_run:
-                held.enter_context(unit_locks(settings.store.path, unit, wait=wait))
+                held.enter_context(unit_locks(settings.store, unit, wait=wait))
             return _run_unlocked(settings, unit, as_of, dry_run, progress, store, full)
     except TrackerBridgeError as e:  # locked, or our own error naming what and where
         return failed_results(unit, str(e), dry_run)

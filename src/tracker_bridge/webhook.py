@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -43,11 +42,11 @@ from starlette.routing import Route
 
 from tracker_bridge.adapters.protocol import Delivery, WebhookReceiver, webhook_receivers
 from tracker_bridge.delivery import DeliveryRejected, parse_json, sign, verify_signature
-from tracker_bridge.errors import StoreError
+from tracker_bridge.errors import StoreError, StoreUnavailableError
 from tracker_bridge.health import Health, HealthCheck, WorkerStatus, detail_allowed
 from tracker_bridge.model import Finding
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import Store, resolve_path
+from tracker_bridge.store import Location, Store, StoreTarget, locate, resolve_path
 
 __all__ = [
     "HealthCheck",
@@ -64,6 +63,9 @@ log = logging.getLogger(__name__)
 
 #: Delivery ids and event names are stored cut to this length.
 MAX_ID_CHARS = 200
+#: How long a delivery waits for a database server that went away (PostgreSQL restarting)
+#: before it is answered 503: well inside the senders' own timeouts (GitHub's is 10 s).
+RECONNECT_SECONDS = 3.0
 
 
 def _answer(code: int, /, **body: Any) -> JSONResponse:
@@ -86,13 +88,17 @@ class WebhookApp:
         *,
         clock: Callable[[], float] = time.time,
         check: HealthCheck = default_check,
-        store_path: Path | None = None,
+        store_path: StoreTarget = None,
         worker: WorkerStatus | None = None,
     ) -> None:
         hooks = settings.webhooks
         self.settings = settings
         self.clock = clock
-        self.store_path = store_path if store_path is not None else settings.store.path
+        location = locate(store_path if store_path is not None else settings.store)
+        if not location.is_postgres:
+            location = Location(path=resolve_path(location.path))
+        #: where the store is (read once: a password file is read at start, not per request)
+        self.store_path = location
         # read once at start: a missing secret file is a config error now, not per request
         self._receivers: dict[str, WebhookReceiver] = webhook_receivers(settings)
         health_token = hooks.health_token()
@@ -102,7 +108,7 @@ class WebhookApp:
         self._stores_lock = threading.Lock()
         self.health = Health(
             settings,
-            resolve_path(self.store_path),
+            location,
             clock=clock,
             check=check,
             worker=worker,
@@ -131,6 +137,17 @@ class WebhookApp:
             with self._stores_lock:
                 self._stores.append(store)
         return store
+
+    def _forget_store(self) -> None:
+        """Drop this thread's connection (it broke): the next request opens a fresh one."""
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
+            return
+        self._local.store = None
+        with self._stores_lock:
+            if store in self._stores:
+                self._stores.remove(store)
+        store.close()
 
     def close(self) -> None:
         with self._stores_lock:
@@ -230,6 +247,26 @@ class WebhookApp:
     def _deliver(
         self, receiver: WebhookReceiver, body: bytes, headers: Headers, query: QueryParams
     ) -> JSONResponse:
+        """Receive and accept. A database server that went away (a restart) is waited for
+        up to :data:`RECONNECT_SECONDS` on fresh connections before the sender gets a 503
+        (GitHub does not redeliver by itself). Trying again is safe: had a try committed, the
+        next answers "duplicate"."""
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        pause = 0.05
+        while True:
+            try:
+                return self._deliver_once(receiver, body, headers, query)
+            except StoreUnavailableError as e:
+                self._forget_store()
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("webhook: %s; trying again in %g s", e, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+    def _deliver_once(
+        self, receiver: WebhookReceiver, body: bytes, headers: Headers, query: QueryParams
+    ) -> JSONResponse:
         delivery: Delivery = receiver.receive(body, headers, query, self.store())
         if delivery.id is None:
             return _answer(delivery.reply_status, **delivery.reply)
@@ -264,7 +301,7 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     check: HealthCheck = default_check,
-    store_path: Path | None = None,
+    store_path: StoreTarget = None,
     worker: WorkerStatus | None = None,
 ) -> Starlette:
     """The ASGI app; ``app.state.webhooks`` is its :class:`WebhookApp`.

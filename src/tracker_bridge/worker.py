@@ -8,11 +8,17 @@ the unit, the job goes back to the queue untouched. A failed pass is retried
 after ``retry_backoff_seconds * 2**(attempt-1)``; after ``max_attempts`` the job is dead — a
 dead letter with its error, listed by ``tracker-bridge queue list`` and revived by ``queue
 retry``. The pass function is injectable (tests, benchmarks).
+
+Workers in several processes and on several machines may share a PostgreSQL store; ``worker
+--concurrency N`` runs N of them as threads of one process (:func:`run_workers`). When the
+database server goes away (a restart), the loop reconnects by itself, and recording a
+finished pass is retried for a while first, so the pass is not run again for nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import socket
@@ -21,15 +27,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
-from tracker_bridge.errors import StoreError
+from tracker_bridge.errors import StoreError, StoreUnavailableError
 from tracker_bridge.pipeline import PassResult
 from tracker_bridge.settings import Settings
-from tracker_bridge.store import Job, ProjectLockedError, Store
+from tracker_bridge.store import Job, ProjectLockedError, Store, StoreTarget, locate
+from tracker_bridge.store.status import HEARTBEAT_SECONDS
 from tracker_bridge.units import run_unit, unit_locks, unit_of
 
-__all__ = ["JobRun", "PassFunction", "Worker", "WorkerSupervisor", "default_pass"]
+__all__ = ["JobRun", "PassFunction", "Worker", "WorkerSupervisor", "default_pass", "run_workers"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +87,22 @@ class Worker:
         settings: Settings,
         *,
         pass_fn: PassFunction = default_pass,
-        store_path: Path | None = None,
+        store_path: StoreTarget = None,
         clock: Callable[[], float] = time.time,
         name: str | None = None,
         use_project_lock: bool = True,
     ) -> None:
         self.settings = settings
         self.pass_fn = pass_fn
-        self.store_path = store_path if store_path is not None else settings.store.path
+        self.store_path = store_path if store_path is not None else settings.store
         self.clock = clock
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.name = name or default_name()
         self.use_project_lock = use_project_lock
         self._local = threading.local()
         self._last_prune = 0.0
+        self._last_seen = 0.0
+        self._started = clock()
+        self.jobs_done = 0
         #: The error that interrupted the last loop iteration (None: the last one was fine).
         self.last_error: str | None = None
 
@@ -135,7 +147,8 @@ class Worker:
             return JobRun(job, state or "lost", error, time.perf_counter() - started)
         try:
             if self.use_project_lock:
-                with unit_locks(self.store_path, unit_of(self.settings, job.project)):
+                unit = unit_of(self.settings, job.project)
+                with unit_locks(self.store_path, unit, on=store):
                     result = self._run_with_lease(job, owner)
             else:
                 result = self._run_with_lease(job, owner)
@@ -151,24 +164,27 @@ class Worker:
         seconds = time.perf_counter() - started
         if result.ok:
             try:
-                done = store.complete_job(job.id, owner, now=self.clock())
+                done = self._recording(lambda s: s.complete_job(job.id, owner, now=self.clock()))
             except StoreError as e:  # the pass ran; recording it failed: retry the job
                 result = PassResult(project=job.project, error=f"recording the pass: {e}")
             else:
                 log.info("job %d (%s): pass done in %.1f s", job.id, job.project, seconds)
+                self.jobs_done += done
                 return JobRun(job, "done" if done else "lost", None, seconds)
         return self._failed(job, owner, result.error or "the pass failed", seconds)
 
     def _failed(self, job: Job, owner: str, error: str, seconds: float) -> JobRun:
         """Queue a retry of a failed job (or make it dead) with its real error."""
         hooks = self.settings.webhooks
-        state = self.store().fail_job(
-            job.id,
-            owner,
-            error,
-            now=self.clock(),
-            max_attempts=hooks.max_attempts,
-            backoff_seconds=hooks.retry_backoff_seconds,
+        state = self._recording(
+            lambda s: s.fail_job(
+                job.id,
+                owner,
+                error,
+                now=self.clock(),
+                max_attempts=hooks.max_attempts,
+                backoff_seconds=hooks.retry_backoff_seconds,
+            )
         )
         log.warning(
             "job %d (%s): attempt %d failed (%s): %s",
@@ -180,6 +196,23 @@ class Worker:
         )
         outcome = {"queued": "retry", "dead": "dead"}.get(state or "", "lost")
         return JobRun(job, outcome, error, seconds)
+
+    def _recording(self, record: Callable[[Store], T]) -> T:
+        """Record a pass's outcome; while the database server is away (a restart), try
+        again on fresh connections for up to half a lease: the lease still holds, and a pass
+        not recorded would run again."""
+        deadline = time.monotonic() + self.settings.webhooks.lease_seconds / 2
+        pause = 0.2
+        while True:
+            try:
+                return record(self.store())
+            except StoreUnavailableError as e:
+                self.close()
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("recording a pass: %s; trying again in %g s", e, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _run_with_lease(self, job: Job, owner: str) -> PassResult:
         """Run the pass while a helper thread renews the lease."""
@@ -203,13 +236,21 @@ class Worker:
         store: Store | None = None
         try:
             while not stop.wait(interval):
-                if store is None:
-                    store = Store.open(self.store_path)
-                if not store.renew_lease(job_id, owner, now=self.clock(), lease_seconds=lease):
+                try:
+                    if store is None:
+                        store = Store.open(self.store_path)
+                    renewed = store.renew_lease(
+                        job_id, owner, now=self.clock(), lease_seconds=lease
+                    )
+                except StoreError as e:  # a busy file, a restarting server: next round
+                    log.warning("job %d: cannot renew the lease: %s", job_id, e)
+                    if store is not None:
+                        store.close()
+                    store = None
+                    continue
+                if not renewed:
                     log.warning("job %d: lease lost to another worker", job_id)
                     return
-        except StoreError as e:
-            log.warning("job %d: cannot renew the lease: %s", job_id, e)
         finally:
             if store is not None:
                 store.close()
@@ -234,12 +275,13 @@ class Worker:
         to a minute while the fault lasts. A job it interrupted is claimed again when its
         lease runs out.
         """
-        log.info("worker %s started (store %s)", self.name, self.store_path)
+        log.info("worker %s started (store %s)", self.name, locate(self.store_path).describe())
         pause = poll_seconds
         try:
             while not stop.is_set():
                 try:
                     self._prune()
+                    self._heartbeat()
                     ran = self.run_once()
                 except Exception as e:
                     self.last_error = _describe(e)
@@ -256,6 +298,16 @@ class Worker:
             self.close()
             log.info("worker %s stopped", self.name)
 
+    def _heartbeat(self) -> None:
+        """Stamp this worker in the store now and then (``store status`` lists it)."""
+        now = self.clock()
+        if now - self._last_seen < HEARTBEAT_SECONDS:
+            return
+        self._last_seen = now
+        self.store().worker_seen(
+            self.name, now=now, started_at=self._started, jobs_done=self.jobs_done
+        )
+
     def _prune(self) -> None:
         now = self.clock()
         if now - self._last_prune < PRUNE_EVERY_SECONDS:
@@ -267,6 +319,11 @@ class Worker:
             log.info(
                 "worker: pruned %d delivery ids and finished jobs older than %g days", removed, days
             )
+
+
+def default_name() -> str:
+    """``host:pid``: a worker's name in leases, heartbeats and lock holders."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _describe(error: BaseException) -> str:
@@ -343,3 +400,26 @@ class WorkerSupervisor:
             "restarts": self.restarts,
             "error": error or (self.last_error if state != "running" else None),
         }
+
+
+def run_workers(
+    make_worker: Callable[[int], Worker],
+    concurrency: int,
+    stop: threading.Event,
+    poll_seconds: float = 0.5,
+) -> None:
+    """Run ``concurrency`` workers as threads of this process until ``stop`` is set, each
+    under a :class:`WorkerSupervisor` (a worker that dies is replaced)."""
+    supervisors = [
+        WorkerSupervisor(functools.partial(make_worker, n), stop, poll_seconds=poll_seconds)
+        for n in range(concurrency)
+    ]
+    for supervisor in supervisors:
+        supervisor.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:  # Ctrl-C too: the passes under way finish, then the threads end
+        stop.set()
+        for supervisor in supervisors:
+            supervisor.join(timeout=60)

@@ -1,4 +1,5 @@
-"""The SQLite store: versioned migrations, baselines, clear errors."""
+"""The store: versioned migrations, baselines, clear errors. The baseline tests run on both
+stores (an SQLite file and PostgreSQL); the file's own behaviour on SQLite only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from tracker_bridge.errors import StoreError
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan
-from tracker_bridge.settings import Settings
+from tracker_bridge.settings import Settings, StoreSettings
 from tracker_bridge.store import Store, active_baseline, default_path, schema_version
 from tracker_bridge.store import database as store_module
 
@@ -35,6 +36,12 @@ def a_plan(as_of: dt.date = dt.date(2025, 3, 3)) -> Plan:
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
     return tmp_path / "nested" / "state.sqlite3"
+
+
+@pytest.fixture
+def target(store_section: dict[str, str]) -> StoreSettings:
+    """A ``[store]`` section: an SQLite file, then a PostgreSQL schema."""
+    return StoreSettings.model_validate(store_section)
 
 
 def test_open_creates_the_file_in_wal_mode_at_the_current_version(path: Path) -> None:
@@ -62,9 +69,9 @@ def test_default_path_is_the_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_
     assert expected.is_file()
 
 
-def test_save_list_get_and_activate_baselines(path: Path) -> None:
+def test_save_list_get_and_activate_baselines(target: StoreSettings) -> None:
     saved_at = dt.datetime(2025, 3, 3, 9, 30, tzinfo=dt.UTC)
-    with Store.open(path) as store:
+    with Store.open(target) as store:
         assert store.get_baseline("web shop") is None
         first = store.save_baseline("web shop", a_plan(), SNAPSHOT, saved_at=saved_at)
         assert first.name == "2025-03-03"  # the status date by default
@@ -90,8 +97,8 @@ def test_save_list_get_and_activate_baselines(path: Path) -> None:
         assert store.get_baseline("other") is not None  # other projects untouched
 
 
-def test_names_are_unique_per_project(path: Path) -> None:
-    with Store.open(path) as store:
+def test_names_are_unique_per_project(target: StoreSettings) -> None:
+    with Store.open(target) as store:
         store.save_baseline("web shop", a_plan(), SNAPSHOT, "v1")
         with pytest.raises(StoreError, match=r"already has a baseline named 'v1'"):
             store.save_baseline("web shop", a_plan(), SNAPSHOT, "v1")
@@ -101,8 +108,8 @@ def test_names_are_unique_per_project(path: Path) -> None:
         assert [i.name for i in store.list_baselines("web shop")] == ["v1"]
 
 
-def test_unknown_names_are_errors_that_list_the_known_ones(path: Path) -> None:
-    with Store.open(path) as store:
+def test_unknown_names_are_errors_that_list_the_known_ones(target: StoreSettings) -> None:
+    with Store.open(target) as store:
         store.save_baseline("web shop", a_plan(), SNAPSHOT, "v1")
         with pytest.raises(StoreError, match=r"no baseline named 'v2' \(baselines: 'v1'\)"):
             store.get_baseline("web shop", "v2")
@@ -111,10 +118,10 @@ def test_unknown_names_are_errors_that_list_the_known_ones(path: Path) -> None:
         assert store.get_baseline("web shop") is not None  # the failed switch changed nothing
 
 
-def test_baselines_survive_reopening(path: Path) -> None:
-    with Store.open(path) as store:
+def test_baselines_survive_reopening(target: StoreSettings) -> None:
+    with Store.open(target) as store:
         saved = store.save_baseline("web shop", a_plan(), SNAPSHOT, "v1")
-    with Store.open(path) as store:
+    with Store.open(target) as store:
         assert store.get_baseline("web shop") == saved
 
 

@@ -33,6 +33,7 @@ from tracker_bridge import pipeline
 from tracker_bridge.adapters.protocol import FetchResult
 from tracker_bridge.adapters.redmine.webhooks import parse_redmine
 from tracker_bridge.cli import main
+from tracker_bridge.demo.postgres import LocalPostgres
 from tracker_bridge.model import (
     ApplyReport,
     ChangeSet,
@@ -254,7 +255,9 @@ class FakePasses:
         return PassResult(project=project, ok=True)
 
 
-def make_settings(tmp_path: Path, **webhooks: Any) -> Settings:
+def make_settings(
+    tmp_path: Path, *, store: dict[str, str] | None = None, **webhooks: Any
+) -> Settings:
     hooks: dict[str, Any] = {
         "github_secret_env": "TB_TEST_GITHUB_SECRET",
         "redmine_secret_env": "TB_TEST_REDMINE_SECRET",
@@ -272,7 +275,7 @@ def make_settings(tmp_path: Path, **webhooks: Any) -> Settings:
     hooks.update(webhooks)
     return settings_from_dict(
         {
-            "store": {"path": str(tmp_path / "state.sqlite3")},
+            "store": store or {"path": str(tmp_path / "state.sqlite3")},
             "trackers": {
                 "gh": {"kind": "github", "api_key_env": "TB_TEST_GH_TOKEN"},
                 "rm": {
@@ -310,8 +313,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, store_section: dict[str, str]) -> Settings:
+    """The test config, once with an SQLite store and once with PostgreSQL."""
+    return make_settings(tmp_path, store=store_section)
 
 
 def all_ok(settings: Settings, project: str) -> list[Finding]:
@@ -326,7 +330,7 @@ def client(settings: Settings, clock: Clock) -> Iterator[TestClient]:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         yield s
 
 
@@ -515,7 +519,7 @@ def test_a_burst_of_deliveries_runs_one_pass(
     runs = worker.run_until_idle()
     assert [(r.job.project, r.job.deliveries, r.outcome) for r in runs] == [("web", 200, "done")]
     assert passes.calls == ["web"]
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         stats = s.delivery_stats("github")
     assert (stats.deliveries, stats.processed, stats.repeated) == (200, 200, 0)
     worker.close()
@@ -908,7 +912,7 @@ def test_a_failing_pass_retries_with_backoff_then_goes_dead(
         assert worker.run_until_idle(max_jobs=1) != [] or pytest.fail(f"nothing due after {wait}")
         outcomes.append(passes.calls[-1])
     assert len(passes.calls) == 3
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         (dead,) = s.list_jobs(["dead"])
         assert dead.attempts == 3 and dead.last_error == "redmine: 503 Service Unavailable"
         # an early retry is not due yet: nothing ran between the backoffs
@@ -923,7 +927,7 @@ def test_a_failing_pass_retries_with_backoff_then_goes_dead(
 def test_a_killed_workers_job_is_claimed_again_after_its_lease(
     settings: Settings, clock: Clock
 ) -> None:
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         job_id = s.enqueue("web", now=clock.now)
         claimed = s.claim_job("dead-worker", now=clock.now, lease_seconds=60, max_attempts=3)
         assert claimed is not None and claimed.id == job_id
@@ -936,7 +940,7 @@ def test_a_killed_workers_job_is_claimed_again_after_its_lease(
 
 
 def test_a_job_whose_worker_keeps_dying_goes_dead(settings: Settings, clock: Clock) -> None:
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         job_id = s.enqueue("web", now=clock.now)
         t = clock.now
         for _ in range(3):
@@ -951,9 +955,9 @@ def test_a_job_whose_worker_keeps_dying_goes_dead(settings: Settings, clock: Clo
 def test_the_worker_leaves_a_locked_project_for_later(settings: Settings, clock: Clock) -> None:
     passes = FakePasses()
     worker = Worker(settings, pass_fn=passes, clock=clock)
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         s.enqueue("web", now=clock.now)
-    with project_lock(settings.store.path, "web"):
+    with project_lock(settings.store, "web"):
         (run,) = worker.run_until_idle(max_jobs=1)
     assert run.outcome == "busy" and passes.calls == []
     assert "being planned by another run" in (run.error or "")
@@ -972,6 +976,24 @@ def test_the_worker_thread_stops(settings: Settings) -> None:
     stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_store_status_shows_the_queue_and_the_workers_seen(
+    settings: Settings, clock: Clock
+) -> None:
+    worker = Worker(settings, pass_fn=FakePasses(), clock=clock, name="host-a:42")
+    with Store.open(settings.store) as s:
+        s.enqueue("web", now=clock.now - 30)
+        s.enqueue("orders", now=clock.now, debounce_seconds=60, max_wait_seconds=60)
+        (run,) = worker.run_until_idle()
+        worker._heartbeat()
+        status = s.status(now=clock.now + 5)
+        assert run.job.project == "web"
+        assert status.counts == {"queued": 1, "running": 0, "done": 1, "dead": 0}
+        assert status.due == 0 and status.oldest_queued_age == 5.0
+        assert [(w.name, w.jobs_done) for w in status.workers] == [("host-a:42", 1)]
+        assert s.status(now=clock.now + 400).workers == []  # not seen for five minutes
+    worker.close()
 
 
 def _config(tmp_path: Path) -> Path:
@@ -1095,7 +1117,7 @@ def test_run_pass_records_what_it_wrote(
     monkeypatch.setattr(pipeline, "open_adapter", lambda *a, **k: FakeAdapter())
     import datetime as dt
 
-    with Store.open(settings.store.path) as s:
+    with Store.open(settings.store) as s:
         result = run_pass(settings, "orders", as_of=dt.date(2026, 3, 2), store=s)
         assert result.ok, result.error
         assert s.written_value("orders", "redmine:42", "early_finish") == "2026-03-06"
@@ -1119,3 +1141,43 @@ def test_snapshot_cache_and_cursors_round_trip(store: Store) -> None:
     )
     store.save_snapshot_cache("orders", snap)
     assert store.load_snapshot_cache("orders") == snap
+
+
+# ----------------------------------------------------------- PostgreSQL restarting
+
+
+def test_a_database_restart_loses_no_acknowledged_delivery(
+    tmp_path: Path,
+    pg_url: str,
+    postgres_server: LocalPostgres,
+    clock: Clock,
+    examples: dict[str, Any],
+) -> None:
+    """The server and the worker reconnect by themselves; what got a 202 is in the store
+    and is run."""
+    settings = make_settings(tmp_path, store={"url": pg_url}, debounce_seconds=0)
+    passes = FakePasses()
+    worker = Worker(settings, pass_fn=passes, clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, 0.05))
+    acknowledged = []
+    with TestClient(create_app(settings, clock=clock, check=all_ok)) as client:
+        thread.start()
+        try:
+            for repository in ("first", "second"):
+                payload = copy.deepcopy(examples["issues"][0])
+                answer = post_github(client, "issues", payload, delivery=f"{repository}-1")
+                assert answer.status_code == 202, answer.text
+                acknowledged.append(answer.json()["delivery"])
+                deadline = time.monotonic() + 30
+                while len(passes.calls) < len(acknowledged) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                postgres_server.restart()  # the connections of app and worker die
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+    assert len(passes.calls) == 2
+    with Store.open(settings.store) as s:
+        assert all(s.has_delivery("github", d) for d in acknowledged)
+        stats = s.delivery_stats()
+        assert (stats.deliveries, stats.processed, stats.repeated) == (2, 2, 0)

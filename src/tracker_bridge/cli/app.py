@@ -85,6 +85,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tracker_bridge.cli.setup",
         "One-time set-up in a tracker (fields tracker-bridge writes).",
     ),
+    "store": (
+        "tracker_bridge.cli.store",
+        "Look after the store: migrate its schema, show its status, copy it into PostgreSQL.",
+    ),
     "worker": (
         "tracker_bridge.cli.serve",
         "Run the queued passes (what `serve` runs in a thread), e.g. in a separate process.",

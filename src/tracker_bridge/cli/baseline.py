@@ -106,7 +106,7 @@ def baseline_save(
     settings = resolve_settings(config_path)
     store_project, snapshot = _snapshot_for(settings, project, snapshot_path, quiet or as_json)
     result = make_plan(snapshot, settings, status_date(as_of))
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         saved = store.save_baseline(store_project, result, snapshot, name)
         path = store.path
     if as_json:
@@ -151,7 +151,7 @@ def baseline_list(
     settings = resolve_settings(config_path)
     if snapshot_path is not None:
         project = load_snapshot(snapshot_path).project.name
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         infos = store.list_baselines(project)
     if as_json:
         dump_json(
@@ -211,7 +211,7 @@ def baseline_show(
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         store_project = _stored_project(store, project, snapshot_path)
         saved = store.get_baseline(store_project, name)
         if saved is None:
@@ -267,7 +267,7 @@ def baseline_activate(
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         store_project = _stored_project(store, project, snapshot_path)
         store.set_active(store_project, name)
     out.print(f"Baseline {name!r} of {store_project!r} is now active.", markup=False)

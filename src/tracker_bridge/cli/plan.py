@@ -64,7 +64,7 @@ def plan_command(
     from tracker_bridge.store import active_baseline
 
     # compare with the project's active baseline, if one was ever saved (no store: none)
-    baseline = active_baseline(settings.store.path, project or snapshot.project.name)
+    baseline = active_baseline(settings.store, project or snapshot.project.name)
     result = make_plan(snapshot, settings, status_date(as_of), baseline=baseline)
     if as_json:
         # pydantic's own (Rust) serializer: the same JSON as dump_json, ~10x faster on big plans

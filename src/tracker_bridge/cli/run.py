@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tracker_bridge.cli.app import err, handle_errors, main
+from tracker_bridge.cli.app import err, handle_errors, main, out
 from tracker_bridge.cli.options import (
     as_of_option,
     config_option,
@@ -49,7 +49,7 @@ def _run_projects(
     results: list[PassResult] = []
     with ExitStack() as resources:
         # real runs record what they wrote (webhook echoes); run_unit takes the locks
-        store = None if dry_run else resources.enter_context(Store.open(settings.store.path))
+        store = None if dry_run else resources.enter_context(Store.open(settings.store))
         for unit in planning_units(settings, names):
             with progress_bar(not (quiet or as_json), f"{unit.name}: fetching issues") as progress:
                 unit_results = run_unit(
@@ -73,6 +73,24 @@ def _run_projects(
         if not as_json:
             err.print(f"{len(failed)} of {len(results)} project(s) failed: {', '.join(failed)}")
         sys.exit(1)
+
+
+def _enqueue_units(settings: Settings, names: list[str], as_json: bool) -> None:
+    """One job per planning unit (its first project stands for it: a worker plans the unit)."""
+    import time
+
+    from tracker_bridge.store import Store
+    from tracker_bridge.units import planning_units
+
+    units = planning_units(settings, names)
+    now = time.time()
+    with Store.open(settings.store) as store:
+        jobs = {unit.name: store.enqueue(unit.projects[0], now=now) for unit in units}
+        where = store.where
+    if as_json:
+        dump_json({"store": where, "jobs": jobs})
+        return
+    out.print(f"Queued {len(jobs)} unit(s) in {where}; the workers run them.", markup=False)
 
 
 def _project_names(settings: Settings, projects: tuple[str, ...], all_projects: bool) -> list[str]:
@@ -107,6 +125,11 @@ def _project_names(settings: Settings, projects: tuple[str, ...], all_projects: 
     is_flag=True,
     help="Read every issue again instead of only those changed since the last run.",
 )
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Queue one job per project or combined plan for the workers instead of running here.",
+)
 @config_option
 @as_of_option
 @dry_run_option
@@ -118,6 +141,7 @@ def run(
     all_projects: bool,
     wait_seconds: float,
     full: bool,
+    enqueue: bool,
     config_path: Path | None,
     as_of: dt.datetime | None,
     dry_run: bool,
@@ -138,6 +162,10 @@ def run(
     between issues that did not change otherwise are seen at the next full fetch, or at once
     with --full.
 
+    With --enqueue nothing runs here: one job per project or combined plan goes into the
+    queue, and the workers (`tracker-bridge worker`, `serve`) run them, on every machine
+    that shares a PostgreSQL store. A unit that already waits in the queue is not added twice.
+
     \b
     Exit codes:
       0  every project done
@@ -146,6 +174,14 @@ def run(
     """
     settings = resolve_settings(config_path)
     names = _project_names(settings, projects, all_projects)
+    if enqueue:
+        if dry_run or as_of is not None or full:
+            raise click.UsageError(
+                "--enqueue cannot be combined with --dry-run, --as-of or --full "
+                "(the workers run today's pass)"
+            )
+        _enqueue_units(settings, names, as_json)
+        return
     _run_projects(
         settings, names, status_date(as_of), dry_run, as_json, quiet, wait_seconds, full=full
     )

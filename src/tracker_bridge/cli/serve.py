@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -16,6 +19,9 @@ from tracker_bridge.errors import TrackerBridgeError
 from tracker_bridge.pipeline import open_adapter
 from tracker_bridge.settings import Settings
 from tracker_bridge.settings.adapter_options import webhook_secret_keys
+
+if TYPE_CHECKING:
+    from tracker_bridge.worker import JobRun, Worker
 
 
 def _startup_checks(settings: Settings) -> None:
@@ -104,6 +110,13 @@ def serve(
 @main.command()
 @click.option("--until-idle", is_flag=True, help="Exit when no job is due (for cron or tests).")
 @click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Units run at once in this process (threads, each with its own connection).",
+)
+@click.option(
     "--poll",
     type=click.FloatRange(min=0.05),
     default=0.5,
@@ -112,22 +125,26 @@ def serve(
 )
 @config_option
 @handle_errors
-def worker(until_idle: bool, poll: float, config_path: Path | None) -> None:
+def worker(until_idle: bool, concurrency: int, poll: float, config_path: Path | None) -> None:
     """Run the queued passes (what `serve` runs in a thread), e.g. in a separate process.
 
-    Several workers may share a store: each job is claimed with a lease, and a job whose
-    worker died is claimed again when its lease runs out. Stop with Ctrl-C or SIGTERM.
+    Several workers may share a store - on several machines with a PostgreSQL store: each
+    job is claimed with a lease, and a job whose worker died is claimed again when its lease
+    runs out. Stop with Ctrl-C or SIGTERM (passes under way are finished first).
     """
     import signal
     import threading
 
-    from tracker_bridge.worker import Worker
+    from tracker_bridge.worker import Worker, default_name, run_workers
 
     settings = resolve_settings(config_path)
-    runner = Worker(settings)
+    base = default_name()
+
+    def make(n: int) -> Worker:
+        return Worker(settings, name=base if concurrency == 1 else f"{base}/{n}")
+
     if until_idle:
-        runs = runner.run_until_idle()
-        runner.close()
+        runs = _until_idle(make, concurrency)
         for run_ in runs:
             out.print(
                 f"job {run_.job.id} ({run_.job.project}): {run_.outcome}"
@@ -139,10 +156,23 @@ def worker(until_idle: bool, poll: float, config_path: Path | None) -> None:
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        runner.run(stop, poll_seconds=poll)
-    except KeyboardInterrupt:
-        stop.set()
+    with contextlib.suppress(KeyboardInterrupt):
+        run_workers(make, concurrency, stop, poll_seconds=poll)
+
+
+def _until_idle(make: Callable[[int], Worker], concurrency: int) -> list[JobRun]:
+    """Run due jobs on ``concurrency`` threads until none is due; every run, in no order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def drain(n: int) -> list[JobRun]:
+        runner = make(n)
+        try:
+            return runner.run_until_idle()
+        finally:
+            runner.close()
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return [run for runs in pool.map(drain, range(concurrency)) for run in runs]
 
 
 @main.group()
@@ -178,7 +208,7 @@ def queue_list(
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         jobs = store.list_jobs(states or ("queued", "running", "dead"), project, limit)
         counts = store.queue_counts()
     if as_json:
@@ -218,7 +248,7 @@ def queue_retry(job_id: int, config_path: Path | None) -> None:
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         target = store.retry_job(job_id, now=time.time())
     joined = "" if target == job_id else f" (joined job {target}, already waiting)"
     out.print(f"Job {job_id} queued again{joined}.", markup=False)
@@ -233,6 +263,6 @@ def queue_drop(job_id: int, config_path: Path | None) -> None:
     from tracker_bridge.store import Store
 
     settings = resolve_settings(config_path)
-    with Store.open(settings.store.path) as store:
+    with Store.open(settings.store) as store:
         job = store.drop_job(job_id)
     out.print(f"Dropped job {job.id} ({job.project}, {job.state}).", markup=False)

@@ -79,12 +79,17 @@ def _is_root() -> bool:
 
 
 def _apt(cmd: list[str]) -> None:
+    run_apt(cmd, RedmineNotInstalledError)
+
+
+def run_apt(cmd: list[str], error: type[Exception]) -> None:
+    """Run an apt-get command non-interactively; ``error`` with its output's tail on failure."""
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     proc = subprocess.run(
         cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
-        raise RedmineNotInstalledError(
+        raise error(
             f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n"
             + tail(proc.stdout + proc.stderr, 40)
         )

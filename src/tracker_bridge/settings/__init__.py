@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     Field,
@@ -30,6 +30,9 @@ from tracker_bridge.settings.base import WEEKDAYS as WEEKDAYS
 from tracker_bridge.settings.base import _check_header_safe, _read_secret, _Section
 from tracker_bridge.settings.webhooks import WebhookSettings as WebhookSettings
 from tracker_bridge.textfile import read_text
+
+if TYPE_CHECKING:  # the store imports the planner, which imports these settings
+    from tracker_bridge.store.database import Location
 
 
 class CalendarSettings(_Section):
@@ -345,11 +348,60 @@ class ResourceSettings(_Section):
 
 
 class StoreSettings(_Section):
-    """Where local state lives (baselines, snapshot cache, webhook queue)."""
+    """Where state lives (baselines, snapshot cache, webhook queue): an SQLite file (the
+    default) or, with ``url``, a PostgreSQL database that several machines share. The
+    password comes from ``password_env`` or ``password_file``, never from the file or URL."""
 
     path: Path | None = Field(
         default=None, description="SQLite file; default: the user data directory"
     )
+    url: str | None = Field(
+        default=None,
+        description="postgresql://USER@HOST:PORT/DATABASE: use PostgreSQL instead of a file",
+    )
+    password_env: str = Field(
+        default="TRACKER_BRIDGE_STORE_PASSWORD",
+        description="Environment variable with the database password",
+    )
+    password_file: Path | None = Field(
+        default=None, description="File with the database password (wins over password_env)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql://USER@HOST:PORT/DATABASE URL")
+        userinfo, at, _ = rest.partition("@")
+        if at and ":" in userinfo:
+            raise ValueError(
+                "must not contain a password; put it in the environment variable named by "
+                "store.password_env (default TRACKER_BRIDGE_STORE_PASSWORD) or in "
+                "store.password_file"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_store(self) -> StoreSettings:
+        if self.url is not None and self.path is not None:
+            raise ValueError("set either path (an SQLite file) or url (PostgreSQL), not both")
+        return self
+
+    def location(self) -> Location:
+        """Where the store is, with the password read now (PostgreSQL)."""
+        from tracker_bridge.store.database import Location
+
+        if self.url is None:
+            return Location(path=self.path)
+        secret = _read_secret(
+            "store.password", self.password_env, self.password_file, self.password_env,
+            "store password file",
+        )  # fmt: skip
+        password = secret.get_secret_value() if secret is not None else None
+        return Location(url=self.url, password=password)
 
 
 class CombinedPlanSettings(_Section):

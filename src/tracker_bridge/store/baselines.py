@@ -49,8 +49,10 @@ class Baselines(Database):
             raise StoreError("a baseline name must not be empty")
         baseline = make_baseline(plan, snapshot, name, saved_at or utc_now())
         data = baseline.model_dump_json()
-        # BEGIN IMMEDIATE holds the write lock: the check and the insert are atomic
+        # the check and the insert are atomic: SQLite's BEGIN IMMEDIATE holds the write lock;
+        # on PostgreSQL the unique (project, name) index refuses a concurrent twin
         with self._transaction() as conn:
+            self.dialect.lock_key(conn, project)
             taken = conn.execute(
                 "SELECT 1 FROM baselines WHERE project = ? AND name = ?", (project, name)
             ).fetchone()
@@ -69,12 +71,11 @@ class Baselines(Database):
 
     def list_baselines(self, project: str | None = None) -> list[BaselineInfo]:
         """Baselines of ``project`` (of every project when None), oldest first."""
+        field, length = self.dialect.json_field, self.dialect.json_length
         sql = (
-            "SELECT project, name, saved_at, active, json_extract(data, '$.as_of'),"
-            " json_extract(data, '$.project_finish'),"
-            " (SELECT COUNT(*) FROM json_each(data, '$.items')),"
-            " json_extract(data, '$.budget_at_completion')"
-            " FROM baselines"
+            f"SELECT project, name, saved_at, active, {field('data', 'as_of')},"
+            f" {field('data', 'project_finish')}, {length('data', 'items')},"
+            f" {field('data', 'budget_at_completion')} FROM baselines"
         )
         args: tuple[str, ...] = ()
         if project is not None:
@@ -99,7 +100,10 @@ class Baselines(Database):
 
     def projects(self) -> list[str]:
         """Projects that have at least one baseline."""
-        rows = self._conn.execute("SELECT DISTINCT project FROM baselines ORDER BY project")
+        with self._translated():
+            rows = self._conn.execute(
+                "SELECT DISTINCT project FROM baselines ORDER BY project"
+            ).fetchall()
         return [str(row[0]) for row in rows]
 
     def get_baseline(self, project: str, name: str | None = None) -> Baseline | None:
@@ -121,19 +125,21 @@ class Baselines(Database):
             return Baseline.model_validate_json(row[0])
         except ValidationError as e:
             raise StoreError(
-                f"{self.path}: baseline {name or '(active)'!r} of project {project!r} is "
+                f"{self.where}: baseline {name or '(active)'!r} of project {project!r} is "
                 f"damaged: {e.errors()[0]['msg']}"
             ) from None
 
     def is_active(self, project: str, name: str) -> bool:
-        row = self._conn.execute(
-            "SELECT active FROM baselines WHERE project = ? AND name = ?", (project, name)
-        ).fetchone()
+        with self._translated():
+            row = self._conn.execute(
+                "SELECT active FROM baselines WHERE project = ? AND name = ?", (project, name)
+            ).fetchone()
         return bool(row and row[0])
 
     def set_active(self, project: str, name: str) -> None:
         """Make ``name`` the active baseline of ``project`` (the one ``plan`` compares with)."""
         with self._transaction() as conn:
+            self.dialect.lock_key(conn, project)
             exists = conn.execute(
                 "SELECT 1 FROM baselines WHERE project = ? AND name = ?", (project, name)
             ).fetchone()

@@ -1,16 +1,23 @@
 """The webhook server's delivery ids and its job queue: debounce, leases, retries and dead
-letters (a job that used up its attempts stays in state 'dead')."""
+letters (a job that used up its attempts stays in state 'dead').
+
+Many workers may share the queue. On SQLite every write transaction holds the file's write
+lock, so claims take turns. On PostgreSQL a claim locks the row it takes and passes over rows
+another worker is claiming (``FOR UPDATE SKIP LOCKED``), so workers claim side by side; the
+writes that read a project's waiting job and then change it (coalescing, requeueing, retry)
+first take a transaction-level advisory lock on the project, which is what SQLite's single
+writer gives for free."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tracker_bridge.errors import StoreError
 from tracker_bridge.store.database import Database
+from tracker_bridge.store.dialect import Connection
 
 
 class Queue(Database):
@@ -36,15 +43,19 @@ class Queue(Database):
         the job's first delivery. A job in backoff after a failure keeps its later time.
         """
         with self._transaction() as conn:
-            cursor = conn.execute(
+            inserted = conn.execute(
                 "INSERT INTO webhook_deliveries (source, delivery_id, received_at, event, "
-                "outcome) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING",
+                "outcome) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING "
+                "RETURNING id",
                 (source, delivery_id, now, event, outcome),
-            )
-            if cursor.rowcount == 0:
+            ).fetchone()
+            if inserted is None:
                 return Accepted(duplicate=True, jobs={})
-            delivery = int(cursor.lastrowid or 0)
+            delivery = int(inserted[0])
             jobs: dict[str, int] = {}
+            if len(set(projects)) > 1:  # sorted: one lock order, so no two deliveries deadlock
+                for project in sorted(set(projects)):
+                    self.dialect.lock_key(conn, project)
             for project in dict.fromkeys(projects):
                 job_id = self._coalesce(
                     conn, project, now, debounce_seconds, max_wait_seconds, deliveries=1
@@ -65,9 +76,9 @@ class Queue(Database):
                 conn, project, now, debounce_seconds, max_wait_seconds, deliveries=0
             )
 
-    @staticmethod
     def _coalesce(
-        conn: sqlite3.Connection,
+        self,
+        conn: Connection,
         project: str,
         now: float,
         debounce: float,
@@ -75,18 +86,21 @@ class Queue(Database):
         *,
         deliveries: int,
     ) -> int:
+        self.dialect.lock_key(conn, project)
+        # FOR UPDATE (PostgreSQL): a worker claiming this job meanwhile is waited for, and
+        # the job, no longer queued then, is not joined
         row = conn.execute(
             "SELECT id, created_at, not_before, attempts FROM jobs "
-            "WHERE project = ? AND state = 'queued'",
+            "WHERE project = ? AND state = 'queued'" + self.dialect.for_update,
             (project,),
         ).fetchone()
         if row is None:
-            cursor = conn.execute(
+            inserted = conn.execute(
                 "INSERT INTO jobs (project, state, created_at, not_before, deliveries, "
-                "updated_at) VALUES (?, 'queued', ?, ?, ?, ?)",
+                "updated_at) VALUES (?, 'queued', ?, ?, ?, ?) RETURNING id",
                 (project, now, now + max(0.0, min(debounce, max_wait)), deliveries, now),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(inserted[0])
         job_id, created_at, not_before, attempts = int(row[0]), row[1], row[2], int(row[3])
         due = min(now + debounce, float(created_at) + max_wait)
         if attempts > 0:  # waiting for a retry: keep the backoff
@@ -107,6 +121,7 @@ class Queue(Database):
         first; after ``max_attempts`` claims it goes dead instead. A project never has two
         running jobs with live leases.
         """
+        skip = self.dialect.skip_locked
         with self._translated():
             # a read first: an idle worker polling must not take the write lock (the
             # webhook requests' short writes would wait for it)
@@ -121,7 +136,7 @@ class Queue(Database):
                 while True:
                     row = conn.execute(
                         f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'running' "
-                        "AND lease_until < ? ORDER BY lease_until, id LIMIT 1",
+                        "AND lease_until < ? ORDER BY lease_until, id LIMIT 1" + skip,
                         (now,),
                     ).fetchone()
                     if row is None or int(row[6]) < max_attempts:
@@ -142,7 +157,7 @@ class Queue(Database):
                         f"SELECT {_JOB_COLUMNS} FROM jobs AS j WHERE state = 'queued' "
                         "AND not_before <= ? AND NOT EXISTS (SELECT 1 FROM jobs AS r "
                         "WHERE r.project = j.project AND r.state = 'running') "
-                        "ORDER BY not_before, id LIMIT 1",
+                        "ORDER BY not_before, id LIMIT 1" + skip,
                         (now,),
                     ).fetchone()
                 if row is None:
@@ -165,7 +180,7 @@ class Queue(Database):
                 "AND state = 'running' AND lease_owner = ?",
                 (now + lease_seconds, now, job_id, owner),
             )
-            return cursor.rowcount == 1
+            return bool(cursor.rowcount == 1)
 
     def complete_job(self, job_id: int, owner: str, *, now: float) -> bool:
         """Mark a job done and its deliveries processed; False when the lease was lost."""
@@ -199,7 +214,8 @@ class Queue(Database):
         make the job dead after ``max_attempts``. Returns the new state (None: lease lost)."""
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT attempts FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                "SELECT attempts, project FROM jobs WHERE id = ? AND state = 'running' "
+                "AND lease_owner = ?",
                 (job_id, owner),
             ).fetchone()
             if row is None:
@@ -213,30 +229,37 @@ class Queue(Database):
                 )
                 return "dead"
             due = now + backoff_seconds * 2 ** (attempts - 1)
-            self._requeue(conn, job_id, due, now, error=error)
+            self._requeue(conn, job_id, str(row[1]), due, now, error=error)
             return "queued"
 
     def release_job(self, job_id: int, owner: str, *, now: float, not_before: float) -> bool:
         """Give a claimed job back untouched (its project was busy): the claim does not count."""
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE jobs SET attempts = MAX(0, attempts - 1) WHERE id = ? "
-                "AND state = 'running' AND lease_owner = ?",
+            row = conn.execute(
+                "UPDATE jobs SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+                "WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING project",
                 (job_id, owner),
-            )
-            if cursor.rowcount != 1:
+            ).fetchone()
+            if row is None:
                 return False
-            self._requeue(conn, job_id, not_before, now)
+            self._requeue(conn, job_id, str(row[0]), not_before, now)
             return True
 
-    @staticmethod
     def _requeue(
-        conn: sqlite3.Connection, job_id: int, due: float, now: float, *, error: str | None = None
+        self,
+        conn: Connection,
+        job_id: int,
+        project: str,
+        due: float,
+        now: float,
+        *,
+        error: str | None = None,
     ) -> None:
         """Put ``job_id`` back in the queue, absorbing a job that waits for the same project."""
-        project = conn.execute("SELECT project FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+        self.dialect.lock_key(conn, project)
         waiting = conn.execute(
-            "SELECT id, deliveries FROM jobs WHERE project = ? AND state = 'queued' AND id != ?",
+            "SELECT id, deliveries FROM jobs WHERE project = ? AND state = 'queued' AND id != ?"
+            + self.dialect.for_update,
             (project, job_id),
         ).fetchone()
         extra = 0
@@ -258,11 +281,14 @@ class Queue(Database):
         that will run (a job already waiting for the project absorbs it)."""
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT state, project, deliveries FROM jobs WHERE id = ?", (job_id,)
+                "SELECT state, project, deliveries FROM jobs WHERE id = ?"
+                + self.dialect.for_update,
+                (job_id,),
             ).fetchone()
             if row is None:
                 raise StoreError(_no_job(job_id))
             state, project, deliveries = str(row[0]), str(row[1]), int(row[2])
+            self.dialect.lock_key(conn, project)
             if state in ("running", "done"):
                 raise StoreError(
                     f"job {job_id} is {state}; only dead or queued jobs can be retried"
@@ -274,7 +300,9 @@ class Queue(Database):
                 )
                 return job_id
             waiting = conn.execute(
-                "SELECT id FROM jobs WHERE project = ? AND state = 'queued'", (project,)
+                "SELECT id FROM jobs WHERE project = ? AND state = 'queued'"
+                + self.dialect.for_update,
+                (project,),
             ).fetchone()
             if waiting is not None:
                 target = int(waiting[0])
@@ -299,7 +327,8 @@ class Queue(Database):
         """Delete a queued, dead or done job (its deliveries stay recorded, unprocessed)."""
         with self._transaction() as conn:
             row = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?" + self.dialect.for_update,
+                (job_id,),
             ).fetchone()
             if row is None:
                 raise StoreError(_no_job(job_id))
@@ -347,7 +376,7 @@ class Queue(Database):
         with self._translated():
             for state, count in self._conn.execute(
                 "SELECT state, COUNT(*) FROM jobs GROUP BY state"
-            ):
+            ).fetchall():
                 counts[str(state)] = int(count)
         return counts
 
@@ -367,7 +396,8 @@ class Queue(Database):
         with self._translated():
             row = self._conn.execute(
                 "SELECT COUNT(DISTINCT d.id), COUNT(j.delivery), "
-                "COALESCE(SUM(j.processed_count >= 1), 0), COALESCE(SUM(j.processed_count > 1), 0) "
+                "COALESCE(SUM(CASE WHEN j.processed_count >= 1 THEN 1 ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN j.processed_count > 1 THEN 1 ELSE 0 END), 0) "
                 f"FROM webhook_deliveries AS d LEFT JOIN delivery_jobs AS j ON j.delivery = d.id "
                 f"{where}",
                 args,
