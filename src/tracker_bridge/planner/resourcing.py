@@ -13,6 +13,11 @@ Rules (the README, section "Resource levelling", explains them to a project mana
   relation (FS, SS, FF, SF with lags) still holds.
 * The CPM figures of every item are unchanged; the levelled dates and the delay are added in
   ``plan.overlays["levelling"]``.
+* Levelling works in whole working days while the plan counts working hours: an item takes
+  the days its work needs when started at the start of a day (a 4 h item takes its person's
+  whole day) and starts no earlier than the day its CPM early start falls in. That never
+  overbooks anybody and never starts work before the CPM allows; it can finish a chain of
+  short items later than the plan.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 from tracker_bridge.model import Snapshot
 from tracker_bridge.planner.cpm import Schedule, run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result, level
-from tracker_bridge.planner.network import Network, compile_network
+from tracker_bridge.planner.network import Network, compile_network, whole_days
 from tracker_bridge.planner.overlays import OverlayContext
 from tracker_bridge.settings import Settings
 
@@ -112,14 +117,20 @@ def build_problem(
         if r is not None:
             demand[i, r] = 1
     in_progress = np.array([s == "in_progress" for s in net.state], dtype=bool)
-    release = np.maximum(sched.early_start, work_sched.early_start)
-    release = np.where(net.fixed, net.fixed_start, release)
+    # Whole days (module docstring): the day each start falls in, work rounded up to days.
+    per_day = net.ticks_per_day
+    release = np.maximum(sched.early_start, work_sched.early_start) // per_day
+    release = np.where(net.fixed, net.fixed_start // per_day, release)
+    days = whole_days(work_net.work, per_day)
+    pred, succ = work_net.pred, work_net.succ
+    offset = days[pred] * work_net.pred_finish + work_net.lag // per_day
+    offset -= days[succ] * work_net.succ_finish
     problem = Problem(
-        duration=work_net.work.copy(),
+        duration=days,
         release=release,
-        pred=work_net.pred,
-        succ=work_net.succ,
-        offset=work_net.offset,
+        pred=pred,
+        succ=succ,
+        offset=offset,
         demand=demand,
         capacity=_capacity(names, net, settings),
         rank=np.argsort(np.argsort(np.array(net.keys, dtype=object), kind="stable")),
@@ -192,7 +203,8 @@ def levelling_stage(ctx: OverlayContext) -> None:
     shown_finish = np.maximum(result.finish - 1, result.start)
     dates = cal.dates(np.concatenate([result.start, shown_finish]))
     n = len(keys)
-    delay = (result.start - sched.early_start).tolist()
+    early_day = sched.early_start // net.ticks_per_day
+    delay = (result.start - early_day).tolist()
     items: dict[str, dict[str, Any]] = {}
     for i, key in enumerate(keys):
         r = resource[i]
@@ -226,7 +238,7 @@ def levelling_stage(ctx: OverlayContext) -> None:
         for i, why in critical_chain(p, result, resource)
     ]
     people = list(dict.fromkeys(c["resource"] for c in chain if c["resource"] is not None))
-    over = _overallocated(p, sched.early_start)
+    over = _overallocated(p, early_day)
     finish = cal.date(int(shown_finish.max())) if n else ctx.plan.project.finish
     ctx.plan.overlays["levelling"] = {
         "finish": finish.isoformat(),
