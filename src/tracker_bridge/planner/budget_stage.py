@@ -31,8 +31,8 @@ from tracker_bridge.planner.budget import (
     working_ranges,
 )
 from tracker_bridge.planner.calendar import WorkCalendar
-from tracker_bridge.planner.overlays import OverlayContext
 from tracker_bridge.planner.network import whole_days
+from tracker_bridge.planner.overlays import OverlayContext
 from tracker_bridge.settings import BudgetSettings, FixedCost
 
 _NO_PERSON = "(unassigned)"

@@ -93,11 +93,11 @@ from tracker_bridge.planner.montecarlo.chunk import _run_chunk as _run_chunk
 from tracker_bridge.planner.montecarlo.chunk import chunk_size as chunk_size
 from tracker_bridge.planner.montecarlo.distributions import Distribution as Distribution
 from tracker_bridge.planner.montecarlo.distributions import beta_cdf as beta_cdf
-from tracker_bridge.planner.montecarlo.distributions import tick_thresholds as tick_thresholds
 from tracker_bridge.planner.montecarlo.distributions import duration_steps as duration_steps
 from tracker_bridge.planner.montecarlo.distributions import duration_table as duration_table
 from tracker_bridge.planner.montecarlo.distributions import three_point_cdf as three_point_cdf
 from tracker_bridge.planner.montecarlo.distributions import three_point_hours as three_point_hours
+from tracker_bridge.planner.montecarlo.distributions import tick_thresholds as tick_thresholds
 from tracker_bridge.planner.montecarlo.model import _build_model as _build_model
 from tracker_bridge.planner.montecarlo.stats import _Accumulator as _Accumulator
 from tracker_bridge.planner.montecarlo.workspace import _Workspace as _Workspace

@@ -128,7 +128,10 @@ def tick_thresholds(
     thresholds are CDF values.
     """
     lows = [nearest_tick(a, tick_hours) for a, _m, _b, _done in params]
-    highs = [max(low, nearest_tick(b, tick_hours)) for low, (_a, _m, b, _d) in zip(lows, params, strict=True)]
+    highs = [
+        max(low, nearest_tick(b, tick_hours))
+        for low, (_a, _m, b, _d) in zip(lows, params, strict=True)
+    ]
     counts = np.array([high - low for low, high in zip(lows, highs, strict=True)], np.int64)
     rows = np.repeat(np.arange(len(params)), counts)
     cuts = np.zeros(len(params) + 1, dtype=np.int64)
@@ -137,7 +140,7 @@ def tick_thresholds(
     if rows.size:
         abm = np.array([p[:3] for p in params], dtype=np.float64)[rows]
         k = np.arange(rows.size) - cuts[rows] + np.array(lows, dtype=np.int64)[rows]
-        x = (k + 0.5) * tick_hours
+        x: FloatArray = ((k + 0.5) * tick_hours).astype(np.float64)
         cdf = three_point_cdf(distribution, abm[:, 0], abm[:, 1], abm[:, 2], x)
     return [(lows[r], cdf[cuts[r] : cuts[r + 1]]) for r in range(len(params))]
 
