@@ -97,10 +97,13 @@ def in_days(ticks: IntArray, per_day: int) -> list[int | float]:
     their shape), fractions as ``float`` rounded to :data:`DAY_DECIMALS`."""
     whole, part = np.divmod(ticks, per_day)
     if not part.any():
-        exact: list[int | float] = whole.tolist()
-        return exact
-    days = np.round(ticks / per_day, DAY_DECIMALS).tolist()
-    return [int(d) if r == 0 else d for d, r in zip(days, part.tolist(), strict=True)]
+        ints: list[int | float] = whole.tolist()
+        return ints
+    days = np.round(ticks / per_day, DAY_DECIMALS).astype(object)
+    exact = part == 0
+    days[exact] = whole[exact].astype(object)
+    mixed: list[int | float] = days.tolist()
+    return mixed
 
 
 def whole_days(ticks: IntArray, per_day: int) -> IntArray:
