@@ -14,6 +14,7 @@ from typing import Any
 
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan
+from tracker_bridge.planner.network import ticks_per_day
 from tracker_bridge.publish.fields import desired_fields
 from tracker_bridge.settings import CalendarSettings, FieldNames, Settings
 
@@ -146,3 +147,20 @@ def test_whole_day_figures_keep_their_integer_shape_in_json() -> None:
     assert isinstance(data["items"]["A"]["total_float"], int)
     assert data["items"]["B"]["total_float"] == 0.5
     assert data["items"]["B"]["duration_days"] == 1.5
+
+
+def test_ticks_are_the_coarsest_whole_fraction_of_an_hour_in_the_day() -> None:
+    assert [ticks_per_day(h) for h in (8, 24, 7.5, 7.25, 7.4, 0.5)] == [8, 24, 15, 29, 37, 1]
+
+
+def test_a_day_of_seven_and_a_half_hours_is_counted_in_half_hours() -> None:
+    """3.5 h + 4 h = 7.5 h: one day; 3.6 h rounds up to 4 h, so 4 h + 4 h spill over."""
+    cfg = Settings(calendar=CalendarSettings(hours_per_day=7.5))
+    for first, finish in ((3.5, MON), (3.6, TUE)):
+        data = {
+            "project": {"name": "t", "start": MON.isoformat()},
+            "items": [{"key": "A", "estimate_hours": first}, {"key": "B", "estimate_hours": 4}],
+            "dependencies": [{"predecessor": "A", "successor": "B"}],
+        }
+        result = plan(Snapshot.model_validate(data), cfg, MON, overlays=False)
+        assert result.items["B"].early_finish == finish, first
