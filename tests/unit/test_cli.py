@@ -90,10 +90,11 @@ def test_plan_the_bundled_example(runner: CliRunner) -> None:
     data = json.loads(result.output)
     assert len(data["items"]) == 31
     # medco:27 (60 h: 7.5 days) ends half a day before medco:28 does, so the chain through
-    # medco:24 and medco:27 stops there; the one through medco:28 drives medco:31.
+    # medco:24 and medco:27 stops there; the one through medco:28 drives medco:31, the
+    # project's finish, and is listed first (the chains that end latest come first).
     assert [path[-1] for path in data["project"]["critical_paths"]] == [
-        "medco:27",
         "medco:31",
+        "medco:27",
         "medco:15",
     ]
 

@@ -80,20 +80,27 @@ def critical_paths(
     heads = [int(i) for i in np.flatnonzero(critical[:leaves]) if int(i) not in has_incoming]
     heads.sort(key=lambda i: (int(es[i]), net.keys[i]))
 
-    paths: list[list[str]] = []
+    found: list[list[int]] = []
     truncated = False
     for head in heads:
         stack: list[list[int]] = [[head]]
-        while stack:
+        while stack and not truncated:
             chain = stack.pop()
             following = nexts.get(chain[-1])
             if not following:
-                if len(paths) == limit:
-                    return paths, True
-                paths.append([net.keys[i] for i in chain if i < leaves])
+                if len(found) == limit:
+                    truncated = True
+                    break
+                found.append(chain)
                 continue
             stack.extend([*chain, nxt] for nxt in reversed(following))
-    return paths, truncated
+        if truncated:
+            break
+    # The chains that end latest first (stable): with hours, a critical chain can end in an
+    # item that finishes within a day before the one that drives the finish.
+    ef = sched.early_finish
+    found.sort(key=lambda chain: -int(ef[chain[-1]]))
+    return [[net.keys[i] for i in chain if i < leaves] for chain in found], truncated
 
 
 def _milestone_shift(net: Network, early_start: IntArray) -> IntArray:
