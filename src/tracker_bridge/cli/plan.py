@@ -15,7 +15,7 @@ from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.pipeline import fetch_snapshot, open_adapter
 from tracker_bridge.planner import plan as make_plan
-from tracker_bridge.settings import Settings
+from tracker_bridge.settings.adapter_options import config_schema
 from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
 
 
@@ -23,7 +23,10 @@ from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
 @click.argument("what", type=click.Choice(["snapshot", "plan", "config"]))
 def schema(what: str) -> None:
     """Print the JSON Schema of the snapshot file, the plan JSON or the config."""
-    models: dict[str, type[BaseModel]] = {"snapshot": Snapshot, "plan": Plan, "config": Settings}
+    if what == "config":  # with the sections of the installed adapters
+        dump_json(config_schema())
+        return
+    models: dict[str, type[BaseModel]] = {"snapshot": Snapshot, "plan": Plan}
     dump_json(models[what].model_json_schema())
 
 
@@ -68,8 +71,9 @@ def plan_command(
         click.echo(result.model_dump_json(indent=2))
     else:
         plan_table(result, snapshot)
-        if baseline is not None:
-            slip = result.overlays["baseline"]["project"]["slip_days"]
+        comparison = result.overlays.baseline
+        if baseline is not None and comparison is not None:
+            slip = comparison.project.slip_days or 0
             out.print(
                 f"Against baseline {baseline.name!r} (finish {baseline.project_finish}): "
                 f"{slip:+d} working days.",
