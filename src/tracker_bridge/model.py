@@ -345,11 +345,12 @@ class ItemSchedule(BaseModel):
     early_finish: dt.date
     late_start: dt.date
     late_finish: dt.date
-    total_float: int = Field(description="Working days; negative against a deadline")
-    free_float: int = Field(description="Working days")
+    # Working days, fractional when work ends within a day (whole days stay ints).
+    total_float: int | float = Field(description="Working days; negative against a deadline")
+    free_float: int | float = Field(description="Working days")
     critical: bool
-    duration_days: int
-    remaining_days: int
+    duration_days: int | float
+    remaining_days: int | float
     state: Literal["planned", "in_progress", "done", "summary"] = "planned"
     estimate_missing: bool = False
     deadline: dt.date | None = Field(default=None, description="The deadline that binds it")
@@ -405,7 +406,7 @@ class ProjectSchedule(BaseModel):
     critical_paths: list[list[str]]
     critical_paths_truncated: bool = False
     negative_float: bool = Field(description="True when some deadline cannot be met")
-    min_total_float: int
+    min_total_float: int | float = Field(description="Working days")
 
 
 class Plan(BaseModel):

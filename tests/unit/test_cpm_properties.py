@@ -159,7 +159,10 @@ def run(
 
 
 def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[str, Any]:
-    """Textbook CPM in working-day numbers: plain loops over a networkx topological order.
+    """Textbook CPM in working hours: plain loops over a networkx topological order.
+
+    Times are counted in hours from the start of working day 0 (``HOURS_PER_DAY`` hours a
+    day); an item is shown from the day of its first hour to the day of its last hour.
 
     ``day`` turns a working-day number into a date (on a seven-day week without holidays,
     simply START + n days); every date the network was given must be a working day.
@@ -170,23 +173,25 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
     share of the duration from the status date on.
     """
     n = net.n
+    h = int(HOURS_PER_DAY)
     closed = net.closed
-    dur = [0 if h <= 0 else math.ceil(h / HOURS_PER_DAY) for h in net.hours]
+    dur = [0 if x <= 0 else math.ceil(x) for x in net.hours]  # whole hours
     work = [
         d if r == 0 else math.ceil(d * (100 - r) / 100) for d, r in zip(dur, net.done, strict=True)
     ]
     open_floor = max(0, net.as_of)
-    floor = [max(open_floor, s or 0) for s in net.starts]
+    floor = [max(open_floor, s or 0) * h for s in net.starts]
     actual: dict[int, int] = {}  # closed item -> actual start
     for v in range(n):
         if closed[v]:
             end = min(net.as_of, net.starts[v] or 0) + 1  # exclusive: the day after closed_on
-            begin = min(net.starts[v] if net.starts[v] is not None else end - dur[v], end)
-            actual[v], work[v], floor[v] = begin, end - begin, open_floor
+            span = math.ceil(dur[v] / h)  # a closed item without a start took whole days
+            begin = min(net.starts[v] if net.starts[v] is not None else end - span, end)
+            actual[v], work[v], floor[v] = begin * h, (end - begin) * h, open_floor * h
     g = nx.MultiDiGraph()
     g.add_nodes_from(range(n))
     for i, j, kind, lag in net.edges:
-        g.add_edge(i, j, kind=kind, lag=lag)
+        g.add_edge(i, j, kind=kind, lag=lag * h)
     order = list(nx.topological_sort(g))
 
     es, ef = [0] * n, [0] * n
@@ -209,7 +214,7 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
         es[v], ef[v] = start, start + work[v]
     finish = max(ef)
 
-    due = [None if d is None else d + 1 for d in net.dues]  # exclusive finish bound
+    due = [None if d is None else (d + 1) * h for d in net.dues]  # exclusive finish bound
     ls, lf = [0] * n, [0] * n
     for v in reversed(order):
         if closed[v]:
@@ -249,17 +254,17 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
             free[v] = min(free[v], slack)
         free[v] = min(free[v], max(total[v], 0))
 
-    # Display: inclusive finish = F - 1; a zero-duration item driven past its floor is shown
-    # on the day before (its predecessor's finish day), a closed one on the day it closed;
-    # late dates are never shown after the project finish nor after the item's due date
-    # (closed items have no deadline: they are done).
+    # Display: the days of the first and of the last hour worked; a zero-duration item
+    # driven past its floor is shown on the day of the hour before (its predecessor's last
+    # hour), a closed one on the day it closed; late dates are never shown after the
+    # project finish nor after the item's due date (closed items have no deadline).
     shift = [1 if work[v] == 0 and (es[v] > floor[v] or closed[v]) else 0 for v in range(n)]
-    es_s = [es[v] - shift[v] for v in range(n)]
-    ef_s = [max(ef[v] - 1, es_s[v]) for v in range(n)]
-    ls_s = [ls[v] - shift[v] for v in range(n)]
-    lf_s = [max(lf[v] - 1, ls_s[v]) for v in range(n)]
+    es_s = [(es[v] - shift[v]) // h for v in range(n)]
+    ef_s = [max((ef[v] - 1) // h, es_s[v]) for v in range(n)]
+    ls_s = [(ls[v] - shift[v]) // h for v in range(n)]
+    lf_s = [max((lf[v] - 1) // h, ls_s[v]) for v in range(n)]
     last = max(0, *ef_s)
-    bound = [last if due[v] is None or closed[v] else min(last, due[v] - 1) for v in range(n)]
+    bound = [last if due[v] is None or closed[v] else min(last, due[v] // h - 1) for v in range(n)]
     ls_s = [min(ls_s[v], bound[v]) for v in range(n)]
     lf_s = [min(lf_s[v], bound[v]) for v in range(n)]
 
@@ -271,17 +276,23 @@ def reference(net: Net, day: Callable[[int], dt.date] = calendar_day) -> dict[st
                 day(ef_s[v]),
                 day(ls_s[v]),
                 day(lf_s[v]),
-                total[v],
-                free[v],
+                days(total[v]),
+                days(free[v]),
                 total[v] <= 0 and not closed[v],
-                dur[v],
-                0 if closed[v] else work[v],
+                days(dur[v]),
+                0 if closed[v] else days(work[v]),
             )
             for v in range(n)
         },
         "finish": day(last),
-        "min_float": min((total[v] for v in live), default=0),
+        "min_float": days(min((total[v] for v in live), default=0)),
     }
+
+
+def days(hours: int) -> int | float:
+    """Hours as working days: an int when whole, else a float to two decimals."""
+    whole, part = divmod(hours, int(HOURS_PER_DAY))
+    return whole if part == 0 else round(hours / HOURS_PER_DAY, 2)
 
 
 def figures(result: Plan) -> dict[str, tuple[Any, ...]]:

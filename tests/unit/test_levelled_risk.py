@@ -131,19 +131,30 @@ def test_without_spread_the_simulation_is_the_levelled_schedule(seed: int) -> No
     assert lv.result is not None
     seq = sequenced_network(lv.net, lv.problem, lv.result, lv.resource)
     n = len(lv.net.keys)
-    early = run_passes(seq).early_start[:n]
+    # The network counts ticks, the levelling whole days: each issue starts within its
+    # levelled day (an FF relation may let it start mid-day, after a longer predecessor).
+    early = run_passes(seq).early_start[:n] // lv.net.ticks_per_day
     np.testing.assert_array_equal(early, lv.result.start[:n])
 
     p = plan(snap, cfg, AS_OF)
     shown, risk = p.overlays.levelling, p.overlays.risk
     assert shown is not None and risk is not None
+    # The levelling books whole days; the trials keep the relations' hours, so an issue the
+    # levelling starts at the beginning of its day may start mid-day in the trials and end
+    # one working day later (README, "Limits"), never earlier and never more.
+    def later_by(shown_day: dt.date, simulated: dt.date | None) -> int:
+        assert simulated is not None
+        return int(np.busday_count(shown_day, simulated))
+
     for key, item in shown.items.items():
-        assert p.items[key].p80_finish == item.finish, key
-    assert risk.project.p50 == risk.project.p95 == shown.finish
+        assert later_by(item.finish, p.items[key].p80_finish) in (0, 1), key
+    assert risk.project.p50 == risk.project.p95
+    assert later_by(shown.finish, risk.project.p50) in (0, 1)
     levelled = {m.key: m.levelled_finish for m in shown.milestones}
     for milestone in p.milestones:
         if milestone.p50 is not None:
-            assert milestone.p50 == milestone.p95 == levelled[milestone.key], milestone.key
+            assert milestone.p50 == milestone.p95, milestone.key
+            assert later_by(levelled[milestone.key], milestone.p50) in (0, 1), milestone.key
 
 
 @pytest.mark.parametrize("seed", range(6))

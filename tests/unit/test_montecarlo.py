@@ -14,6 +14,7 @@ import pytest
 from tracker_bridge.model import Snapshot
 from tracker_bridge.planner import montecarlo
 from tracker_bridge.planner import plan as make_plan
+from tracker_bridge.planner.calendar import WorkCalendar
 from tracker_bridge.planner.cpm import run_passes
 from tracker_bridge.planner.montecarlo import (
     SimulationResult,
@@ -65,7 +66,7 @@ def random_project(seed: int, n: int, narrow: bool = False) -> Snapshot:
     """A random DAG with all relation types, lags, closed and in-progress items, start and
     due constraints, milestones, parents (relations on parents too), zero-hour items, and
     some items with a degenerate three-point range. ``narrow``: every estimate gets a real
-    range that stays inside its last working day (sampled, but always the same days)."""
+    range within 0.4 h of it (sampled, but always rounded to the estimate's own hour)."""
     rng = random.Random(seed)
     milestones = [
         {"key": "M1", "name": "One", "due": "2025-02-28"},
@@ -93,8 +94,7 @@ def random_project(seed: int, n: int, narrow: bool = False) -> Snapshot:
         if hours is not None and rng.random() < 0.2:
             item["estimate_range"] = {"optimistic": hours, "likely": hours, "pessimistic": hours}
         if narrow and hours:
-            days = math.ceil(hours / 8)
-            low, high = 8 * (days - 1) + 0.5, 8 * days
+            low, high = hours - 0.4, hours + 0.4
             item["estimate_range"] = {"optimistic": low, "likely": hours, "pessimistic": high}
         items.append(item)
     for p in range(3):
@@ -182,8 +182,8 @@ def test_zero_spread_reproduces_cpm_on_random_networks(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_spread_within_a_day_reproduces_cpm(seed: int) -> None:
-    """Sampled (table and comparison samplers) but every draw rounds up to the same days."""
+def test_spread_within_an_hour_reproduces_cpm(seed: int) -> None:
+    """Sampled (table and comparison samplers) but every draw rounds to the same hours."""
     snap = random_project(seed, 300, narrow=True)
     cfg = settings(spread=False)
     net = compile_network(snap, cfg, AS_OF)
@@ -218,8 +218,9 @@ def test_zero_spread_with_explicit_degenerate_ranges() -> None:
     )
     result = run(snap, settings(spread=False), trials=100)
     # B has no estimate_hours: the plan uses the 8 h default, the simulation its range
-    # (9 h = 2 days); A is exact either way.
-    assert result.p80_finish == [dt.date(2025, 1, 8), dt.date(2025, 1, 10)]
+    # (9 h); A is exact either way: 20 h end in the third day (Wed 8), B's 9 h from hour
+    # 20 to 29 end in the fourth (Thu 9).
+    assert result.p80_finish == [dt.date(2025, 1, 8), dt.date(2025, 1, 9)]
     assert result.default_spread_items == []
 
 
@@ -277,31 +278,34 @@ def _single(range_days: dict[str, float]) -> Snapshot:
 def test_sample_mean_matches_the_distribution(
     distribution: str, mean: float, variance: float
 ) -> None:
-    """Whole working days are sampled; at 1/100-day resolution (hours_per_day = 0.08 for
-    8 h "days") the rounding up adds at most 0.01, so the mean is the continuous one."""
-    cfg = settings(hours_per_day=0.08)
+    """Working hours are sampled, rounded to the nearest hour: that moves the mean by far
+    less than 0.01 day, so the mean is the continuous one."""
+    cfg = settings()
     snap = _single(PERT)
     net = compile_network(snap, cfg, START)
     work = sample_work(snap, net, cfg, trials=TRIALS, seed=1, distribution=distribution)  # type: ignore[arg-type]
-    days = work[0] / 100
+    days = work[0] / net.ticks_per_day
     tolerance = 5 * math.sqrt(variance / TRIALS) + 0.01
     assert abs(days.mean() - mean) < tolerance
     assert abs(days.var() - variance) < 0.1 * variance
     assert days.min() >= 2 and days.max() <= 14
 
 
-def test_whole_day_durations_have_the_exact_rounded_up_mean() -> None:
-    """At 8 h per day the simulated days are ceil(X): E = sum_k P(ceil X > k), from the CDF."""
+def test_hour_durations_have_the_exact_rounded_mean() -> None:
+    """At 8 h per day the simulated hours are Y = round(X) (X in hours, halves up):
+    E[Y] = sum_k P(Y > k) = sum_k P(X >= k + 1/2), from the CDF; and it is the continuous
+    mean, 6 days, to well within the sampling error (rounding up would add half an hour)."""
     cfg = settings()
     snap = _single(PERT)
     net = compile_network(snap, cfg, START)
     work = sample_work(snap, net, cfg, trials=TRIALS, seed=2)[0]
-    ks = np.arange(0, 15, dtype=float)
-    cdf = three_point_cdf("pert", np.full(15, 2.0), np.full(15, 5.0), np.full(15, 14.0), ks)
+    ks = np.arange(0, 8 * 14 + 1, dtype=float)
+    n = ks.size
+    cdf = three_point_cdf("pert", np.full(n, 16.0), np.full(n, 40.0), np.full(n, 112.0), ks + 0.5)
     exact = float(np.sum(1.0 - cdf))
-    assert 6.0 <= exact < 7.0  # rounding up adds less than a day
-    assert abs(work.mean() - exact) < 5 * math.sqrt(144 * 8 / 252 / TRIALS)
-    assert set(np.unique(work).tolist()) <= set(range(2, 15))
+    assert abs(exact - 48.0) < 0.01  # 6 days of 8 h
+    assert abs(work.mean() - exact) < 5 * 8 * math.sqrt(144 * 8 / 252 / TRIALS)
+    assert set(np.unique(work).tolist()) <= set(range(16, 113))
 
 
 def test_in_progress_items_sample_their_remaining_share() -> None:
@@ -318,14 +322,14 @@ def test_in_progress_items_sample_their_remaining_share() -> None:
     )
     net = compile_network(snap, cfg, START)
     work = sample_work(snap, net, cfg, trials=4_000, seed=3)[0]
-    assert work.min() >= 3 and work.max() <= 10  # half of 5..20 days, rounded up
-    assert abs(work.mean() - (5 + 4 * 10 + 20) / 6 / 2) < 0.6
+    assert work.min() >= 20 and work.max() <= 80  # half of 40..160 h, rounded up
+    assert abs(work.mean() / 8 - (5 + 4 * 10 + 20) / 6 / 2) < 0.1
 
 
 def test_comparison_sampler_equals_table_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     """Items sharing an estimate are sampled by comparisons with the table's steps; forcing
     the table lookup instead gives the very same draws."""
-    items = [{"key": f"T{i}", "estimate_hours": [8, 24, 40][i % 3]} for i in range(60)]
+    items = [{"key": f"T{i}", "estimate_hours": [8, 4, 2][i % 3]} for i in range(60)]
     snap = snapshot(items)
     cfg = settings()
     net = compile_network(snap, cfg, START)
@@ -337,7 +341,7 @@ def test_comparison_sampler_equals_table_lookup(monkeypatch: pytest.MonkeyPatch)
     assert model.n_lookup == 60
     lookup = sample_work(snap, net, cfg, trials=3_000, seed=8)
     np.testing.assert_array_equal(steps, lookup)
-    assert set(np.unique(steps[0]).tolist()) == {1, 2}  # 8 h: 0.8..1.5 days
+    assert set(np.unique(steps[0]).tolist()) <= set(range(6, 13))  # 8 h: 6.4..12 h
 
 
 def test_beta_cdf_matches_scipy() -> None:
@@ -418,7 +422,7 @@ def test_a_risk_fires_with_its_probability() -> None:
         risks=[{"key": "R", "probability": 0.3, "impact_days": 2, "threatens": ["A"]}],
     )
     net = compile_network(snap, cfg, START)
-    work = sample_work(snap, net, cfg, trials=TRIALS, seed=4)[0]
+    work = sample_work(snap, net, cfg, trials=TRIALS, seed=4)[0] // net.ticks_per_day
     assert set(np.unique(work).tolist()) == {1, 3}
     # binomial standard error sqrt(0.3 * 0.7 / 20,000) = 0.0032
     assert abs(np.mean(work == 3) - 0.3) < 0.016
@@ -445,7 +449,7 @@ def test_closed_risks_and_closed_items_are_ignored() -> None:
     )
     net = compile_network(snap, cfg, START)
     work = sample_work(snap, net, cfg, trials=50)
-    assert work[:, 0].tolist() == [1, 1]
+    assert work[:, 0].tolist() == [8, 8]  # hours: one day each
 
 
 def test_criticality_of_a_single_chain_is_one() -> None:
@@ -502,27 +506,55 @@ def test_percentiles_are_ordered_and_p80_finish_per_item() -> None:
 
 
 def test_mean_and_standard_deviation_of_a_serial_chain() -> None:
-    """A chain of four PERT(2, 3, 7)-day items: the finish is the sum of their whole-day
-    durations, so its mean is the sum of the means (exact for the same draws, and within
-    Monte Carlo error of 4 x E[ceil X] from the CDF) and, the items being independent, its
-    variance the sum of the variances."""
+    """A chain of four PERT(2, 3, 7)-day items (16, 24, 56 h). The finish is the sum of
+    their sampled hours, so its mean is the sum of the means: 4 x (2 + 4 x 3 + 7) / 6 =
+    14 days, within Monte Carlo error (variance 4 x 25 x 1.8 x 4.2 / (36 x 7) = 3 days^2:
+    alpha = 1.8, beta = 4.2). Whole-day rounding made it about 16. The forecast's mean and
+    standard deviation are those of the days shown (the day of the last hour worked)."""
     cfg = settings()
     snap = snapshot(chain(milestone="M"), chain_deps(), milestones=[{"key": "M", "name": "M"}])
     net = compile_network(snap, cfg, START)
     trials = 4_000
     result = simulate(snap, net, cfg, trials=trials, seed=5)
     work = sample_work(snap, net, cfg, trials=trials, seed=5)
-    total = work.sum(axis=0)  # working days; the last one shown is index total - 1
+    total = work.sum(axis=0)  # hours; the last one is worked on day ceil(total / 8) - 1
+    shown = -(-total // 8)
     cal = net.calendar
     for forecast in (result.project, result.milestones["M"]):
-        assert forecast.mean == cal.date(math.floor(total.mean() - 1 + 0.5))
-        assert forecast.std_days == pytest.approx(total.std())
+        assert forecast.mean == cal.date(math.floor(shown.mean() - 1 + 0.5))
+        assert forecast.std_days == pytest.approx(shown.std())
+    assert abs(total.mean() / 8 - 14.0) < 5 * math.sqrt(3.0 / trials)
+    assert result.project.std_days == pytest.approx(math.sqrt(3.0), rel=0.1)
+
+
+def test_mean_of_a_long_chain_of_small_items_is_the_sum_of_their_means() -> None:
+    """Forty triangular(2, 3, 7)-hour items in a row: mean (2 + 3 + 7) / 3 = 4 h each, so
+    160 h = 20 days (variance 40 x (4 + 9 + 49 - 6 - 14 - 21) / 18 = 46.7 h^2). Rounded
+    up to whole days they took a day each, 40 days; rounded up to hours 4.5 h each; to the
+    nearest hour E = sum_k P(X >= k + 1/2) = 4 h, from the CDF."""
+    items = [
+        {
+            "key": f"C{i}",
+            "estimate_hours": 3,
+            "estimate_range": {"optimistic": 2, "likely": 3, "pessimistic": 7},
+        }
+        for i in range(40)
+    ]
+    snap = snapshot(items, chain_deps(40))
+    cfg = settings(distribution="triangular")
+    net = compile_network(snap, cfg, START)
+    trials = 4_000
+    work = sample_work(snap, net, cfg, trials=trials, seed=6)
+    total = work.sum(axis=0)
     ks = np.arange(0, 8, dtype=float)
-    cdf = three_point_cdf("pert", np.full(8, 2.0), np.full(8, 3.0), np.full(8, 7.0), ks)
-    item_mean = float(np.sum(1.0 - cdf))  # E[ceil X] = sum_k P(X > k)
-    item_var = float(np.sum((2 * ks + 1) * (1.0 - cdf))) - item_mean**2  # E[Y^2] - E[Y]^2
-    assert abs(total.mean() - 4 * item_mean) < 5 * math.sqrt(4 * item_var / trials)
-    assert result.project.std_days == pytest.approx(math.sqrt(4 * item_var), rel=0.1)
+    cdf = three_point_cdf("triangular", np.full(8, 2.0), np.full(8, 3.0), np.full(8, 7.0), ks + 0.5)
+    assert float(np.sum(1.0 - cdf)) == pytest.approx(4.0)
+    assert abs(total.mean() - 160) < 5 * math.sqrt(46.7 / trials)
+    result = simulate(snap, net, cfg, trials=trials, seed=6)
+    shown = -(-total // 8)  # the day of the last hour worked, + 1
+    assert result.project.p50 == net.calendar.date(
+        int(np.quantile(shown, 0.5, method="inverted_cdf")) - 1
+    )
 
 
 def test_the_network_carries_relation_kinds_and_lags_for_the_simulation() -> None:
@@ -538,8 +570,10 @@ def test_the_network_carries_relation_kinds_and_lags_for_the_simulation() -> Non
         ("SF", False, True, -1),
     ):
         net = compile_network(snapshot(items, [("A", "B", kind, 2)]), cfg, START)
-        assert net.pred_finish.tolist() == [finish_pred] and net.lag.tolist() == [2]
-        assert net.succ_finish.tolist() == [finish_succ] and net.offset.tolist() == [offset]
+        day = net.ticks_per_day  # the arrays count working hours
+        assert net.pred_finish.tolist() == [finish_pred] and net.lag.tolist() == [2 * day]
+        assert net.succ_finish.tolist() == [finish_succ]
+        assert net.offset.tolist() == [offset * day]
         assert_reproduces_cpm(snapshot(items, [("A", "B", kind, 2)]), cfg, START)
 
 
@@ -575,3 +609,56 @@ def test_without_spread_it_stops_at_the_first_check_with_the_cpm_dates() -> None
     assert result.trials < 50_000
     assert result.project.p50 == result.project.p95 == deterministic.project.finish
     assert result.project.std_days == 0.0
+
+
+# Heizer & Render, Operations Management, the Milwaukee Paper PERT example: (a, m, b) in
+# weeks, here one working day each; expected critical path A-C-E-G-H, 15 days.
+MILWAUKEE = {
+    "A": ((1, 2, 3), []),
+    "B": ((2, 3, 4), []),
+    "C": ((1, 2, 3), ["A"]),
+    "D": ((2, 4, 6), ["A", "B"]),
+    "E": ((1, 4, 7), ["C"]),
+    "F": ((1, 2, 9), ["C"]),
+    "G": ((3, 4, 11), ["D", "E"]),
+    "H": ((1, 2, 3), ["F", "G"]),
+}
+
+
+def _continuous_finish(trials: int, seed: int) -> np.ndarray:
+    """The project finish (days) of a plain continuous-time PERT simulation: numpy beta
+    draws, longest path over the network in topological (dictionary) order."""
+    rng = np.random.default_rng(seed)
+    finish: dict[str, np.ndarray] = {}
+    for key, ((a, m, b), preds) in MILWAUKEE.items():
+        alpha, beta = 1 + 4 * (m - a) / (b - a), 1 + 4 * (b - m) / (b - a)
+        duration = a + (b - a) * rng.beta(alpha, beta, trials)
+        start = np.max([finish[p] for p in preds], axis=0) if preds else np.zeros(trials)
+        finish[key] = start + duration
+    return np.max(list(finish.values()), axis=0)
+
+
+@pytest.mark.parametrize("days", [15, 16, 17, 18])
+def test_chance_on_time_matches_a_continuous_time_simulation(days: int) -> None:
+    """At natural scale (one PERT unit = one working day) the chance of finishing on the
+    last day of ``days`` working days is P(F <= days) of the continuous model (the shown
+    last day is the day of the last hour). Rounding every activity up to whole days put it
+    far lower: 0.28 instead of 0.69 at 16 days, 0.12 instead of 0.48 at 15."""
+    items = [
+        {
+            "key": key,
+            "estimate_hours": 8 * m,
+            "estimate_range": {"optimistic": 8 * a, "likely": 8 * m, "pessimistic": 8 * b},
+            "milestone": "M",
+        }
+        for key, ((a, m, b), _preds) in MILWAUKEE.items()
+    ]
+    deps = [(p, key) for key, (_abm, preds) in MILWAUKEE.items() for p in preds]
+    cfg = settings()
+    due = WorkCalendar(cfg.calendar, START).date(days - 1)
+    snap = snapshot(items, deps, milestones=[{"key": "M", "name": "M", "due": due.isoformat()}])
+    result = run(snap, cfg, trials=20_000, seed=9)
+    expected = float(np.mean(_continuous_finish(200_000, 10) <= days))
+    assert result.project.probability_on_time is not None
+    # sampling error about 0.004; whole hours (a finish within the hour counts) ~0.02
+    assert abs(result.project.probability_on_time - expected) < 0.03

@@ -38,6 +38,7 @@ from tracker_bridge.planner.budget import (
     working_ranges,
 )
 from tracker_bridge.planner.calendar import WorkCalendar
+from tracker_bridge.planner.network import whole_days
 from tracker_bridge.planner.overlays import OverlayContext
 from tracker_bridge.settings import BudgetSettings, FixedCost
 
@@ -260,7 +261,8 @@ class _BudgetPass:
             pv_starts.append(begin)
             pv_finishes.append(shown.early_finish)
         pv_s, pv_f = working_ranges(self.cal, pv_starts, pv_finishes)
-        pv_f = np.where(full_duration, pv_s + np.maximum(self.net.duration[: self.n], 1), pv_f)
+        days = whole_days(self.net.duration[: self.n], self.net.ticks_per_day)
+        pv_f = np.where(full_duration, pv_s + np.maximum(days, 1), pv_f)
         pv_days = pv_f - pv_s
         cost = self.cost
         self.pv_s, self.pv_f = pv_s, pv_f

@@ -34,7 +34,7 @@ class Levels:
 
 @dataclass
 class Schedule:
-    """Early/late starts and finishes as exclusive working-day indices, floats in days."""
+    """Early/late starts and finishes (exclusive) and floats, in ticks of the network."""
 
     early_start: IntArray
     early_finish: IntArray
@@ -127,7 +127,7 @@ def run_passes(net: Network) -> Schedule:
         if sel.size:
             np.maximum.at(early_start, succ[sel], early_start[pred[sel]] + offset[sel])
     early_finish = early_start + work
-    project_finish = int(early_finish.max()) if n else net.start_index
+    project_finish = int(early_finish.max()) if n else net.start_index * net.ticks_per_day
 
     late_finish = np.minimum(np.full(n, project_finish, dtype=np.int64), net.deadline)
     late_finish = np.where(fixed, early_finish, late_finish)

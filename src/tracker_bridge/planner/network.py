@@ -2,11 +2,17 @@
 
 Conventions (documented in the README, section "How dates are computed"):
 
-* Durations are whole working days: ``ceil(estimate_hours / hours_per_day)``; an estimate of
-  0 h is a zero-duration milestone; a missing estimate uses ``planner.default_estimate_hours``
-  and the item is flagged. Trackers schedule by date, so a 1 h task still occupies one day.
-* Internally an item occupies working days ``[S, F)`` (exclusive finish, ``F = S + d``); the
-  plan shows inclusive finish dates (the last working day of the work).
+* Time is counted in *ticks*, whole fractions of a working day: ``ticks_per_day`` ticks make
+  one working day of ``hours_per_day`` hours (one tick is one working hour when the day has a
+  whole number of hours). Durations are ``estimate_hours`` rounded up to a whole tick; an
+  estimate of 0 h is a zero-duration milestone; a missing estimate uses
+  ``planner.default_estimate_hours`` and the item is flagged. Lags, constraints and the
+  calendar stay in whole working days (multiples of ``ticks_per_day``), so a network of
+  whole-day estimates gives exactly the dates of a day-by-day schedule.
+* Internally an item occupies the ticks ``[S, F)`` (exclusive finish, ``F = S + d``); the
+  plan shows the working day in which the work starts (``S // ticks_per_day``) and the one in
+  which its last tick is worked (``(F - 1) // ticks_per_day``): two 4 h items in a row at
+  8 h a day both show the same day.
 * Every relation becomes one inequality on start indices, ``S_succ >= S_pred + c``, with
   ``c = (d_pred if FS/FF) + lag - (d_succ if FF/SF)``; that keeps both passes linear.
 * Closed items are fixed at their actual dates (``closed_on``, else ``due``/``start``);
@@ -45,29 +51,65 @@ _SUCC_FINISH = {DependencyType.FF, DependencyType.SF}
 
 
 _EPS = 1e-9  # float noise tolerated before rounding up
+# Fractions of an hour tried, in order, for a whole number of ticks in a working day; a day
+# of 7.5 h has 15 half-hour ticks. A day no fraction fits is counted in minutes (rounded).
+_TICKS_PER_HOUR = (1, 2, 4, 5, 10, 20, 60)
 
 
-def duration_days(hours: float, hours_per_day: float) -> int:
-    """Whole working days for an estimate: rounded up, tolerant of float noise."""
+def ticks_per_day(hours_per_day: float) -> int:
+    """Ticks in one working day: its hours if whole, else the coarsest whole fraction."""
+    for per_hour in _TICKS_PER_HOUR:
+        ticks = hours_per_day * per_hour
+        if abs(ticks - round(ticks)) < 1e-6:
+            return max(1, round(ticks))
+    return max(1, round(hours_per_day * 60))
+
+
+def duration_ticks(hours: float, hours_per_day: float, ticks: int) -> int:
+    """Whole ticks for an estimate: rounded up, tolerant of float noise (0 h stays 0)."""
     if hours <= 0:
         return 0
-    return max(1, math.ceil(hours / hours_per_day - _EPS))
+    return max(1, math.ceil(hours * ticks / hours_per_day - _EPS))
 
 
-def remaining_days(days: int, done_ratio: int) -> int:
-    """Whole days still to schedule of an item ``done_ratio`` % done (rounded up)."""
-    if done_ratio <= 0 or days <= 0:
-        return days
-    return math.ceil(days * (100 - done_ratio) / 100 - _EPS)
+def remaining_part(work: int, done_ratio: int) -> int:
+    """Work still to schedule of an item ``done_ratio`` % done (rounded up, any unit)."""
+    if done_ratio <= 0 or work <= 0:
+        return work
+    return math.ceil(work * (100 - done_ratio) / 100 - _EPS)
 
 
-def remaining_work(days: IntArray, done_ratio: int) -> IntArray:
-    """Vectorised :func:`remaining_days` for one done ratio."""
+def remaining_work(work: IntArray, done_ratio: int) -> IntArray:
+    """Vectorised :func:`remaining_part` for one done ratio."""
     if done_ratio <= 0:
-        return days
-    partial = np.ceil(days * (100 - done_ratio) / 100 - _EPS).astype(np.int64)
-    result: IntArray = np.where(days > 0, partial, 0)
+        return work
+    partial = np.ceil(work * (100 - done_ratio) / 100 - _EPS).astype(np.int64)
+    result: IntArray = np.where(work > 0, partial, 0)
     return result
+
+
+#: Decimals kept of a fractional number of days shown (floats, durations).
+DAY_DECIMALS = 2
+
+
+def in_days(ticks: IntArray, per_day: int) -> list[int | float]:
+    """Ticks as working days: whole days as ``int`` (the figures of a whole-day plan keep
+    their shape), fractions as ``float`` rounded to :data:`DAY_DECIMALS`."""
+    whole, part = np.divmod(ticks, per_day)
+    if not part.any():
+        ints: list[int | float] = whole.tolist()
+        return ints
+    days = np.round(ticks / per_day, DAY_DECIMALS).astype(object)
+    exact = part == 0
+    days[exact] = whole[exact].astype(object)
+    mixed: list[int | float] = days.tolist()
+    return mixed
+
+
+def whole_days(ticks: IntArray, per_day: int) -> IntArray:
+    """Working days that work of ``ticks`` takes when started at the start of a day."""
+    days: IntArray = -(-ticks // per_day)
+    return days
 
 
 @dataclass
@@ -76,9 +118,11 @@ class Network:
 
     keys: list[str]
     calendar: WorkCalendar
-    duration: IntArray  # full working days of the estimate
-    work: IntArray  # days still to schedule (F - S): remaining for in-progress, actual if done
-    lower_bound: IntArray  # earliest start index
+    # Every time below is in ticks (``ticks_per_day`` a working day) unless it says days.
+    ticks_per_day: int
+    duration: IntArray  # full work of the estimate
+    work: IntArray  # work still to schedule (F - S): remaining for in-progress, actual if done
+    lower_bound: IntArray  # earliest start
     fixed: BoolArray  # closed items keep their actual dates
     fixed_start: IntArray
     deadline: IntArray  # exclusive finish bound (NO_DEADLINE if none)
@@ -89,9 +133,9 @@ class Network:
     offset: IntArray  # S_succ >= S_pred + offset
     pred_finish: BoolArray  # the relation reads the predecessor's finish (FS, FF)
     succ_finish: BoolArray  # the relation bounds the successor's finish (FF, SF)
-    lag: IntArray  # working days
-    start_index: int
-    as_of_index: int
+    lag: IntArray  # in ticks, whole working days
+    start_index: int  # working-day index
+    as_of_index: int  # working-day index
     summaries: dict[str, list[int]] = field(default_factory=dict)  # key -> leaf indices
     # Hub nodes follow the leaves (index len(keys) + j): one per summary end that relations
     # between two summaries go through, so m x n leaves need m + n edges, not m x n. Their
@@ -172,18 +216,23 @@ def compile_network(snapshot: Snapshot, settings: Settings, as_of: dt.date) -> N
     succ = np.array(edges.succ, dtype=np.int64)
     pred_finish = np.array(edges.pred_finish, dtype=bool)
     succ_finish = np.array(edges.succ_finish, dtype=bool)
-    lag = np.array(edges.lag, dtype=np.int64)
+    # Day indices become ticks; work is in ticks already.
+    per_day = arrays.ticks
+    lag = np.array(edges.lag, dtype=np.int64) * per_day
     offset = work[pred] * pred_finish + lag - work[succ] * succ_finish
+    deadline = arrays.deadline
+    deadline = np.where(deadline == NO_DEADLINE, NO_DEADLINE, deadline * per_day)
 
     return Network(
         keys=keys,
         calendar=calendar,
+        ticks_per_day=per_day,
         duration=arrays.duration,
         work=work,
-        lower_bound=arrays.lower,
+        lower_bound=arrays.lower * per_day,
         fixed=arrays.fixed,
-        fixed_start=arrays.fixed_start,
-        deadline=arrays.deadline,
+        fixed_start=arrays.fixed_start * per_day,
+        deadline=deadline,
         estimate_missing=arrays.missing,
         state=arrays.state,
         pred=pred,
@@ -221,13 +270,18 @@ def _inherited_constraints(
 
 
 class _LeafArrays:
-    """The per-node arrays of a network being compiled: the leaves, then any hubs."""
+    """The per-node arrays of a network being compiled: the leaves, then any hubs.
+
+    Work is in ticks; starts, fixed starts and deadlines are working-day indices here
+    (:func:`compile_network` turns them into ticks).
+    """
 
     def __init__(
         self, n: int, calendar: WorkCalendar, settings: Settings, as_of: dt.date, open_floor: int
     ) -> None:
         self.calendar = calendar
         self.hours_per_day = settings.calendar.hours_per_day
+        self.ticks = ticks_per_day(self.hours_per_day)
         self.default_hours = settings.planner.default_estimate_hours
         self.as_of = as_of
         self.open_floor = open_floor
@@ -254,21 +308,21 @@ class _LeafArrays:
         if hours is None:
             self.missing[i] = item.status is Status.OPEN
             hours = self.default_hours
-        days = duration_days(hours, self.hours_per_day)
-        if days > calendar.last_index:  # also keeps the integer arithmetic within int64
+        if hours / self.hours_per_day > calendar.last_index:  # keeps int64 arithmetic exact
             raise PlanError(
                 f"item {item.key}: an estimate of {hours:g} h ({self.hours_per_day:g} h a "
                 f"working day) runs past {dt.date.max}"
             )
-        self.duration[i] = days
+        ticks = duration_ticks(hours, self.hours_per_day, self.ticks)
+        self.duration[i] = ticks
         if item.status is Status.CLOSED:
-            self._closed(i, item, days)
+            self._closed(i, item, -(-ticks // self.ticks))
             return
         if item.done_ratio > 0:
-            self.work[i] = remaining_days(days, item.done_ratio)
+            self.work[i] = remaining_part(ticks, item.done_ratio)
             self.state.append("in_progress")
         else:
-            self.work[i] = days
+            self.work[i] = ticks
             self.state.append("planned")
         start = item.start_no_earlier_than
         inherited = inherited_start.get(item.key)
@@ -284,7 +338,7 @@ class _LeafArrays:
             self.deadline[i] = calendar.finish_bound(min(known))
 
     def _closed(self, i: int, item: WorkItem, days: int) -> None:
-        """A closed item is fixed at its actual dates."""
+        """A closed item is fixed at its actual dates (whole days: ``days`` if no start)."""
         calendar = self.calendar
         finish_day = item.closed_on or item.due or item.start or self.as_of
         finish = calendar.finish_bound(finish_day)
@@ -292,7 +346,7 @@ class _LeafArrays:
         begin = min(begin, finish)
         self.fixed[i] = True
         self.fixed_start[i] = begin
-        self.work[i] = finish - begin
+        self.work[i] = (finish - begin) * self.ticks
         self.state.append("done")
 
     def add_hubs(self, extra: int) -> None:

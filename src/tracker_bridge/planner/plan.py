@@ -25,6 +25,7 @@ from tracker_bridge.planner.network import (
     IntArray,
     Network,
     compile_network,
+    in_days,
 )
 from tracker_bridge.planner.overlays import OverlayContext, stages
 from tracker_bridge.settings import Settings
@@ -79,27 +80,35 @@ def critical_paths(
     heads = [int(i) for i in np.flatnonzero(critical[:leaves]) if int(i) not in has_incoming]
     heads.sort(key=lambda i: (int(es[i]), net.keys[i]))
 
-    paths: list[list[str]] = []
+    found: list[list[int]] = []
     truncated = False
     for head in heads:
         stack: list[list[int]] = [[head]]
-        while stack:
+        while stack and not truncated:
             chain = stack.pop()
             following = nexts.get(chain[-1])
             if not following:
-                if len(paths) == limit:
-                    return paths, True
-                paths.append([net.keys[i] for i in chain if i < leaves])
+                if len(found) == limit:
+                    truncated = True
+                    break
+                found.append(chain)
                 continue
             stack.extend([*chain, nxt] for nxt in reversed(following))
-    return paths, truncated
+        if truncated:
+            break
+    # The chains that end latest first (stable): with hours, a critical chain can end in an
+    # item that finishes within a day before the one that drives the finish.
+    ef = sched.early_finish
+    found.sort(key=lambda chain: -int(ef[chain[-1]]))
+    return [[net.keys[i] for i in chain if i < leaves] for chain in found], truncated
 
 
 def milestone_shift(net: Network, early_start: IntArray) -> IntArray:
-    """Days to show a zero-duration item earlier than its instant (the start of day S).
+    """Ticks to show a zero-duration item earlier than its instant.
 
-    One when a predecessor drives it (it is shown on the predecessor's finish day) and when
-    it is closed (it is shown on the day it closed, the day before its exclusive finish).
+    One when a predecessor drives it (it is shown on the day the predecessor's last tick is
+    worked) and when it is closed (it is shown on the day it closed, the day before its
+    exclusive finish); at its start floor it is shown on the day it may start.
     """
     moved = (early_start > net.lower_bound) | net.fixed
     shift: IntArray = ((net.work == 0) & moved).astype(np.int64)
@@ -156,7 +165,8 @@ def plan(
     net = compile_network(snapshot, settings, as_of)
     sched = run_passes(net)
     cal = net.calendar
-    threshold = settings.planner.critical_float_days
+    per_day = net.ticks_per_day
+    threshold = settings.planner.critical_float_days * per_day
     critical = (sched.total_float <= threshold) & ~net.fixed
     n = len(net.keys)  # the leaves; hub nodes (after them) are not shown
     display, finish_idx = _display_indices(net, sched, as_of)
@@ -165,7 +175,7 @@ def plan(
 
     paths, truncated = critical_paths(net, sched, critical, settings.planner.max_critical_paths)
     live_float = sched.total_float[:n][~net.fixed[:n]]
-    min_float = int(live_float.min()) if live_float.size else 0
+    min_float = in_days(live_float.min(keepdims=True), per_day)[0] if live_float.size else 0
     start = snapshot.project.start
     finish = cal.date(finish_idx) if n else start
     result = Plan(
@@ -193,20 +203,22 @@ def plan(
 def _display_indices(net: Network, sched: Schedule, as_of: dt.date) -> tuple[_Display, int]:
     """The working-day indices of the dates shown per leaf, and of the project's finish.
 
-    Inclusive display dates: start = S, finish = F - 1; a zero-duration item shows one day.
+    Inclusive display dates: the day of the first tick worked (S) and of the last (F - 1);
+    a zero-duration item shows one day.
     """
     n = len(net.keys)
+    per_day = net.ticks_per_day
     shift = milestone_shift(net, sched.early_start)[:n]
-    es_idx = sched.early_start[:n] - shift
-    ls_idx = sched.late_start[:n] - shift
-    ef_idx = np.maximum(sched.early_finish[:n] - 1, es_idx)
-    lf_idx = np.maximum(sched.late_finish[:n] - 1, ls_idx)
+    es_idx = (sched.early_start[:n] - shift) // per_day
+    ls_idx = (sched.late_start[:n] - shift) // per_day
+    ef_idx = np.maximum((sched.early_finish[:n] - 1) // per_day, es_idx)
+    lf_idx = np.maximum((sched.late_finish[:n] - 1) // per_day, ls_idx)
     # The project finishes on the last day any item is shown on. Late dates never fall after
     # it, nor after the item's own deadline (both inclusive). This only ever moves
     # zero-duration items: one sitting at its start floor is shown at the start of its day,
     # so without the bound its late date could land one day past the finish or deadline.
     finish_idx = max(int(ef_idx.max()), 0) if n else 0
-    last_allowed = np.minimum(net.deadline[:n] - 1, finish_idx)
+    last_allowed = np.minimum(net.deadline[:n] // per_day - 1, finish_idx)
     ls_idx = np.minimum(ls_idx, last_allowed)
     lf_idx = np.minimum(lf_idx, last_allowed)
     beyond = np.flatnonzero(ef_idx > net.calendar.last_index)
@@ -231,14 +243,16 @@ def _leaf_schedules(
     all_dates = cal.dates(all_idx)
     es_d, ef_d = all_dates[:n], all_dates[n : 2 * n]
     ls_d, lf_d = all_dates[2 * n : 3 * n], all_dates[3 * n :]
+    per_day = net.ticks_per_day
     deadline_dates = [
-        cal.date(int(d) - 1) if d != NO_DEADLINE else None for d in net.deadline[:n].tolist()
+        cal.date(int(d) // per_day - 1) if d != NO_DEADLINE else None
+        for d in net.deadline[:n].tolist()
     ]
-    tf_list = sched.total_float[:n].tolist()
-    ff_list = sched.free_float[:n].tolist()
+    tf_list = in_days(sched.total_float[:n], per_day)
+    ff_list = in_days(sched.free_float[:n], per_day)
     crit_list = critical[:n].tolist()
-    dur_list = net.duration[:n].tolist()
-    work_list = net.work[:n].tolist()
+    dur_list = in_days(net.duration[:n], per_day)
+    work_list = in_days(net.work[:n], per_day)
     missing_list = net.estimate_missing[:n].tolist()
     items: dict[str, ItemSchedule] = {}
     for i, key in enumerate(net.keys):
@@ -268,7 +282,7 @@ def _schedule_warnings(
     net: Network,
     sched: Schedule,
     items: dict[str, ItemSchedule],
-    min_float: int,
+    min_float: float,
 ) -> list[PlanWarning]:
     """Implausible inputs, missing estimates, due dates, deadlines that cannot be met."""
     n = len(net.keys)
@@ -331,14 +345,6 @@ def _add_summaries(
     idx = np.fromiter((i for leaves in lists for i in leaves), dtype=np.int64)
     cuts = np.cumsum([0, *(len(leaves) for leaves in lists[:-1])])
 
-    def low(values: IntArray) -> list[int]:
-        result: list[int] = np.minimum.reduceat(values[idx], cuts).tolist()
-        return result
-
-    def high(values: IntArray) -> list[int]:
-        result: list[int] = np.maximum.reduceat(values[idx], cuts).tolist()
-        return result
-
     live = ~net.fixed[idx]
     big = np.iinfo(np.int64).max
     float_live = np.minimum.reduceat(np.where(live, sched.total_float[idx], big), cuts)
@@ -355,8 +361,13 @@ def _add_summaries(
         )
     )
     m = len(keys)
-    first, last = low(sched.early_start), high(sched.early_finish)
-    free = low(sched.free_float)
+    per_day = net.ticks_per_day
+    span = np.maximum.reduceat(sched.early_finish[idx], cuts)
+    span -= np.minimum.reduceat(sched.early_start[idx], cuts)
+    free = in_days(np.minimum.reduceat(sched.free_float[idx], cuts), per_day)
+    total = in_days(np.where(any_live, float_live, 0), per_day)
+    spans = in_days(span, per_day)
+    left = in_days(np.where(any_live, remaining, 0), per_day)
     crit = np.logical_or.reduceat(critical[idx], cuts).tolist()
     for j, key in enumerate(keys):
         items[key] = ItemSchedule(
@@ -365,11 +376,11 @@ def _add_summaries(
             early_finish=shown[m + j],
             late_start=shown[2 * m + j],
             late_finish=shown[3 * m + j],
-            total_float=int(float_live[j]) if any_live[j] else 0,
+            total_float=total[j],
             free_float=free[j],
             critical=crit[j],
-            duration_days=last[j] - first[j],
-            remaining_days=int(remaining[j]) if any_live[j] else 0,
+            duration_days=spans[j],
+            remaining_days=left[j],
             state="summary",
         )
 

@@ -15,6 +15,11 @@ Rules (the README, section "Resource levelling", explains them to a project mana
   relation (FS, SS, FF, SF with lags) still holds.
 * The CPM figures of every item are unchanged; the levelled dates and the delay are added in
   ``plan.overlays.levelling``.
+* Levelling works in whole working days while the plan counts working hours: an item takes
+  the days its work needs when started at the start of a day (a 4 h item takes its person's
+  whole day) and starts no earlier than the day its CPM early start falls in. That never
+  overbooks anybody and never starts work before the CPM allows; it can finish a chain of
+  short items later than the plan.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from tracker_bridge.plan_overlays import (
 )
 from tracker_bridge.planner.cpm import Schedule, run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result, level
-from tracker_bridge.planner.network import Network, compile_network
+from tracker_bridge.planner.network import Network, compile_network, whole_days
 from tracker_bridge.planner.overlays import OverlayContext
 from tracker_bridge.planner.plan import milestone_shift
 from tracker_bridge.settings import Settings
@@ -165,15 +170,21 @@ def build_problem(ctx: OverlayContext) -> Levelling:
             demand[i, r] = 1
     in_progress = np.zeros(n, dtype=bool)
     in_progress[: len(net.keys)] = [s == "in_progress" for s in net.state]
-    release = np.maximum(sched.early_start, work_sched.early_start)
-    release = np.where(net.fixed, net.fixed_start, release)
     rank = _tie_break(net, by_key)
+    # Whole days (module docstring): the day each start falls in, work rounded up to days.
+    per_day = net.ticks_per_day
+    release = np.maximum(sched.early_start, work_sched.early_start) // per_day
+    release = np.where(net.fixed, net.fixed_start // per_day, release)
+    days = whole_days(work_net.work, per_day)
+    pred, succ = work_net.pred, work_net.succ
+    offset = days[pred] * work_net.pred_finish + work_net.lag // per_day
+    offset -= days[succ] * work_net.succ_finish
     problem = Problem(
-        duration=work_net.work.copy(),
+        duration=days,
         release=release,
-        pred=work_net.pred,
-        succ=work_net.succ,
-        offset=work_net.offset,
+        pred=pred,
+        succ=succ,
+        offset=offset,
         demand=demand,
         capacity=_capacity(names, net, settings),
         rank=rank,
@@ -246,12 +257,14 @@ def levelling_stage(ctx: OverlayContext) -> None:
     net, cal = ctx.net, ctx.net.calendar
     keys = net.keys
     n = len(keys)  # the leaves; hub nodes are not shown
+    per_day = net.ticks_per_day
     # shown as the plan shows dates: a zero-duration item a predecessor drives (or a closed
     # one) on the day before its instant, the finish inclusive
-    shown_start = (result.start - milestone_shift(net, result.start))[:n]
+    shown_start = (result.start - milestone_shift(net, result.start * per_day))[:n]
     shown_finish = np.maximum(result.finish[:n] - 1, shown_start)
     dates = cal.dates(np.concatenate([shown_start, shown_finish]))
-    delay = (result.start[:n] - sched.early_start[:n]).tolist()
+    early_day = sched.early_start // per_day
+    delay = (result.start[:n] - early_day[:n]).tolist()
     items: dict[str, LevelledItem] = {}
     for i, key in enumerate(keys):
         r = resource[i]
@@ -281,7 +294,7 @@ def levelling_stage(ctx: OverlayContext) -> None:
         if i < n  # a hub node links relations between summaries; it is no issue
     ]
     people = list(dict.fromkeys(c.resource for c in chain if c.resource is not None))
-    over = _overallocated(p, sched.early_start)
+    over = _overallocated(p, early_day)
     finish = cal.date(int(shown_finish.max())) if n else ctx.plan.project.finish
     ctx.plan.overlays.levelling = LevellingOverlay(
         finish=finish,

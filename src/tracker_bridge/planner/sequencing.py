@@ -96,7 +96,9 @@ def _kept_gaps(
     """Lags of the person-order relations and earliest starts that keep the gaps the
     relations do not explain (a day off), found by one forward pass in topological order:
     once everything before an issue starts on its levelled day, so does the issue."""
-    start = result.start.tolist()
+    # The levelling counts whole days, the network ticks: a levelled day starts at its
+    # first tick.
+    start = (result.start * net.ticks_per_day).tolist()
     lower = net.lower_bound.copy()
     lag = np.zeros(len(before), dtype=np.int64)
     incoming: list[list[tuple[int, int]]] = [[] for _ in start]

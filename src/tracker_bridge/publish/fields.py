@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 
 from tracker_bridge.model import FieldValue, ItemSchedule, Plan
@@ -29,7 +30,8 @@ def _cost(value: float | None) -> float | None:
 
 _VALUES: dict[str, Callable[[ItemSchedule], FieldValue]] = {
     "critical": lambda s: False if _done(s) else s.critical,
-    "total_float": lambda s: 0 if _done(s) else s.total_float,
+    # The tracker's field holds whole days: a fraction is rounded down (less float shown).
+    "total_float": lambda s: 0 if _done(s) else math.floor(s.total_float),
     "early_start": lambda s: s.early_start,
     "early_finish": lambda s: s.early_finish,
     "late_finish": lambda s: s.early_finish if _done(s) else s.late_finish,

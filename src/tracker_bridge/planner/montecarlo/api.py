@@ -68,7 +68,8 @@ def sample_work(
     seed: int | None = None,
     distribution: Distribution | None = None,
 ) -> IntArray:
-    """The work (whole working days) each trial of :func:`simulate` gives every item.
+    """The work (in ticks, ``net.ticks_per_day`` a day) each trial of :func:`simulate`
+    gives every item.
 
     ``(items, trials)`` in network order: remaining work for items in progress, risk
     impacts included, the actual days of closed items — the same draws as ``simulate``

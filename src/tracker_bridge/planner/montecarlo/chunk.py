@@ -31,7 +31,7 @@ def chunk_size(items: int) -> int:
 def _sample_work(
     model: _Model, seed: np.random.SeedSequence, work: AnyArray, ws: _Workspace
 ) -> None:
-    """Fill ``work`` (rows x trials) with whole working days for every row."""
+    """Fill ``work`` (rows x trials) with the work of every row, in ticks."""
     duration_seed, risk_seed = seed.spawn(2)
     trials = work.shape[1]
     ns = model.n_sampled
@@ -92,14 +92,15 @@ def _run_chunk(
     critical = _criticality(model, block, finish, work, ws)
     clock.mark("backward pass + criticality")
 
-    # Finish as shown (plan.milestone_shift): ef - 1, except an open zero-duration item at
-    # its start floor, shown on its own day (= ef). ``ef`` becomes "shown + 1" in place;
-    # every histogram below takes the 1 off its base.
+    # Finish as shown (plan.milestone_shift): the day of tick ef - 1, except an open
+    # zero-duration item at its start floor, shown on the day of its own tick (ef). ``ef``
+    # becomes "shown day + 1" in place; every histogram below takes the 1 off its base.
     if model.zero_rows.size:
         z = model.zero_rows
         at_floor = (work[z] == 0) & (es[z] <= model.lower[z][:, None])
         ef[z] += at_floor.astype(model.dtype)
         finish = np.maximum(finish, ef[z].max(axis=0))
+    finish = _shown_days(model, ef, finish)
     project = np.maximum(finish, 1)[None, :]  # the plan shows the project finish >= day 0
     project_low, project_counts = _count(project, ws, 1)
     group_low = group_counts = None
@@ -116,6 +117,20 @@ def _run_chunk(
         if group_low is not None and group_counts is not None:
             acc.groups.add(group_low - 1, group_counts)
     clock.mark("merge")
+
+
+def _shown_days(model: _Model, ef: AnyArray, finish: AnyArray) -> AnyArray:
+    """Finish ticks (+1 at a floor) -> shown day + 1: the day of the last tick worked, + 1.
+
+    ``ef`` is rounded up to whole days in place; returns ``finish`` rounded up likewise.
+    """
+    per_day = model.ticks_per_day
+    if per_day == 1:
+        return finish
+    ef += per_day - 1
+    ef //= per_day
+    rounded: AnyArray = (finish + (per_day - 1)) // per_day
+    return rounded
 
 
 def _forward(model: _Model, work: AnyArray, ws: _Workspace) -> tuple[AnyArray, AnyArray]:

@@ -1,4 +1,12 @@
-"""Three-point duration distributions (PERT, triangular) and whole-day samplers of them."""
+"""Three-point duration distributions (PERT, triangular) and samplers of them in ticks.
+
+A sampled duration is rounded to the *nearest* tick (a working hour at a whole number of
+hours a day, see :func:`network.ticks_per_day`), not up: rounding up adds half a tick to the
+mean of every activity, which a chain of many small items accumulates (a whole day per item
+when ticks were days). Rounding to the nearest keeps the mean of a serial chain the sum of
+its activities' means. An estimate without spread is not sampled: it takes the plan's work
+(rounded up like every estimate), so a simulation without spread reproduces the plan.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,12 @@ import numpy as np
 
 from tracker_bridge.model import WorkItem
 from tracker_bridge.planner.montecarlo.arrays import FloatArray, IntArray
-from tracker_bridge.planner.network import duration_days, remaining_work
+from tracker_bridge.planner.network import remaining_work
 from tracker_bridge.settings import Settings
 
 Distribution = Literal["pert", "triangular"]
 
-_EPS = 1e-9  # the tolerance network.duration_days uses before rounding up
+_EPS = 1e-9  # the tolerance network.duration_ticks uses before rounding up
 
 
 def beta_cdf(alpha: FloatArray, beta: FloatArray, x: FloatArray) -> FloatArray:
@@ -103,37 +111,37 @@ def three_point_hours(item: WorkItem, settings: Settings) -> tuple[float, float,
     )
 
 
-def day_thresholds(
+def nearest_tick(hours: float, tick_hours: float) -> int:
+    """The nearest whole tick (halves up) of a sampled duration of ``hours``, at least one."""
+    return max(1, math.floor(hours / tick_hours + 0.5))
+
+
+def tick_thresholds(
     distribution: Distribution,
     params: Sequence[tuple[float, float, float, int]],
-    hours_per_day: float,
+    tick_hours: float,
 ) -> list[tuple[int, FloatArray]]:
     """Per ``(a, m, b, done)`` row (hours, ``a < b``): ``(kmin, P(D <= k) for k >= kmin)``.
 
-    ``D`` is the whole-day duration; ``D <= k`` exactly when ``x <= (k + eps) *
-    hours_per_day`` (``network.duration_days`` rounding), so the thresholds are CDF values.
+    ``D`` is the duration in ticks of ``tick_hours``, rounded to the nearest
+    (:func:`nearest_tick`); ``D <= k`` exactly when ``x < (k + 1/2) * tick_hours``, so the
+    thresholds are CDF values.
     """
-    rows: list[int] = []
-    t_a: list[float] = []
-    t_m: list[float] = []
-    t_b: list[float] = []
-    t_x: list[float] = []
-    lows: list[int] = []
-    for r, (a, m, b, _done) in enumerate(params):
-        low = max(1, duration_days(a, hours_per_day))
-        lows.append(low)
-        for k in range(low, duration_days(b, hours_per_day)):
-            rows.append(r)
-            t_a.append(a)
-            t_m.append(m)
-            t_b.append(b)
-            t_x.append((k + _EPS) * hours_per_day)
-    cdf = (
-        three_point_cdf(distribution, np.array(t_a), np.array(t_m), np.array(t_b), np.array(t_x))
-        if rows
-        else np.zeros(0)
-    )
-    cuts = np.searchsorted(np.array(rows, dtype=np.int64), np.arange(len(params) + 1))
+    lows = [nearest_tick(a, tick_hours) for a, _m, _b, _done in params]
+    highs = [
+        max(low, nearest_tick(b, tick_hours))
+        for low, (_a, _m, b, _d) in zip(lows, params, strict=True)
+    ]
+    counts = np.array([high - low for low, high in zip(lows, highs, strict=True)], np.int64)
+    rows = np.repeat(np.arange(len(params)), counts)
+    cuts = np.zeros(len(params) + 1, dtype=np.int64)
+    np.cumsum(counts, out=cuts[1:])
+    cdf = np.zeros(0)
+    if rows.size:
+        abm = np.array([p[:3] for p in params], dtype=np.float64)[rows]
+        k = np.arange(rows.size) - cuts[rows] + np.array(lows, dtype=np.int64)[rows]
+        x: FloatArray = ((k + 0.5) * tick_hours).astype(np.float64)
+        cdf = three_point_cdf(distribution, abm[:, 0], abm[:, 1], abm[:, 2], x)
     return [(lows[r], cdf[cuts[r] : cuts[r + 1]]) for r in range(len(params))]
 
 
@@ -146,7 +154,7 @@ def _positions(cdf: FloatArray, bits: int) -> IntArray:
 
 
 def duration_table(low: int, cdf: FloatArray, done_ratio: int, k_bits: int) -> IntArray:
-    """Quantile table of whole-day work: entry ``j`` for ``u = (j + 0.5) / 2**k_bits``."""
+    """Quantile table of work in ticks: entry ``j`` for ``u = (j + 0.5) / 2**k_bits``."""
     size = 1 << k_bits
     diff = np.zeros(size + 1, dtype=np.int64)
     np.add.at(diff, _positions(cdf, k_bits), 1)
@@ -154,7 +162,7 @@ def duration_table(low: int, cdf: FloatArray, done_ratio: int, k_bits: int) -> I
 
 
 def duration_steps(low: int, cdf: FloatArray, done_ratio: int) -> tuple[int, list[tuple[int, int]]]:
-    """Whole-day work as ``low + sum(rise for (position, rise) if u16 >= position)`` for a
+    """Work in ticks as ``low + sum(rise for (position, rise) if u16 >= position)`` for a
     16-bit uniform ``u16`` — the table of :func:`duration_table` at 16 bits, as steps."""
     positions = _positions(cdf, 16)
     levels = remaining_work(low + np.arange(cdf.size + 1, dtype=np.int64), done_ratio)

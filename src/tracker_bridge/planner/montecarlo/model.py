@@ -15,12 +15,13 @@ from tracker_bridge.planner.montecarlo.arrays import AnyArray, BoolArray, FloatA
 from tracker_bridge.planner.montecarlo.distributions import (
     _EPS,
     Distribution,
-    day_thresholds,
     duration_steps,
     duration_table,
+    nearest_tick,
     three_point_hours,
+    tick_thresholds,
 )
-from tracker_bridge.planner.network import Network, duration_days, remaining_days
+from tracker_bridge.planner.network import Network, duration_ticks, remaining_part
 from tracker_bridge.settings import Settings
 
 _TABLE_ENTRIES = 1 << 22  # budget for all quantile tables together (entries)
@@ -67,7 +68,7 @@ class _StepGroup:
 
 @dataclass
 class _Model:
-    """Everything a chunk needs, in an internal row order (see ``perm``).
+    """Everything a chunk needs, in an internal row order (see ``perm``); times in ticks.
 
     Rows are ordered: sampled by table lookup | sampled by steps (grouped by table) |
     constant open work | closed (fixed) items.
@@ -91,8 +92,9 @@ class _Model:
     max_edges: int
     max_nodes: int
     zero_rows: IntArray  # open rows whose work can be 0 in some trial
+    ticks_per_day: int
     risk_rows: IntArray  # rows threatened by a risk that can fire
-    risk_impact: FloatArray  # (len(risk_rows), risks) impact days
+    risk_impact: FloatArray  # (len(risk_rows), risks) impact in ticks (not rounded)
     risk_prob: FloatArray  # (risks,)
     group_rows: IntArray  # rows of the members of each group (milestone, summary), by group
     group_cuts: list[tuple[int, int, int]]  # (group, first, end) in group_rows
@@ -167,7 +169,9 @@ def _upper_bound(
             cand = es[pred[sel]] + max_work[pred[sel]] * pred_finish[sel] + lag[sel]
             np.maximum.at(es, succ[sel], cand)
     top = int((es + max_work).max()) if es.size else 0
-    return top + int(np.abs(lag).max(initial=0)) + int(max_work.max(initial=0)) + 2
+    # + a day: finishes are rounded up to whole days in place (chunk._shown_days)
+    margin = int(np.abs(lag).max(initial=0)) + int(max_work.max(initial=0)) + net.ticks_per_day
+    return top + margin + 2
 
 
 _STEP_MAX = 8  # a table with at most this many steps is sampled by comparisons
@@ -223,17 +227,18 @@ def _build_model(
     ``groups`` are lists of network indices whose common finish (the latest) is forecast.
     """
     n = net.size  # the leaves, then hub nodes (zero work, never sampled or shown)
-    hpd = settings.calendar.hours_per_day
+    per_day = net.ticks_per_day
+    tick_hours = settings.calendar.hours_per_day / per_day
     if level is None:
         level = levelise(n, net.pred, net.succ, [*net.keys, *net.hub_keys]).level
     depth = int(level.max(initial=0))
     durations = _durations(snapshot, net, settings)
     risk_prob, risk_cols = _risks(snapshot, net)
     for r, impacts in risk_cols.items():
-        durations.max_work[r] += math.ceil(sum(impacts.values()) - _EPS)
+        durations.max_work[r] += math.ceil(sum(impacts.values()) * per_day - _EPS)
     bound = _upper_bound(net, level, depth, durations.max_work, net.pred_finish, net.lag)
     dtype: type[np.signedinteger[Any]] = np.int16 if bound < 32_000 else np.int32
-    samplers = _samplers(distribution, durations.sampled, hpd)
+    samplers = _samplers(distribution, durations.sampled, tick_hours)
     order = _row_order(net.fixed, samplers)
     perm, inv = order.perm, order.inv
     table, table_base, k_bits = _lookup_tables(samplers, perm[: order.n_lookup], dtype)
@@ -262,8 +267,9 @@ def _build_model(
         zero_rows=np.flatnonzero(
             (durations.min_work == 0)[perm] & ~net.fixed[perm] & (perm < len(net.keys))
         ).astype(np.int64),
+        ticks_per_day=per_day,
         risk_rows=inv[risk_rows] if risk_rows.size else risk_rows,
-        risk_impact=risk_impact,
+        risk_impact=risk_impact * per_day,
         risk_prob=np.array(risk_prob, dtype=np.float64),
         group_rows=np.array(group_rows, dtype=np.int64),
         group_cuts=group_cuts,
@@ -272,8 +278,11 @@ def _build_model(
 
 
 def _durations(snapshot: Snapshot, net: Network, settings: Settings) -> _Durations:
-    """Constant work of closed items and of open items without spread; estimates of the rest."""
+    """Constant work of closed items and of open items without spread (the plan's rounding
+    up), estimates of the rest (sampled to the nearest tick); in ticks."""
     hpd = settings.calendar.hours_per_day
+    per_day = net.ticks_per_day
+    tick_hours = hpd / per_day
     by_key = snapshot.item_map()
     fixed = net.fixed
     found = _Durations(net.work.copy(), net.work.copy(), net.work.copy(), {}, [])
@@ -286,12 +295,13 @@ def _durations(snapshot: Snapshot, net: Network, settings: Settings) -> _Duratio
             found.default_spread.append(key)
         done = item.done_ratio
         if b - a <= 1e-12 * max(1.0, b):
-            days = remaining_days(duration_days(m, hpd), done)
-            found.const_work[i] = found.min_work[i] = found.max_work[i] = days
+            ticks = remaining_part(duration_ticks(m, hpd, per_day), done)
+            found.const_work[i] = found.min_work[i] = found.max_work[i] = ticks
         else:
             found.sampled[i] = (a, m, b, done)
-            found.min_work[i] = remaining_days(max(1, duration_days(a, hpd)), done)
-            found.max_work[i] = remaining_days(duration_days(b, hpd), done)
+            low = nearest_tick(a, tick_hours)
+            found.min_work[i] = remaining_part(low, done)
+            found.max_work[i] = remaining_part(max(low, nearest_tick(b, tick_hours)), done)
     return found
 
 
@@ -323,14 +333,14 @@ def _risks(snapshot: Snapshot, net: Network) -> tuple[list[float], dict[int, dic
 
 
 def _samplers(
-    distribution: Distribution, sampled: dict[int, _Estimate], hours_per_day: float
+    distribution: Distribution, sampled: dict[int, _Estimate], tick_hours: float
 ) -> _Samplers:
     """One sampler per distinct estimate: comparisons with a few steps when many rows share
     the estimate, otherwise a quantile table lookup."""
     distinct: dict[_Estimate, int] = {}
     table_of = {i: distinct.setdefault(k, len(distinct)) for i, k in sorted(sampled.items())}
     params = list(distinct)
-    thresholds = day_thresholds(distribution, params, hours_per_day)
+    thresholds = tick_thresholds(distribution, params, tick_hours)
     users = np.bincount(np.array(list(table_of.values()), dtype=np.int64), minlength=len(params))
     stepped = {
         t
@@ -431,7 +441,7 @@ def _level_plans(
 
 
 def _risk_matrix(risk_cols: dict[int, dict[int, float]], risks: int) -> tuple[IntArray, FloatArray]:
-    """Threatened rows (network indices, sorted) and their impact days per risk."""
+    """Threatened rows (network indices, sorted) and their impact (days) per risk."""
     risk_rows = np.array(sorted(risk_cols), dtype=np.int64)
     risk_impact = np.zeros((risk_rows.size, risks), dtype=np.float64)
     for r_i, r in enumerate(risk_rows.tolist()):
