@@ -13,7 +13,6 @@ from tracker_bridge.cli.options import as_of_option, config_option, json_option,
 from tracker_bridge.cli.output import dump_json, plan_table, progress_bar
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.model import Plan, Snapshot
-from tracker_bridge.pipeline import fetch_snapshot, open_adapter
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings import Settings
 from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
@@ -56,6 +55,8 @@ def plan_command(
         snapshot = load_snapshot(snapshot_path)
     else:
         assert project is not None
+        from tracker_bridge.pipeline import fetch_snapshot
+
         with progress_bar(not (quiet or as_json), "fetching issues") as progress:
             snapshot = fetch_snapshot(settings, project, progress)
     from tracker_bridge.store import active_baseline
@@ -90,6 +91,8 @@ def plan_command(
 @handle_errors
 def fetch(project: str, output: Path | None, config_path: Path | None, quiet: bool) -> None:
     """Fetch a project from its tracker into a snapshot file."""
+    from tracker_bridge.pipeline import open_adapter
+
     settings = resolve_settings(config_path)
     with progress_bar(not quiet and output is not None, "fetching issues") as progress:
         adapter = open_adapter(settings, project, progress)
