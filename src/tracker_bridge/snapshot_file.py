@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from tracker_bridge.errors import InputError
+from tracker_bridge.gcpause import paused_gc
 from tracker_bridge.model import Snapshot, parse_snapshot
 from tracker_bridge.textfile import loads_json, read_text
 
 
 def load_snapshot(path: Path) -> Snapshot:
     """Read and validate a snapshot file."""
-    data = loads_json(read_text(path, "snapshot file", InputError), str(path), InputError)
+    text = read_text(path, "snapshot file", InputError)
+    try:
+        # pydantic parses and validates in one go (no dicts in between)
+        with paused_gc():
+            return Snapshot.model_validate_json(text)
+    except (ValidationError, ValueError, RecursionError):
+        pass  # read it again the slow way, which names what is wrong and where
+    data = loads_json(text, str(path), InputError)
     if not isinstance(data, dict):
         raise InputError(f"{path}: a snapshot is a JSON object with 'project' and 'items'")
     try:

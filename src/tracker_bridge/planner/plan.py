@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker_bridge.errors import PlanError
+from tracker_bridge.gcpause import paused_gc
 from tracker_bridge.model import (
     Baseline,
     ItemSchedule,
@@ -153,6 +154,17 @@ def plan(
 
     ``overlays=False`` computes the schedule only (no risk, budget or baseline stages).
     """
+    with paused_gc():
+        return _plan(snapshot, settings, as_of, baseline, overlays)
+
+
+def _plan(
+    snapshot: Snapshot,
+    settings: Settings,
+    as_of: dt.date,
+    baseline: Baseline | None,
+    overlays: bool,
+) -> Plan:
     net = compile_network(snapshot, settings, as_of)
     sched = run_passes(net)
     cal = net.calendar
