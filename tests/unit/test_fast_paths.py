@@ -13,6 +13,7 @@ import pytest
 from tracker_bridge.errors import InputError
 from tracker_bridge.gcpause import paused_gc
 from tracker_bridge.model import ItemSchedule, parse_snapshot
+from tracker_bridge.planner.montecarlo import stats
 from tracker_bridge.planner.montecarlo.stats import _count, _Histogram
 from tracker_bridge.planner.plan import trusted_schedule
 from tracker_bridge.snapshot_file import load_snapshot
@@ -26,7 +27,10 @@ class _Buffers:
         self.index = np.empty(rows * trials, dtype=np.intp)
 
 
-def test_counting_in_place_equals_merging_chunk_histograms() -> None:
+def test_counting_in_place_equals_merging_chunk_histograms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stats, "_QUANTILE_ROWS", 64)  # several blocks of rows
     rng = np.random.default_rng(7)
     rows, trials = 300, 64
     merged, counted = _Histogram(), _Histogram()

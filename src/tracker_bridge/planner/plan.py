@@ -60,16 +60,21 @@ _EMPTY_FIELDS = {
 def trusted_schedule(values: dict[str, Any]) -> ItemSchedule:
     """The ItemSchedule of ``values`` (every field, valid, in declaration order), built as
     ``model_construct`` builds it but without its loop over the fields: at 100,000 items
-    that loop took longer than the critical-path computation."""
+    that loop took longer than the critical-path computation.
+
+    Every item shares one set of the names of the fields set: it holds them all, so
+    assigning a field never changes it (a set per item took 2 kB).
+    """
     item = _new_schedule(ItemSchedule)
     _set_attribute(item, "__dict__", values)
-    _set_attribute(item, "__pydantic_fields_set__", set(values))
+    _set_attribute(item, "__pydantic_fields_set__", _ALL_SET)
     _set_attribute(item, "__pydantic_extra__", None)
     _set_attribute(item, "__pydantic_private__", None)
     return item
 
 
 _new_schedule = ItemSchedule.__new__
+_ALL_SET = set(ItemSchedule.model_fields)
 _set_attribute = object.__setattr__
 
 

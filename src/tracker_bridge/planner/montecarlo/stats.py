@@ -14,7 +14,7 @@ from tracker_bridge.planner.montecarlo.workspace import _Workspace
 
 _FIRST_CHECK = 512  # trials before the first check of stability (stop_when_stable)
 _FORECAST_QUANTILES = (0.5, 0.8, 0.95)
-_QUANTILE_ROWS = 4096
+_QUANTILE_ROWS = 4096  # rows at a time when a whole histogram is read or moved
 _SPARE = 8  # columns added on a side of the item histograms when they grow
 
 
@@ -78,8 +78,11 @@ class _Histogram:
         new_end = np.where(high >= end, high + 1 + spare, end)
         new_width = int((new_end - new_base).max())
         grown = np.zeros((rows, new_width), dtype=np.int32)
-        at = np.arange(rows)[:, None] * new_width + (self.base - new_base)[:, None]
-        grown.ravel()[at + np.arange(old_width)] = self.counts
+        shift = self.base - new_base
+        for r0 in range(0, rows, _QUANTILE_ROWS):  # blocks: the flat index is 8 bytes a count
+            r1 = min(rows, r0 + _QUANTILE_ROWS)
+            at = np.arange(r1 - r0)[:, None] * new_width + shift[r0:r1, None]
+            grown[r0:r1].ravel()[at + np.arange(old_width)] = self.counts[r0:r1]
         self.base, self.counts = new_base, grown
 
     def _add_rows(self, r0: int, base: IntArray, counts: IntArray) -> None:
@@ -99,7 +102,7 @@ class _Histogram:
         assert self.base is not None and self.counts is not None
         need = max(1, math.ceil(q * trials - 1e-9))
         result: IntArray = self.base.copy()
-        step = _QUANTILE_ROWS  # rows at a time: the running sums of every item are big
+        step = _QUANTILE_ROWS
         for r0 in range(0, result.size, step):
             reached = np.cumsum(self.counts[r0 : r0 + step], axis=1, dtype=np.int64) >= need
             result[r0 : r0 + step] += np.argmax(reached, axis=1)
