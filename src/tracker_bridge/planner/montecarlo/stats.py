@@ -15,7 +15,7 @@ from tracker_bridge.planner.montecarlo.workspace import _Workspace
 _FIRST_CHECK = 512  # trials before the first check of stability (stop_when_stable)
 _FORECAST_QUANTILES = (0.5, 0.8, 0.95)
 _QUANTILE_ROWS = 4096  # rows at a time when a whole histogram is read or moved
-_SPARE = 8  # columns added on a side of the item histograms when they grow
+_SPARE = 8  # at least this many columns (and a quarter more) added on a side that grows
 
 
 class _Histogram:
@@ -44,7 +44,8 @@ class _Histogram:
         low = values.min(axis=1).astype(np.int64) + shift
         high = values.max(axis=1).astype(np.int64) + shift
         with lock:
-            self._cover(low, high, _SPARE)
+            now = self.counts.shape[1] if self.counts is not None else int((high - low).max()) + 1
+            self._cover(low, high, max(_SPARE, now // 4))
             base, counts = self.base, self.counts
         assert base is not None and counts is not None
         width = counts.shape[1]
