@@ -174,6 +174,18 @@ class _Accumulator:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _merge(acc: _Accumulator, other: _Accumulator) -> None:
+    """Add what ``other`` gathered to ``acc`` (no chunk may be running into either)."""
+    acc.critical += other.critical
+    for mine, theirs in (
+        (acc.items, other.items),
+        (acc.groups, other.groups),
+        (acc.project, other.project),
+    ):
+        if theirs.base is not None and theirs.counts is not None:
+            mine.add(theirs.base, theirs.counts)
+
+
 def _checkpoints(chunks: int, size: int) -> list[int]:
     """Chunk counts after which stability is checked: trials 512, 1024, 2048, ... and all."""
     points: list[int] = []
