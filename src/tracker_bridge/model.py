@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from tracker_bridge.errors import InputError
 
-Key = Annotated[str, Field(min_length=1, description="Unique key, e.g. 'redmine:42'")]
+Key = Annotated[str, Field(min_length=1, description="Unique across trackers: '<kind>:<id>'")]
 
 
 class _Strict(BaseModel):

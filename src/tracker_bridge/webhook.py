@@ -6,8 +6,8 @@ An ASGI app (Starlette) with these routes:
     One route per installed tracker kind whose adapter has a webhook receiver
     (:class:`~tracker_bridge.adapters.protocol.WebhookReceiver`): the receiver verifies the
     delivery (signature or token) and maps it onto configured projects; what each sender
-    posts and signs is in its module (``adapters/github/webhooks.py``,
-    ``adapters/redmine/webhooks.py``). An unknown kind answers 404.
+    posts and signs is in its adapter (e.g. ``adapters/<kind>/webhooks.py``). An unknown
+    kind answers 404.
 ``GET /livez``, ``GET /readyz``, ``GET /healthz``
     Liveness, readiness (worker, store, jobs past their lease) and readiness plus the doctor
     checks; see :mod:`tracker_bridge.health` (who may see the detail, what it never names).

@@ -21,9 +21,9 @@ from github_helpers import REPO, TOKEN, AdapterFactory, Bodies, FakeTime, WikiRe
 from pydantic import SecretStr
 
 from tracker_bridge.adapters.github import GitHubAdapter
+from tracker_bridge.adapters.github.settings import GitHubSettings
 from tracker_bridge.settings import (
     FieldNames,
-    GitHubSettings,
     ProjectSettings,
     TrackerSettings,
 )

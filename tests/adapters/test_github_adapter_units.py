@@ -17,9 +17,10 @@ from tracker_bridge.adapters.github import (
     format_field_value,
     parse_estimate,
 )
+from tracker_bridge.adapters.github.settings import GitHubSettings
 from tracker_bridge.errors import ConfigError
 from tracker_bridge.model import EstimateRange
-from tracker_bridge.settings import GitHubSettings, settings_from_dict
+from tracker_bridge.settings import settings_from_dict
 
 # ------------------------------------------------------------------------------ helpers
 
@@ -120,7 +121,7 @@ def test_github_settings_are_validated() -> None:
             },
         }
     )
-    github = ok.projects["web"].github
+    github = ok.projects["web"].options(GitHubSettings)
     assert github is not None and github.project_owner() == ("user", "octo", 3)
     for bad, where in (
         ({"project_v2": "acme/7"}, "project_v2"),
@@ -220,7 +221,7 @@ def test_annotated_config_loads_and_documents_every_key() -> None:
     path = REPO_ROOT / "config" / "github.toml"
     settings = load_settings(path)
     assert settings.trackers["gh"].kind == "github"
-    assert settings.projects["web"].github is not None
+    assert settings.projects["web"].options(GitHubSettings) is not None
     text = path.read_text(encoding="utf-8")
     missing = [key for key in GitHubSettings.model_fields if f"{key} =" not in text]
     assert not missing

@@ -3,7 +3,9 @@
 ``<project>/snapshot.json`` holds the issues (the snapshot format of ``tracker-bridge fetch``);
 the values we write go to ``<project>/fields.json`` and pages to ``<project>/pages/TITLE.md``.
 Registered in the ``tracker_bridge.adapters`` entry-point group by the tests, it proves that
-adding a tracker needs one module and no edit to the core.
+adding a tracker needs one module and no edit to the core, its options included:
+``[projects.NAME.file] pages = "DIR"`` and ``[webhooks] file_token_env`` are validated with the
+models below.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tracker_bridge.adapters.protocol import (
     AdapterFactory,
@@ -58,7 +60,18 @@ def stored(value: FieldValue) -> str:
     return "" if value is None else str(value)
 
 
-TOKEN_ENV = "FILE_TRACKER_WEBHOOK_TOKEN"
+class FileOptions(BaseModel):
+    """``[projects.NAME.file]``: where the pages go, inside the project directory."""
+
+    model_config = ConfigDict(extra="forbid")
+    pages: str = Field(default="pages", pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class FileWebhookOptions(BaseModel):
+    """``[webhooks] file_token_env``: the variable that holds the webhook's token."""
+
+    model_config = ConfigDict(extra="forbid")
+    file_token_env: str = "FILE_TRACKER_WEBHOOK_TOKEN"
 
 
 class FileReceiver:
@@ -66,7 +79,8 @@ class FileReceiver:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._token = os.environ.get(TOKEN_ENV, "").encode() or None
+        options = settings.webhooks.options(FileWebhookOptions) or FileWebhookOptions()
+        self._token = os.environ.get(options.file_token_env, "").encode() or None
 
     def endpoints(self) -> dict[str, bool]:
         return {"file": self._token is not None}
@@ -98,6 +112,9 @@ class FileTracker:
 
     supports_incremental = False
     webhooks = FileReceiver
+    settings_model = FileOptions
+    webhook_settings_model = FileWebhookOptions
+    setup_command = None  # nothing to set up: the directory is the whole tracker
     page_style = PlainStyle(MARKUP)
 
     def __init__(
@@ -112,6 +129,7 @@ class FileTracker:
         risk: RiskSettings | None = None,
     ) -> None:
         self.root = Path(project.project)
+        self.pages = (project.options(FileOptions) or FileOptions()).pages
         self.requests_made = 0
 
     @property
@@ -119,7 +137,7 @@ class FileTracker:
         return self.root / "fields.json"
 
     def _page(self, title: str) -> Path:
-        return self.root / "pages" / f"{title}.md"
+        return self.root / self.pages / f"{title}.md"
 
     def fetch(
         self, *, since: dt.datetime | None = None, cached: Snapshot | None = None

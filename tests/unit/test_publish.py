@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tracker_bridge.adapters.github.keys import web_base
 from tracker_bridge.adapters.github.style import GitHubPageStyle
-from tracker_bridge.adapters.redmine.style import RedminePageStyle
+from tracker_bridge.adapters.redmine.style import RedminePageStyle, split_doubled_brackets
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.publish import PlainStyle, render_desired
@@ -26,11 +26,10 @@ from tracker_bridge.publish.document import (
     IssueRef,
     Paragraph,
     Table,
-    escape_markdown,
-    escape_textile,
-    render,
 )
 from tracker_bridge.publish.fields import desired_fields
+from tracker_bridge.publish.markup import escape_markdown, escape_textile
+from tracker_bridge.publish.markup import render as render_markup
 from tracker_bridge.publish.report import build_report, milestone_status
 from tracker_bridge.settings import FieldNames, Settings
 
@@ -116,6 +115,11 @@ def report_text(markup: str, snapshot: Snapshot | None = None) -> str:
 
 def style_for(markup: str) -> GitHubPageStyle | RedminePageStyle:
     return GitHubPageStyle() if markup == "gfm" else RedminePageStyle(markup)  # type: ignore[arg-type]
+
+
+def render(doc: Document, markup: str) -> str:
+    """The page text as the adapter whose wiki speaks ``markup`` renders it."""
+    return style_for(markup).render(doc)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -470,7 +474,7 @@ def test_markdown_paragraph_renders_as_the_plain_text(text: str) -> None:
 
 @given(st.text(alphabet=st.sampled_from(list("ab{[|]} "))))
 def test_redmine_markdown_never_leaves_doubled_braces(text: str) -> None:
-    plain = escape_markdown(text, redmine=True).replace("\\", "")
+    plain = escape_markdown(text, prepare=split_doubled_brackets).replace("\\", "")
     assert "{{" not in plain
     assert "[[" not in plain
 
@@ -506,9 +510,15 @@ def test_document_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="unsafe image file name"):
         Image("../x.png")
     with pytest.raises(ValueError, match="unknown markup 'rst'"):
-        render(Document(), "rst")
+        render_markup(Document(), "rst")
     assert render(Document([Paragraph((IssueRef("#1"),))]), "textile") == "p. &#35;1\n"
     assert render(Document([Paragraph((IssueRef("#1", "javascript:x"),))]), "gfm") == "#1\n"
+    # the plain renderers are the styles' renderers without a tracker's extras
+    hostile = Document([Paragraph("{{toc}} [[Wiki]]")])
+    assert render_markup(hostile, "common_mark") == "\\{\\{toc\\}\\} \\[\\[Wiki\\]\\]\n"
+    assert render(hostile, "common_mark") == render_markup(hostile, "common_mark").replace(
+        "\\{\\{", f"\\{{{WORD_JOINER}\\{{"
+    ).replace("\\[\\[", f"\\[{WORD_JOINER}\\[")
 
 
 @pytest.mark.parametrize("markup", MARKUPS)

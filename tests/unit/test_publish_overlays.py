@@ -30,7 +30,6 @@ from tracker_bridge.publish.document import (
     IssueRef,
     Paragraph,
     Table,
-    render,
 )
 from tracker_bridge.publish.fields import desired_fields, overlay_fields
 from tracker_bridge.publish.figures import chance, index, money, percent, signed_money
@@ -469,9 +468,9 @@ def test_charts_named_are_shown_in_their_sections(medco: tuple[Plan, Snapshot, B
         for b in section(doc, "Budget and earned value")
     )
     assert not any(isinstance(b, Image) for b in report(plan, snapshot).blocks)
-    textile = render(doc, "textile")
+    textile = RedminePageStyle().render(doc)
     assert "!tracker-bridge-gantt.png(Gantt chart of the plan)!" in textile
-    assert "![Gantt chart of the plan](tracker-bridge-gantt.png)" in render(doc, "gfm")
+    assert "![Gantt chart of the plan](tracker-bridge-gantt.png)" in GitHubPageStyle().render(doc)
 
 
 @pytest.mark.parametrize("markup", ["textile", "markdown", "common_mark", "gfm"])
@@ -480,7 +479,7 @@ def test_overlay_tables_are_well_formed(
 ) -> None:
     plan, snapshot, _ = medco
     style = GitHubPageStyle() if markup == "gfm" else RedminePageStyle(markup)  # type: ignore[arg-type]
-    text = render(build_report(plan, snapshot, style=style, charts=CHART_FILES), markup)
+    text = style.render(build_report(plan, snapshot, style=style, charts=CHART_FILES))
     table: list[str] = []
     for line in [*text.split("\n"), ""]:
         if line.startswith("|"):
@@ -497,10 +496,10 @@ def test_a_plan_read_back_from_json_renders_the_same(
 ) -> None:
     plan, snapshot, _ = medco
     again = Plan.model_validate(plan.to_json_dict())  # overlay dates are ISO strings now
-    for markup, style in (("textile", RedminePageStyle()), ("gfm", GitHubPageStyle())):
+    for style in (RedminePageStyle(), GitHubPageStyle()):
         first = build_report(plan, snapshot, style=style, charts=CHART_FILES)
         second = build_report(again, snapshot, style=style, charts=CHART_FILES)
-        assert render(first, markup) == render(second, markup)
+        assert style.render(first) == style.render(second)
 
 
 def test_render_desired_attaches_the_charts_it_shows(
@@ -517,7 +516,7 @@ def test_render_desired_attaches_the_charts_it_shows(
     assert [a.filename for a in page.attachments] == [GANTT_PNG, FINISH_PNG, S_CURVE_PNG]
     assert all(a.content_type == "image/png" and a.data[:4] == b"\x89PNG" for a in page.attachments)
     expected = build_report(plan, snapshot, style=RedminePageStyle(), charts=CHART_FILES)
-    assert page.body == render(expected, "textile")
+    assert page.body == RedminePageStyle().render(expected)
     plain = render_desired(plan, snapshot, charts=False, **kwargs).pages[0]
     assert plain.attachments == []
     assert "!tracker-bridge" not in plain.body

@@ -42,12 +42,15 @@ def file_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_BRIDGE_FILES_KEY", "unused")
 
 
-def _config(tmp_path: Path, project_dir: Path) -> Path:
+def _config(tmp_path: Path, project_dir: Path, options: str = "") -> Path:
     config = tmp_path / "tracker-bridge.toml"
     config.write_text(
         f"""
 [store]
 path = "{tmp_path / "state.sqlite3"}"
+
+[webhooks]
+file_token_env = "TB_FILE_TOKEN"
 
 [trackers.files]
 kind = "file"
@@ -55,6 +58,9 @@ kind = "file"
 [projects.shop]
 tracker = "files"
 project = "{project_dir}"
+
+[projects.shop.file]
+{options}
 """
     )
     return config
@@ -68,7 +74,7 @@ def test_a_kind_that_is_not_installed_is_a_config_error() -> None:
 def test_a_plugin_adapter_runs_doctor_and_run(file_plugin: None, tmp_path: Path) -> None:
     project_dir = tmp_path / "shop"
     project_dir.mkdir()
-    config = _config(tmp_path, project_dir)
+    config = _config(tmp_path, project_dir, 'pages = "plan-pages"')
     runner = CliRunner()
 
     doctor = runner.invoke(main, ["doctor", "--config", str(config), "--json"])
@@ -87,12 +93,42 @@ def test_a_plugin_adapter_runs_doctor_and_run(file_plugin: None, tmp_path: Path)
     assert written["file:2"]["early_start"] == "2027-03-03"
     assert written["file:2"]["early_finish"] == "2027-03-05"
     assert written["file:1"]["critical"] == "Yes"
-    page = (project_dir / "pages" / "Plan.md").read_text()
+    page = (project_dir / "plan-pages" / "Plan.md").read_text()  # its own option
     assert "Schedule of files" in page and "file:1" in page
 
     second = runner.invoke(main, args)
     assert second.exit_code == 0, second.output
     assert "no changes" in second.output
+
+
+def test_the_plugin_validates_its_own_options(file_plugin: None, tmp_path: Path) -> None:
+    """Bad options of the plugin's sections: one line each, naming the file and the key."""
+    config = _config(tmp_path, tmp_path, 'pages = "../x"\npgaes = "y"')
+    config.write_text(config.read_text().replace("file_token_env", "file_tokn_env"))
+    result = CliRunner().invoke(main, ["doctor", "--config", str(config)])
+    assert result.exit_code != 0
+    assert f"{config}: projects.shop.file.pages <- String should match pattern" in result.output
+    assert f"{config}: projects.shop.file.pgaes <- unknown key" in result.output
+    assert f"{config}: webhooks.file_tokn_env <- unknown key" in result.output
+
+
+def test_the_config_schema_shows_the_plugin_sections(file_plugin: None) -> None:
+    schema = json.loads(CliRunner().invoke(main, ["schema", "config"]).output)
+    project = schema["$defs"]["ProjectSettings"]["properties"]
+    assert project["file"]["$ref"] == "#/$defs/FileOptions"
+    assert schema["$defs"]["FileOptions"]["properties"]["pages"]["default"] == "pages"
+    assert "file_token_env" in schema["$defs"]["WebhookSettings"]["properties"]
+    assert (
+        "github" in project
+        and "redmine_token_env" in schema["$defs"]["WebhookSettings"]["properties"]
+    )
+
+
+def test_setup_lists_the_adapters_that_bring_a_set_up_command(file_plugin: None) -> None:
+    listed = CliRunner().invoke(main, ["setup", "--help"]).output
+    assert "github" in listed and "redmine" in listed
+    assert "file" not in listed.split("Commands:")[1]  # the plugin needs no set-up
+    assert CliRunner().invoke(main, ["setup", "file"]).exit_code == 2  # no such command
 
 
 def test_a_plugin_webhook_queues_a_pass_the_worker_runs(
@@ -104,7 +140,7 @@ def test_a_plugin_webhook_queues_a_pass_the_worker_runs(
     from tracker_bridge.webhook import create_app
     from tracker_bridge.worker import Worker, default_pass
 
-    monkeypatch.setenv("FILE_TRACKER_WEBHOOK_TOKEN", "s3cret")
+    monkeypatch.setenv("TB_FILE_TOKEN", "s3cret")  # named by its own [webhooks] key
     project_dir = tmp_path / "shop"
     project_dir.mkdir()
     (project_dir / "snapshot.json").write_text(json.dumps(SNAPSHOT))

@@ -13,9 +13,9 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from tracker_bridge.errors import ConfigError
 from tracker_bridge.model import (
@@ -34,6 +34,9 @@ from tracker_bridge.settings import (
     Settings,
     TrackerSettings,
 )
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -175,10 +178,25 @@ class AdapterFactory(Protocol):
     """How the pipeline builds an adapter for one configured project (the adapter class).
 
     ``webhooks`` is the kind's webhook receiver class, or None when the tracker has none.
+    ``settings_model`` validates the project's ``[projects.NAME.<kind>]`` section and
+    ``webhook_settings_model`` the ``[webhooks] <kind>_*`` keys (None: the adapter has no such
+    options); the adapter reads them back with ``project.options(Model)`` and
+    ``settings.webhooks.options(Model)``. ``setup_command`` returns the adapter's
+    ``tracker-bridge setup <kind>`` command (None: it needs no set-up); it is called only by
+    that command, so the adapter imports the command line's modules only then.
     """
 
     @property
     def webhooks(self) -> ReceiverFactory | None: ...
+
+    @property
+    def settings_model(self) -> type[BaseModel] | None: ...
+
+    @property
+    def webhook_settings_model(self) -> type[BaseModel] | None: ...
+
+    @property
+    def setup_command(self) -> Callable[[], click.Command] | None: ...
 
     def __call__(
         self,

@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Save, list and show baselines: the plan frozen as the yardstick for slip, cost and scope.",
     ),
     "demo": (
-        "tracker_bridge.cli.demo",
+        "tracker_bridge.demo.command",
         "Start a local Redmine with the MedCo example, plan it and publish the plan into it.",
     ),
     "doctor": (

@@ -14,7 +14,7 @@ from tracker_bridge.cli.output import dump_json, plan_table, progress_bar
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.model import Plan, Snapshot
 from tracker_bridge.planner import plan as make_plan
-from tracker_bridge.settings import Settings
+from tracker_bridge.settings.adapter_options import config_schema
 from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
 
 
@@ -22,7 +22,10 @@ from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
 @click.argument("what", type=click.Choice(["snapshot", "plan", "config"]))
 def schema(what: str) -> None:
     """Print the JSON Schema of the snapshot file, the plan JSON or the config."""
-    models: dict[str, type[BaseModel]] = {"snapshot": Snapshot, "plan": Plan, "config": Settings}
+    if what == "config":  # with the sections of the installed adapters
+        dump_json(config_schema())
+        return
+    models: dict[str, type[BaseModel]] = {"snapshot": Snapshot, "plan": Plan}
     dump_json(models[what].model_json_schema())
 
 

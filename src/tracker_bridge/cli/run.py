@@ -78,7 +78,7 @@ def _run_projects(
 def _project_names(settings: Settings, projects: tuple[str, ...], all_projects: bool) -> list[str]:
     if all_projects or not projects:
         if not settings.projects:
-            raise click.UsageError("no [projects.*] in the config; see config/redmine.toml")
+            raise click.UsageError("no [projects.*] in the config; see the examples in config/")
         if not all_projects and len(settings.projects) > 1:
             raise click.UsageError(
                 "several projects configured: name them with --project or use --all"
@@ -134,8 +134,9 @@ def run(
     --wait seconds, then reports "project X is being planned by another run (pid N)".
 
     Between full fetches (every full_fetch_hours, default 24, per project) a run reads only
-    the issues changed since the last run (Redmine); relations added between issues that did
-    not change otherwise are seen at the next full fetch, or at once with --full.
+    the issues changed since the last run (where the tracker's adapter can); relations added
+    between issues that did not change otherwise are seen at the next full fetch, or at once
+    with --full.
 
     \b
     Exit codes:
@@ -185,7 +186,7 @@ def doctor(projects: tuple[str, ...], config_path: Path | None, as_json: bool) -
     settings = resolve_settings(config_path)
     names = list(projects) or list(settings.projects)
     if not names:
-        raise click.UsageError("no [projects.*] in the config; see config/redmine.toml")
+        raise click.UsageError("no [projects.*] in the config; see the examples in config/")
     report: dict[str, list[dict[str, Any]]] = {}
     failed = False
     for name in names:

@@ -15,6 +15,7 @@ from tracker_bridge.cli.resolve import resolve_settings
 from tracker_bridge.errors import TrackerBridgeError
 from tracker_bridge.pipeline import open_adapter
 from tracker_bridge.settings import Settings
+from tracker_bridge.settings.adapter_options import webhook_secret_keys
 
 
 def _startup_checks(settings: Settings) -> None:
@@ -68,9 +69,11 @@ def serve(
     app = create_app(settings, worker=supervisor.status if supervisor else None)
     endpoints = app.state.webhooks.endpoints
     if not any(endpoints.values()):
+        keys = webhook_secret_keys()
+        named = " or ".join([", ".join(keys[:-1]), keys[-1]] if len(keys) > 1 else keys)
         err.print(
-            "serve: warning: no webhook secret configured; every delivery will be refused "
-            "(set [webhooks] github_secret_env, redmine_secret_env or redmine_token_env)",
+            "serve: warning: no webhook secret configured; every delivery will be refused"
+            + (f" (set [webhooks] {named})" if named else ""),
             markup=False,
         )
     if not skip_checks:

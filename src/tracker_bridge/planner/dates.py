@@ -1,9 +1,9 @@
 """The team's own dates, compared with the forecast (they never bind the schedule).
 
 A tracker's start and due dates are the team's current dates, and often the tracker's own
-bookkeeping: Redmine gives every new issue the creation day as its start and moves the
-start and due date of a ``precedes`` follower whenever its predecessor moves. Read as
-constraints they would make the plan report what Redmine did, not what the work needs. So
+bookkeeping: a tracker may give every new issue the creation day as its start and move the
+start and due date of a follower whenever its predecessor moves. Read as constraints they
+would make the plan report what the tracker did, not what the work needs. So
 only ``deadline``, ``start_no_earlier_than`` and milestone due dates bind (see
 :mod:`.network`); an open item's due date is compared here: ``finish_vs_due`` is the number
 of working days from the due date to the forecast finish (positive: forecast later).
@@ -71,8 +71,8 @@ def dates_finding(project: ProjectSettings) -> Finding:
     fix = None
     if len(compared) < 2:
         fix = (
-            "trackers such as Redmine set and move issue dates by themselves (creation day, "
-            "'precedes' followers); bind them only if the team sets them as commitments, "
+            "trackers may set and move issue dates by themselves (creation day, "
+            "followers of a moved issue); bind them only if the team sets them as commitments, "
             "else use a deadline field"
         )
     return Finding(id="dates.binding", ok=True, message=message, fix=fix)

@@ -14,7 +14,7 @@ Conventions (documented in the README, section "How dates are computed"):
   no earlier than the project start, ``as_of`` and the item's ``start_no_earlier_than``.
 * Only constraints bind: ``start_no_earlier_than``, ``deadline`` and the due date of the
   item's milestone. An open item's ``start`` and ``due`` are the tracker's current dates
-  (Redmine sets and moves them by itself); the plan only compares them (``dates.py``).
+  (the tracker may set and move them by itself); the plan only compares them (``dates.py``).
 * Summary items (parents) are not scheduled themselves: relations on them apply to every
   leaf below them, their own constraints bind those leaves, and their dates are the span
   of their leaves. A relation between two summaries of many leaves each goes through a hub

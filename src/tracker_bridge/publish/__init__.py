@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from tracker_bridge.model import Attachment, Baseline, DesiredPage, DesiredState, Plan, Snapshot
 from tracker_bridge.publish.chart_inputs import ChartStore, chart_inputs_digest
-from tracker_bridge.publish.document import MARKUPS, Document, render
+from tracker_bridge.publish.document import MARKUPS, Document
 from tracker_bridge.publish.fields import desired_fields, overlay_fields
+from tracker_bridge.publish.markup import render
 from tracker_bridge.publish.names import CHART_FILES
 from tracker_bridge.publish.report import build_report
 from tracker_bridge.publish.style import PageStyle, PlainStyle
@@ -61,9 +62,5 @@ def render_desired(
     document = build_report(plan, snapshot, style=style, charts=[a.filename for a in attachments])
     return DesiredState(
         fields=desired_fields(plan, field_names),
-        pages=[
-            DesiredPage(
-                title=page_title, body=render(document, style.markup), attachments=attachments
-            )
-        ],
+        pages=[DesiredPage(title=page_title, body=style.render(document), attachments=attachments)],
     )

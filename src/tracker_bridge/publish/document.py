@@ -1,26 +1,27 @@
-"""A tiny document structure and its renderers for Redmine Textile, Markdown and GitHub wikis.
+"""A tiny tracker-neutral document structure: headings, paragraphs, tables, images, lists.
 
-Text in a document is plain text: the renderers escape it, so an issue title can neither
-break a table (``|``) nor turn into formatting, images, wiki links or Redmine macros.
-Markups: ``textile`` (Redmine Textile), ``markdown`` (Redmine's Redcarpet Markdown),
-``common_mark`` (Redmine's CommonMark) and ``gfm`` (GitHub wikis: issue links are full links).
+Text in a document is plain text: the renderers (:mod:`tracker_bridge.publish.markup`) escape
+it, so an issue title can neither break a table (``|``) nor turn into formatting, images or
+links. Which renderer a page gets, and how it refers to an issue, is the tracker's
+:class:`~tracker_bridge.publish.style.PageStyle`, given by its adapter.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import quote
 
+#: The markup languages a page can be written in: Textile, Markdown (original syntax),
+#: CommonMark, GitHub Flavored Markdown.
 Markup = Literal["textile", "markdown", "common_mark", "gfm"]
 MARKUPS: tuple[Markup, ...] = ("textile", "markdown", "common_mark", "gfm")
 
 
 @dataclass(frozen=True)
 class IssueRef:
-    """A reference to one issue; ``autolink`` means Redmine links the bare label by itself."""
+    """A reference to one issue. ``autolink``: the tracker links the bare label by itself
+    (a ``#N`` number is then written as it is, not escaped and not linked)."""
 
     label: str
     url: str | None = None
@@ -78,189 +79,3 @@ class Document:
 
 
 _FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_WHITESPACE = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_REDMINE_ISSUE = re.compile(r"#\d+")
-_LIST_START = re.compile(r"(\d+)([.)])")
-# Characters that may start Textile or Redmine markup; '-' only matters at a word boundary.
-_TEXTILE_SPECIAL = frozenset("|*_+^~@%!\"'[]{}#=<>&\\:?`")
-# '(' starts acronyms "ABC(...)" after a word and the glyphs (c), (r), (tm).
-_TEXTILE_PAREN = re.compile(r"(?<=\S)\(|\((?=(?:c|r|tm)\))", re.IGNORECASE)
-# Characters that may start Markdown markup; '_' only matters at a word boundary.
-_MARKDOWN_SPECIAL = frozenset("\\`*{}[]<>#!~^=")
-_WORD_JOINER = "\u2060"
-_DOUBLED = re.compile(r"([{\[])(?=\1)")
-_ALT_UNSAFE = re.compile(r"[^\w .,;:/-]|_")
-
-
-def _clean(text: str) -> str:
-    """One line of text: control characters dropped, whitespace runs collapsed to a space."""
-    return _WHITESPACE.sub(" ", _CONTROL.sub("", text))
-
-
-def _alt_text(text: str) -> str:
-    """Image alt text reduced to characters no markup treats specially inside ``!...!``/``![]``."""
-    return _WHITESPACE.sub(" ", _ALT_UNSAFE.sub("", _clean(text))).strip()
-
-
-def _inside_word(text: str, i: int) -> bool:
-    return 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
-
-
-def escape_textile(text: str) -> str:
-    """Plain text as Textile: markup characters become numeric character references."""
-    text = _clean(text)
-    parens = {m.start() for m in _TEXTILE_PAREN.finditer(text)}
-    return "".join(
-        f"&#{ord(ch)};"
-        if ch in _TEXTILE_SPECIAL or i in parens or (ch == "-" and not _inside_word(text, i))
-        else ch
-        for i, ch in enumerate(text)
-    )
-
-
-def escape_markdown(text: str, *, redmine: bool = False) -> str:
-    """Plain text as Markdown inline text (backslash escapes; ``|`` as ``&#124;``).
-
-    For Redmine, doubled ``{{``/``[[`` are split with a word joiner: Redmine looks for macro
-    placeholders and wiki links in the rendered HTML, where backslash escapes are gone.
-    """
-    text = _clean(text)
-    if redmine:
-        text = _DOUBLED.sub(lambda m: m.group(1) + _WORD_JOINER, text)
-    out = []
-    for i, ch in enumerate(text):
-        if ch == "|":
-            out.append("&#124;")
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch in _MARKDOWN_SPECIAL or (ch == "_" and not _inside_word(text, i)):
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _markdown_block_start(text: str) -> str:
-    """Escape what would make escaped inline text a list item at the start of a block."""
-    if text[:1] in ("-", "+"):
-        return "\\" + text
-    match = _LIST_START.match(text)
-    if match:
-        return match.group(1) + "\\" + text[match.end(1) :]
-    return text
-
-
-def _safe_url(url: str | None) -> str | None:
-    """An http(s) URL with the characters that would end a link percent-encoded."""
-    if url is None or not url.startswith(("http://", "https://")):
-        return None
-    return quote(url, safe="/:?#[]@!$&'*+,;=%~.-_")
-
-
-class _Renderer:
-    """Shared layout; subclasses supply the syntax of one markup."""
-
-    def __init__(self, escape: Callable[[str], str]) -> None:
-        self.escape = escape
-
-    def ref(self, ref: IssueRef) -> str:
-        raise NotImplementedError
-
-    def inline(self, cell: Cell) -> str:
-        spans = cell if isinstance(cell, tuple) else (cell,)
-        text = "".join(self.ref(s) if isinstance(s, IssueRef) else self.escape(s) for s in spans)
-        return text.strip()
-
-    def block(self, block: Block) -> str:
-        raise NotImplementedError
-
-    def render(self, doc: Document) -> str:
-        return "\n\n".join(self.block(b) for b in doc.blocks) + "\n"
-
-
-class _Textile(_Renderer):
-    def __init__(self) -> None:
-        super().__init__(escape_textile)
-
-    def ref(self, ref: IssueRef) -> str:
-        if ref.autolink and _REDMINE_ISSUE.fullmatch(ref.label):
-            return ref.label
-        url = _safe_url(ref.url)
-        if url is None:
-            return self.escape(ref.label)
-        return f'"{self.escape(ref.label)}":{url}'
-
-    def block(self, block: Block) -> str:
-        if isinstance(block, Heading):
-            return f"h{block.level}. {self.inline(block.text)}"
-        if isinstance(block, Paragraph):
-            return f"p. {self.inline(block.text)}"
-        if isinstance(block, Image):
-            alt = f"({_alt_text(block.alt)})" if _alt_text(block.alt) else ""
-            return f"!{block.filename}{alt}!"
-        if isinstance(block, BulletList):
-            return "\n".join(f"* {self.inline(item)}" for item in block.items)
-        head = "".join(
-            f"|_{'>' if i in block.right else ''}. {self.inline(h)} "
-            for i, h in enumerate(block.header)
-        )
-        lines = [head + "|"]
-        for row in block.rows:
-            cells = "".join(
-                f"|{'>. ' if i in block.right else ' '}{self.inline(c)} " for i, c in enumerate(row)
-            )
-            lines.append(cells + "|")
-        return "\n".join(lines)
-
-
-class _Markdown(_Renderer):
-    def __init__(self, *, redmine: bool) -> None:
-        super().__init__(lambda text: escape_markdown(text, redmine=redmine))
-        self.redmine = redmine
-
-    def ref(self, ref: IssueRef) -> str:
-        if self.redmine and ref.autolink and _REDMINE_ISSUE.fullmatch(ref.label):
-            return ref.label
-        url = _safe_url(ref.url)
-        prefix, hash_sign, number = ref.label.rpartition("#")
-        if hash_sign and number.isdigit() and number.isascii():  # '#12' needs no escape here
-            label = f"{self.escape(prefix)}#{number}"
-        else:
-            label = self.escape(ref.label)
-        if url is None:
-            return label
-        return f"[{label}]({url})"
-
-    def block(self, block: Block) -> str:
-        if isinstance(block, Heading):
-            return f"{'#' * block.level} {self.inline(block.text)}"
-        if isinstance(block, Paragraph):
-            return _markdown_block_start(self.inline(block.text))
-        if isinstance(block, Image):
-            return f"![{_alt_text(block.alt)}]({block.filename})"
-        if isinstance(block, BulletList):
-            return "\n".join(
-                f"- {_markdown_block_start(self.inline(item))}" for item in block.items
-            )
-        lines = [
-            "| " + " | ".join(self.inline(h) for h in block.header) + " |",
-            "|"
-            + "|".join("---:" if i in block.right else "---" for i in range(len(block.header)))
-            + "|",
-        ]
-        lines.extend("| " + " | ".join(self.inline(c) for c in row) + " |" for row in block.rows)
-        return "\n".join(lines)
-
-
-def render(doc: Document, markup: str) -> str:
-    """Render a document in ``textile``, ``markdown``, ``common_mark`` or ``gfm``."""
-    if markup == "textile":
-        renderer: _Renderer = _Textile()
-    elif markup in ("markdown", "common_mark"):
-        renderer = _Markdown(redmine=True)
-    elif markup == "gfm":
-        renderer = _Markdown(redmine=False)
-    else:
-        raise ValueError(f"unknown markup {markup!r}; use one of {', '.join(MARKUPS)}")
-    return renderer.render(doc)

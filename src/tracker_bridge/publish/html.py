@@ -20,9 +20,8 @@ from tracker_bridge.publish.document import (
     Image,
     IssueRef,
     Paragraph,
-    _Renderer,
-    _safe_url,
 )
+from tracker_bridge.publish.markup import Renderer, safe_url
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
@@ -39,13 +38,13 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-class _Html(_Renderer):
+class _Html(Renderer):
     def __init__(self, images: Mapping[str, bytes]) -> None:
         super().__init__(_escape)
         self.images = images
 
     def ref(self, ref: IssueRef) -> str:
-        url = _safe_url(ref.url)
+        url = safe_url(ref.url)
         if url is None:
             return self.escape(ref.label)
         return f'<a href="{self.escape(url)}">{self.escape(ref.label)}</a>'

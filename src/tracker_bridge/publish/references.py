@@ -22,7 +22,7 @@ class IssueRefs:
         self.items = snapshot.item_map()
 
     def ref(self, key: str) -> IssueRef:
-        """How the page refers to ``key`` (e.g. ``#123`` on Redmine, a link on GitHub)."""
+        """How the page refers to ``key`` (a bare ``#123``, a link..., as the style says)."""
         return self._refer(key)
 
     def title(self, key: str) -> str:

@@ -1,8 +1,8 @@
-"""How a tracker shows our pages: its markup and how a page refers to an issue.
+"""How a tracker shows our pages: its markup, how it is rendered, how a page refers to an issue.
 
-The publisher knows no tracker: each adapter provides a :class:`PageStyle` (Redmine links a
-bare ``#42`` by itself; a GitHub wiki needs a full link). :class:`PlainStyle` suits any
-tracker whose items carry a URL.
+The publisher knows no tracker: each adapter provides a :class:`PageStyle` (one tracker links
+a bare ``#42`` by itself, another's wiki needs a full link; one reads macros into its rendered
+pages). :class:`PlainStyle` suits any tracker whose items carry a URL.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tracker_bridge.model import Snapshot
-from tracker_bridge.publish.document import IssueRef, Markup
+from tracker_bridge.publish.document import Document, IssueRef, Markup
+from tracker_bridge.publish.markup import render
 
 __all__ = ["PageStyle", "PlainStyle", "Refer", "link_by_url"]
 
@@ -32,6 +33,10 @@ class PageStyle(Protocol):
         """How this page refers to the snapshot's items (and to keys it does not know)."""
         ...
 
+    def render(self, document: Document) -> str:
+        """The document as the tracker's page text, in :attr:`markup`."""
+        ...
+
 
 def link_by_url(snapshot: Snapshot) -> Refer:
     """Items shown by their key, linked to their URL when they have one."""
@@ -47,3 +52,6 @@ class PlainStyle:
 
     def references(self, snapshot: Snapshot) -> Refer:
         return link_by_url(snapshot)
+
+    def render(self, document: Document) -> str:
+        return render(document, self.markup)

@@ -25,9 +25,9 @@ from pydantic import (
 
 from tracker_bridge.errors import ConfigError
 from tracker_bridge.plan_fields import plan_field, required_fields
+from tracker_bridge.settings.adapter_options import AdapterSections
 from tracker_bridge.settings.base import WEEKDAYS as WEEKDAYS
 from tracker_bridge.settings.base import _check_header_safe, _read_secret, _Section
-from tracker_bridge.settings.github import GitHubSettings as GitHubSettings
 from tracker_bridge.settings.webhooks import WebhookSettings as WebhookSettings
 from tracker_bridge.textfile import read_text
 
@@ -172,8 +172,9 @@ class WriteBackSettings(_Section):
     )
 
 
-class ProjectSettings(_Section):
-    """One tracker project to plan."""
+class ProjectSettings(AdapterSections):
+    """One tracker project to plan. ``[projects.NAME.<kind>]`` holds the options of the
+    tracker's adapter (e.g. ``[projects.web.github]``), validated by that adapter."""
 
     tracker: str = Field(description="Name of a [trackers.NAME] section")
     project: str = Field(description="The tracker's project identifier, e.g. Redmine 'webshop'")
@@ -181,9 +182,6 @@ class ProjectSettings(_Section):
     wiki_page: str = "Plan"
     start: dt.date | None = Field(
         default=None, description="Project start; default: earliest item start or creation"
-    )
-    github: GitHubSettings | None = Field(
-        default=None, description="GitHub specifics (repositories, Projects board, wiki)"
     )
     full_fetch_hours: float = Field(
         default=24,

@@ -1,52 +1,35 @@
-"""``[webhooks]``: the webhook server, its queue, its senders' secrets and its limits."""
+"""``[webhooks]``: the webhook server, its queue and its limits (the senders' secrets are
+keys its adapters own)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Literal
 
 from pydantic import (
     Field,
     SecretStr,
 )
 
-from tracker_bridge.settings.base import _read_secret, _Section
+from tracker_bridge.settings.adapter_options import AdapterSections, ModelRole
+from tracker_bridge.settings.base import _read_secret
 
 
-class WebhookSettings(_Section):
+class WebhookSettings(AdapterSections):
     """The webhook server (``tracker-bridge serve``) and its queue.
 
     Secrets come from an environment variable (``*_env``) or a file (``*_file``), never from
-    this file. ``github_secret``: the secret of the GitHub webhook (``X-Hub-Signature-256``).
-    ``redmine_secret``: the secret of a Redmine 7 webhook (``X-Redmine-Signature-256``).
-    ``redmine_token``: the token in the URL of the redmine_webhook plugin, which signs nothing
-    (``.../hooks/redmine?token=...``).
+    this file. Each tracker's senders are configured by keys that start with its kind
+    (``github_secret_env``, ``redmine_token_env``...): its adapter owns and validates them.
     """
 
-    github_secret_env: str | None = Field(
-        default=None, description="Default: TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET"
-    )
-    github_secret_file: Path | None = None
-    redmine_secret_env: str | None = Field(
-        default=None, description="Default: TRACKER_BRIDGE_REDMINE_WEBHOOK_SECRET"
-    )
-    redmine_secret_file: Path | None = None
-    redmine_token_env: str | None = Field(
-        default=None, description="Default: TRACKER_BRIDGE_REDMINE_WEBHOOK_TOKEN"
-    )
-    redmine_token_file: Path | None = None
+    _adapter_keys: ClassVar[Literal["table", "prefix"]] = "prefix"
+    _adapter_model: ClassVar[ModelRole] = "webhook_settings_model"
+
     bot_logins: list[str] = Field(
         default_factory=list,
-        description="Logins whose changes are our own (GitHub sender.login, e.g. 'app[bot]'; "
-        "the Redmine plugin's journal author)",
-    )
-    redmine_bot_user_ids: list[int] = Field(
-        default_factory=list,
-        description="Redmine user ids of the bot (Redmine 7 journals name users by id and name)",
-    )
-    redmine_project_ids: dict[str, int] = Field(
-        default_factory=dict,
-        description="Configured project -> Redmine numeric project id, for Redmine 7 payloads "
-        "(they carry the project's id and name, not its identifier)",
+        description="Logins whose changes are our own (e.g. a GitHub App's 'app[bot]', the "
+        "author of our journals), for the trackers whose deliveries name a login",
     )
     debounce_seconds: float = Field(
         default=5, ge=0, description="A pass starts this long after the last delivery"
@@ -88,24 +71,6 @@ class WebhookSettings(_Section):
         default=5, gt=0, description="An idle keep-alive connection is closed after this"
     )
 
-    def github_secret(self) -> SecretStr | None:
-        """The GitHub webhook secret, or None when none is configured."""
-        return _read_secret(
-            "webhooks.github_secret",
-            self.github_secret_env,
-            self.github_secret_file,
-            "TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET",
-        )
-
-    def redmine_secret(self) -> SecretStr | None:
-        """The Redmine 7 webhook secret, or None."""
-        return _read_secret(
-            "webhooks.redmine_secret",
-            self.redmine_secret_env,
-            self.redmine_secret_file,
-            "TRACKER_BRIDGE_REDMINE_WEBHOOK_SECRET",
-        )
-
     def health_token(self) -> SecretStr | None:
         """The token that unlocks the detail of ``/readyz`` and ``/healthz``, or None."""
         return _read_secret(
@@ -113,13 +78,4 @@ class WebhookSettings(_Section):
             self.health_token_env,
             self.health_token_file,
             "TRACKER_BRIDGE_HEALTH_TOKEN",
-        )
-
-    def redmine_token(self) -> SecretStr | None:
-        """The redmine_webhook plugin's URL token, or None."""
-        return _read_secret(
-            "webhooks.redmine_token",
-            self.redmine_token_env,
-            self.redmine_token_file,
-            "TRACKER_BRIDGE_REDMINE_WEBHOOK_TOKEN",
         )

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import SecretStr
 
@@ -18,6 +19,7 @@ from tracker_bridge.adapters.github.context import Context, Notes
 from tracker_bridge.adapters.github.fetch import Fetcher
 from tracker_bridge.adapters.github.keys import IssueKeys, web_base
 from tracker_bridge.adapters.github.projects import Projects
+from tracker_bridge.adapters.github.settings import GitHubSettings, GitHubWebhookSettings
 from tracker_bridge.adapters.github.style import GitHubPageStyle
 from tracker_bridge.adapters.github.webhooks import GitHubReceiver
 from tracker_bridge.adapters.github.wiki import Wiki
@@ -32,15 +34,24 @@ from tracker_bridge.model import (
 )
 from tracker_bridge.settings import (
     FieldNames,
-    GitHubSettings,
     ProjectSettings,
     RiskSettings,
     TrackerSettings,
 )
 
+if TYPE_CHECKING:
+    import click
+
 __all__ = ["GitHubAdapter"]
 
 log = logging.getLogger(__package__)  # the package's logger: log lines name the adapter
+
+
+def _setup_command() -> click.Command:
+    """``tracker-bridge setup github`` (imported on use: it needs the command line)."""
+    from tracker_bridge.adapters.github.setup_cli import setup_github
+
+    return setup_github
 
 
 class GitHubAdapter:
@@ -53,6 +64,11 @@ class GitHubAdapter:
     supports_incremental = False
     #: The webhook endpoint ``/hooks/<kind>`` (see its module).
     webhooks = GitHubReceiver
+    #: ``[projects.NAME.github]`` and the ``[webhooks] github_*`` keys.
+    settings_model = GitHubSettings
+    webhook_settings_model = GitHubWebhookSettings
+
+    setup_command: ClassVar[Callable[[], click.Command] | None] = _setup_command
 
     def __init__(
         self,
@@ -72,7 +88,7 @@ class GitHubAdapter:
         self.field_names = field_names
         self.tracker_name = tracker_name
         self.progress = progress
-        self.settings: GitHubSettings = project.github or GitHubSettings()
+        self.settings: GitHubSettings = project.options(GitHubSettings) or GitHubSettings()
         repositories = list(self.settings.repositories)
         if not repositories:
             if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", project.project):

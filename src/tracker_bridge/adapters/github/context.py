@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tracker_bridge.adapters.github.keys import IssueKeys
-from tracker_bridge.settings import FieldNames, GitHubSettings
+from tracker_bridge.adapters.github.settings import GitHubSettings
+from tracker_bridge.settings import FieldNames
 
 __all__ = ["Context", "Notes"]
 

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from tracker_bridge.adapters.github.settings import GitHubSettings
 from tracker_bridge.adapters.values import parse_float
 from tracker_bridge.model import EstimateRange
-from tracker_bridge.settings import GitHubSettings
 
 __all__ = ["estimate", "parse_estimate"]
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from tracker_bridge.adapters.github.keys import ISSUE_KEY
 from tracker_bridge.model import Snapshot
-from tracker_bridge.publish.document import IssueRef, Markup
+from tracker_bridge.publish.document import Document, IssueRef, Markup
+from tracker_bridge.publish.markup import MarkdownRenderer
 from tracker_bridge.publish.style import Refer, link_by_url
 
 __all__ = ["GitHubPageStyle"]
@@ -37,3 +38,6 @@ class GitHubPageStyle:
             return IssueRef(f"#{number}" if single_repo else f"{repo}#{number}", url)
 
         return refer
+
+    def render(self, document: Document) -> str:
+        return MarkdownRenderer().render(document)

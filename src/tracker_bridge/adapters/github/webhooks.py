@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tracker_bridge.adapters.github.settings import GitHubSettings, GitHubWebhookSettings
 from tracker_bridge.adapters.protocol import Delivery, WebhookReceiver, WrittenValues
 from tracker_bridge.adapters.values import same_shown_value
 from tracker_bridge.delivery import (
@@ -44,7 +45,8 @@ class GitHubReceiver:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        secret = settings.webhooks.github_secret()  # read once: a missing file fails at start
+        hooks = settings.webhooks.options(GitHubWebhookSettings) or GitHubWebhookSettings()
+        secret = hooks.github_secret()  # read once: a missing file fails at start
         self._secret = secret.get_secret_value().encode() if secret else None
 
     def endpoints(self) -> dict[str, bool]:
@@ -94,14 +96,16 @@ def _ours(settings: Settings) -> dict[str, ProjectSettings]:
 
 
 def _repositories(project: ProjectSettings) -> set[str]:
-    repos = list(project.github.repositories) if project.github is not None else []
+    options = project.options(GitHubSettings)
+    repos = list(options.repositories) if options is not None else []
     if not repos and "/" in project.project:
         repos = [project.project]
     return {r.lower() for r in repos}
 
 
 def _board(project: ProjectSettings) -> tuple[str, int] | None:
-    board = project.github.project_v2 if project.github is not None else None
+    options = project.options(GitHubSettings)
+    board = options.project_v2 if options is not None else None
     match = _BOARD.match(str(board or "").strip())
     return (match.group(2).lower(), int(match.group(3))) if match else None
 

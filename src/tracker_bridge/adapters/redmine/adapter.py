@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
@@ -18,6 +18,7 @@ from tracker_bridge.adapters.redmine.context import Context
 from tracker_bridge.adapters.redmine.fetch import Fetched, Fetcher
 from tracker_bridge.adapters.redmine.fields import FieldResolver
 from tracker_bridge.adapters.redmine.incremental import FullFetchNeeded, IncrementalFetcher
+from tracker_bridge.adapters.redmine.settings import RedmineWebhookSettings
 from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.adapters.redmine.updates import IssueUpdates
 from tracker_bridge.adapters.redmine.webhooks import RedmineReceiver
@@ -25,9 +26,19 @@ from tracker_bridge.adapters.redmine.wiki import Wiki, wiki_title
 from tracker_bridge.model import ApplyReport, ChangeSet, DesiredState, Finding, Snapshot
 from tracker_bridge.settings import FieldNames, ProjectSettings, RiskSettings, TrackerSettings
 
+if TYPE_CHECKING:
+    import click
+
 __all__ = ["RedmineAdapter"]
 
 log = logging.getLogger(__package__)  # the package's logger: log lines name the adapter
+
+
+def _setup_command() -> click.Command:
+    """``tracker-bridge setup redmine`` (imported on use: it needs the command line)."""
+    from tracker_bridge.adapters.redmine.setup_cli import setup_redmine
+
+    return setup_redmine
 
 
 class RedmineAdapter:
@@ -37,6 +48,11 @@ class RedmineAdapter:
     supports_incremental = True
     #: The webhook endpoint ``/hooks/<kind>`` (see its module).
     webhooks = RedmineReceiver
+    #: No ``[projects.NAME.redmine]`` section; the ``[webhooks] redmine_*`` keys.
+    settings_model = None
+    webhook_settings_model = RedmineWebhookSettings
+
+    setup_command: ClassVar[Callable[[], click.Command] | None] = _setup_command
 
     def __init__(
         self,

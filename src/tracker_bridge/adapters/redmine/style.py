@@ -1,5 +1,6 @@
-"""How plan pages look in a Redmine wiki: the project's text formatting, and ``#42`` for an
-issue (Redmine links it by itself, to the right host, also behind a proxy)."""
+"""How plan pages look in a Redmine wiki: the project's text formatting (Textile, Markdown or
+CommonMark), and ``#42`` for an issue (Redmine links it by itself, to the right host, also
+behind a proxy)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ import re
 from dataclasses import dataclass
 
 from tracker_bridge.model import Snapshot
-from tracker_bridge.publish.document import IssueRef, Markup
+from tracker_bridge.publish.document import Document, IssueRef, Markup
+from tracker_bridge.publish.markup import MarkdownRenderer, Renderer, TextileRenderer
 from tracker_bridge.publish.style import Refer, link_by_url
 
-__all__ = ["ISSUE_KEY", "RedminePageStyle"]
+__all__ = ["ISSUE_KEY", "RedminePageStyle", "split_doubled_brackets"]
 
 #: ``redmine:42``: the issue id.
 ISSUE_KEY = re.compile(r"redmine:(\d+)")
+_WORD_JOINER = "\u2060"
+_DOUBLED = re.compile(r"([{\[])(?=\1)")
+
+
+def split_doubled_brackets(text: str) -> str:
+    """``{{``/``[[`` split with a word joiner: Redmine looks for macro placeholders and wiki
+    links in the HTML its Markdown formatters render, where backslash escapes are gone."""
+    return _DOUBLED.sub(lambda m: m.group(1) + _WORD_JOINER, text)
 
 
 @dataclass(frozen=True)
@@ -36,3 +46,11 @@ class RedminePageStyle:
             return IssueRef(f"#{match.group(1)}", by_url(key).url, autolink=True)
 
         return refer
+
+    def render(self, document: Document) -> str:
+        renderer: Renderer = (
+            TextileRenderer()
+            if self.markup == "textile"
+            else MarkdownRenderer(prepare=split_doubled_brackets)
+        )
+        return renderer.render(document)

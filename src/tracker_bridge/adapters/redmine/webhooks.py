@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker_bridge.adapters.protocol import Delivery, WebhookReceiver, WrittenValues
+from tracker_bridge.adapters.redmine.settings import webhook_options
 from tracker_bridge.adapters.values import same_shown_value
 from tracker_bridge.delivery import (
     DeliveryRejected,
@@ -54,7 +55,7 @@ class RedmineReceiver:
     ``?token=`` (``webhooks.redmine_token_*``, the redmine_webhook plugin)."""
 
     def __init__(self, settings: Settings) -> None:
-        hooks = settings.webhooks
+        hooks = webhook_options(settings)
         unknown = sorted(set(hooks.redmine_project_ids) - set(settings.projects))
         if unknown:
             known = ", ".join(sorted(settings.projects)) or "none configured"
@@ -199,7 +200,7 @@ def redmine_projects(settings: Settings, event: RedmineEvent) -> list[str]:
     one (plugin), else by numeric id (``webhooks.redmine_project_ids``, or a project
     configured by its numeric id)."""
     names = []
-    ids = settings.webhooks.redmine_project_ids
+    ids = webhook_options(settings).redmine_project_ids
     for name, project in settings.projects.items():
         tracker = settings.trackers.get(project.tracker)
         if tracker is None or tracker.kind != KIND:
@@ -223,7 +224,7 @@ def _bot_wrote(settings: Settings, journal: Mapping[str, Any]) -> bool:
         return True
     user = journal.get("user")
     user_id = int_of(user.get("id")) if isinstance(user, dict) else None
-    return user_id is not None and user_id in settings.webhooks.redmine_bot_user_ids
+    return user_id is not None and user_id in webhook_options(settings).redmine_bot_user_ids
 
 
 def redmine_is_echo(

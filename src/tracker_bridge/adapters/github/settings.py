@@ -1,16 +1,22 @@
-"""``[projects.NAME.github]``: the GitHub specifics of a project."""
+"""The GitHub adapter's config: ``[projects.NAME.github]`` (:class:`GitHubSettings`) and the
+``[webhooks] github_*`` keys (:class:`GitHubWebhookSettings`); the core validates them with
+these models, found through the adapter registry."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import (
     Field,
+    SecretStr,
     field_validator,
 )
 
-from tracker_bridge.settings.base import _Section
+from tracker_bridge.settings.base import _read_secret, _Section
+
+__all__ = ["GitHubSettings", "GitHubWebhookSettings"]
 
 _GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _GITHUB_PROJECT_RE = re.compile(
@@ -139,3 +145,22 @@ class GitHubSettings(_Section):
         assert match is not None  # validated
         kind: Literal["org", "user"] = "org" if match.group(1) == "org" else "user"
         return kind, match.group(2), int(match.group(3))
+
+
+class GitHubWebhookSettings(_Section):
+    """``[webhooks] github_secret_env``/``_file``: the secret of the GitHub webhook
+    (``X-Hub-Signature-256``), from an environment variable or a file, never from the config."""
+
+    github_secret_env: str | None = Field(
+        default=None, description="Default: TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET"
+    )
+    github_secret_file: Path | None = None
+
+    def github_secret(self) -> SecretStr | None:
+        """The GitHub webhook secret, or None when none is configured."""
+        return _read_secret(
+            "webhooks.github_secret",
+            self.github_secret_env,
+            self.github_secret_file,
+            "TRACKER_BRIDGE_GITHUB_WEBHOOK_SECRET",
+        )

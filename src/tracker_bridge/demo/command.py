@@ -1,4 +1,8 @@
-"""The ``demo`` command: a local Redmine with the MedCo example, planned and published."""
+"""The ``demo`` command: a local Redmine with the MedCo example, planned and published.
+
+It lives with the demo (not in :mod:`tracker_bridge.cli`): the demo is a Redmine demo through
+and through, and the command line knows no tracker.
+"""
 
 from __future__ import annotations
 
