@@ -37,6 +37,11 @@ def schema(what: str) -> None:
     help="Snapshot file (JSON) to plan.",
 )
 @click.option("--project", help="Plan a configured project, fetched live from its tracker.")
+@click.option(
+    "--schedule-only",
+    is_flag=True,
+    help="The critical-path schedule alone: no risk, budget, baseline or levelling overlays.",
+)
 @config_option
 @as_of_option
 @json_option
@@ -45,6 +50,7 @@ def schema(what: str) -> None:
 def plan_command(
     snapshot_path: Path | None,
     project: str | None,
+    schedule_only: bool,
     config_path: Path | None,
     as_of: dt.datetime | None,
     as_json: bool,
@@ -65,8 +71,12 @@ def plan_command(
     from tracker_bridge.store import active_baseline
 
     # compare with the project's active baseline, if one was ever saved (no store: none)
-    baseline = active_baseline(settings.store.path, project or snapshot.project.name)
-    result = make_plan(snapshot, settings, status_date(as_of), baseline=baseline)
+    baseline = None
+    if not schedule_only:
+        baseline = active_baseline(settings.store.path, project or snapshot.project.name)
+    result = make_plan(
+        snapshot, settings, status_date(as_of), baseline=baseline, overlays=not schedule_only
+    )
     if as_json:
         # pydantic's own (Rust) serializer: the same JSON as dump_json, ~10x faster on big plans
         click.echo(result.model_dump_json(indent=2))
