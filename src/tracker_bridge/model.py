@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError
 
 from tracker_bridge.errors import InputError
+from tracker_bridge.plan_overlays import PlanOverlays
 
 Key = Annotated[str, Field(min_length=1, description="Unique across trackers: '<kind>:<id>'")]
 
@@ -409,8 +410,9 @@ class Plan(BaseModel):
     items: dict[str, ItemSchedule]
     milestones: list[MilestoneForecast] = Field(default_factory=list)
     warnings: list[PlanWarning] = Field(default_factory=list)
-    overlays: dict[str, Any] = Field(
-        default_factory=dict, description="Risk, budget and baseline results, when computed"
+    overlays: PlanOverlays = Field(
+        default_factory=PlanOverlays,
+        description="Risk, budget, baseline and levelling results, when computed",
     )
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -84,16 +84,19 @@ def test_slip_in_working_days_per_item_milestone_and_project() -> None:
     assert result.items["D"].slip_days is None  # not in the baseline
     (m1,) = result.milestones
     assert m1.slip_days == 2
-    overlay = result.overlays["baseline"]
-    assert overlay["name"] == "v1"
-    assert overlay["project"] == {
+    overlay = result.overlays.baseline
+    assert overlay.name == "v1"
+    assert overlay.project.model_dump() == {
         "baseline_finish": dt.date(2025, 3, 7),
         "finish": dt.date(2025, 3, 12),
         "slip_days": 2,
     }
-    assert overlay["milestones"]["m1"]["slip_days"] == 2
-    assert overlay["items_slipped"] == 2
-    assert overlay["top_slips"] == [{"key": "A", "slip_days": 2}, {"key": "B", "slip_days": 2}]
+    assert overlay.milestones["m1"].slip_days == 2
+    assert overlay.items_slipped == 2
+    assert [s.model_dump() for s in overlay.top_slips] == [
+        {"key": "A", "slip_days": 2},
+        {"key": "B", "slip_days": 2},
+    ]
 
 
 def test_earlier_finish_is_negative_slip() -> None:
@@ -102,22 +105,22 @@ def test_earlier_finish_is_negative_slip() -> None:
     data["items"][1]["estimate_hours"] = 8  # B: 3 days -> 1 day
     result = compare(data, base, Settings())
     assert result.items["B"].slip_days == -2
-    assert result.overlays["baseline"]["project"]["slip_days"] == -2
-    assert result.overlays["baseline"]["items_slipped"] == 0
+    assert result.overlays.baseline.project.slip_days == -2
+    assert result.overlays.baseline.items_slipped == 0
 
 
 def test_scope_change_added_removed_and_estimate_growth() -> None:
     base = saved(ORIGINAL, Settings())
-    scope = compare(changed(), base, Settings()).overlays["baseline"]["scope"]
-    assert scope["items_added"] == ["D"]
-    assert scope["items_removed"] == ["C"]
-    assert scope["baseline_hours"] == 48  # 16 + 24 + 8
-    assert scope["current_hours"] == 64  # 32 + 24 + 8
-    assert scope["growth_hours"] == 16
-    assert scope["growth_pct"] == pytest.approx(100 / 3)
-    assert (scope["added_hours"], scope["removed_hours"], scope["changed_hours"]) == (8, 8, 16)
-    assert scope["added_hours"] + scope["changed_hours"] - scope["removed_hours"] == 16
-    assert scope["estimate_changes"] == [
+    scope = compare(changed(), base, Settings()).overlays.baseline.scope
+    assert scope.items_added == ["D"]
+    assert scope.items_removed == ["C"]
+    assert scope.baseline_hours == 48  # 16 + 24 + 8
+    assert scope.current_hours == 64  # 32 + 24 + 8
+    assert scope.growth_hours == 16
+    assert scope.growth_pct == pytest.approx(100 / 3)
+    assert (scope.added_hours, scope.removed_hours, scope.changed_hours) == (8, 8, 16)
+    assert scope.added_hours + scope.changed_hours - scope.removed_hours == 16
+    assert [c.model_dump() for c in scope.estimate_changes] == [
         {
             "key": "A",
             "title": "Design",
@@ -132,12 +135,12 @@ def test_scope_change_added_removed_and_estimate_growth() -> None:
 def test_cost_change_against_the_baseline_bac() -> None:
     config = settings(budget={"default_rate": 100})
     base = saved(ORIGINAL, config)
-    cost = compare(changed(), base, config).overlays["baseline"]["cost"]
-    assert cost["baseline_bac"] == 4_800
-    assert cost["bac"] == 6_400  # 64 h x 100
-    assert cost["change"] == 1_600
-    assert cost["change_pct"] == pytest.approx(100 / 3)
-    assert cost["items"] == [
+    cost = compare(changed(), base, config).overlays.baseline.cost
+    assert cost.baseline_bac == 4_800
+    assert cost.bac == 6_400  # 64 h x 100
+    assert cost.change == 1_600
+    assert cost.change_pct == pytest.approx(100 / 3)
+    assert [c.model_dump() for c in cost.items] == [
         {
             "key": "A",
             "baseline_cost": 1_600,
@@ -157,7 +160,7 @@ def test_pv_uses_the_baseline_dates() -> None:
     result = plan(Snapshot.model_validate(data), config, later, baseline=base)
     assert result.items["B"].planned_value == 2_400  # all of it, by the baseline
     assert result.items["A"].planned_value == 3_200  # its new cost, on its baseline days
-    assert result.overlays["budget"]["pv_basis"] == "baseline+plan"  # D is new
+    assert result.overlays.budget.pv_basis == "baseline+plan"  # D is new
 
 
 def test_summary_items_are_frozen_without_an_estimate() -> None:
@@ -168,14 +171,14 @@ def test_summary_items_are_frozen_without_an_estimate() -> None:
     base = saved(data, Settings())
     assert base.items["P"].estimate_hours is None
     assert base.items["P"].early_finish == dt.date(2025, 3, 7)
-    scope = compare(data, base, Settings()).overlays["baseline"]["scope"]
-    assert scope["baseline_hours"] == scope["current_hours"] == 48
-    assert scope["growth_hours"] == 0 and scope["estimate_changes"] == []
+    scope = compare(data, base, Settings()).overlays.baseline.scope
+    assert scope.baseline_hours == scope.current_hours == 48
+    assert scope.growth_hours == 0 and scope.estimate_changes == []
 
 
 def test_no_baseline_no_overlay_and_json_dump() -> None:
     result = plan(Snapshot.model_validate(ORIGINAL), Settings(), AS_OF)
-    assert "baseline" not in result.overlays
+    assert result.overlays.baseline is None
     assert all(item.slip_days is None for item in result.items.values())
     base = saved(ORIGINAL, Settings())
     dumped = compare(changed(), base, Settings()).to_json_dict()

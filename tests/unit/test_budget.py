@@ -43,6 +43,7 @@ import numpy as np
 import pytest
 
 from tracker_bridge.model import Baseline, BaselineItem, Plan, Snapshot
+from tracker_bridge.plan_overlays import BudgetOverlay, EvmFigures
 from tracker_bridge.planner import plan
 from tracker_bridge.planner.budget import (
     EAC_ATYPICAL,
@@ -95,16 +96,16 @@ def booking(item: str, person: str, activity: str, hours: float) -> dict[str, An
     }
 
 
-def budget_of(result: Plan) -> dict[str, Any]:
-    data: dict[str, Any] = result.overlays["budget"]
-    return data
+def budget_of(result: Plan) -> BudgetOverlay:
+    assert result.overlays.budget is not None
+    return result.overlays.budget
 
 
 # --------------------------------------------------------------- the formulas themselves
 
 
 def check_methods(
-    f: dict[str, Any],
+    f: EvmFigures,
     *,
     bac: float,
     ac: float,
@@ -112,27 +113,27 @@ def check_methods(
     atypical: float,
     combined: float | None,
 ) -> None:
-    methods = f["eac_by_method"]
+    methods = f.eac_by_method
     for name, eac in ((EAC_TYPICAL, typical), (EAC_ATYPICAL, atypical), (EAC_COMBINED, combined)):
         if eac is None:
-            assert methods[name] == {"eac": None, "etc": None, "vac": None}
+            assert methods[name].model_dump() == {"eac": None, "etc": None, "vac": None}
         else:
-            assert methods[name]["eac"] == approx(eac)
-            assert methods[name]["etc"] == approx(eac - ac)
-            assert methods[name]["vac"] == approx(bac - eac)
+            assert methods[name].eac == approx(eac)
+            assert methods[name].etc == approx(eac - ac)
+            assert methods[name].vac == approx(bac - eac)
 
 
 def test_pra_toy_project() -> None:
     f = evm_figures(bac=100_000, pv=40_000, ev=35_000, ac=36_000)
-    assert f["cv"] == -1_000  # 35,000 - 36,000
-    assert f["sv"] == -5_000  # 35,000 - 40,000
-    assert f["cpi"] == approx(0.9722222)  # printed by PRA: 35/36
-    assert f["spi"] == approx(0.875)  # 35/40 (the SPI PRA's eac example uses)
-    assert f["eac_method"] == EAC_TYPICAL
-    assert f["eac"] == approx(102_857.142857)  # 100,000 / (35/36) = 100,000 x 36/35
-    assert f["etc"] == approx(66_857.142857)  # EAC - 36,000
-    assert f["vac"] == approx(-2_857.142857)  # 100,000 - EAC
-    assert f["tcpi"] == approx(1.015625)  # 65,000 / 64,000
+    assert f.cv == -1_000  # 35,000 - 36,000
+    assert f.sv == -5_000  # 35,000 - 40,000
+    assert f.cpi == approx(0.9722222)  # printed by PRA: 35/36
+    assert f.spi == approx(0.875)  # 35/40 (the SPI PRA's eac example uses)
+    assert f.eac_method == EAC_TYPICAL
+    assert f.eac == approx(102_857.142857)  # 100,000 / (35/36) = 100,000 x 36/35
+    assert f.etc == approx(66_857.142857)  # EAC - 36,000
+    assert f.vac == approx(-2_857.142857)  # 100,000 - EAC
+    assert f.tcpi == approx(1.015625)  # 65,000 / 64,000
     check_methods(
         f,
         bac=100_000,
@@ -142,33 +143,33 @@ def test_pra_toy_project() -> None:
         # CPI x SPI = 35/36 x 35/40 = 1225/1440; 65,000 x 1440/1225 = 76,408.16
         combined=36_000 + 65_000 * 1440 / 1225,
     )
-    assert f["eac_by_method"][EAC_COMBINED]["eac"] == approx(112_408.163265)
-    assert f["percent_complete"] == approx(35.0)
-    assert f["cv_pct"] == approx(-1_000 / 35_000 * 100)
-    assert f["sv_pct"] == approx(-12.5)  # -5,000 / 40,000
+    assert f.eac_by_method[EAC_COMBINED].eac == approx(112_408.163265)
+    assert f.percent_complete == approx(35.0)
+    assert f.cv_pct == approx(-1_000 / 35_000 * 100)
+    assert f.sv_pct == approx(-12.5)  # -5,000 / 40,000
 
 
 def test_pra_atypical_eac_and_tcpi_pages() -> None:
     f = evm_figures(bac=100_000, pv=40_000, ev=35_000, ac=63_000)
-    atypical = f["eac_by_method"][EAC_ATYPICAL]
-    assert atypical["eac"] == 128_000  # printed: EAC (atypical): 128000
-    assert atypical["etc"] == 65_000  # printed: ETC (planned rate): 65000
-    assert round(f["tcpi"], 2) == 1.76  # printed: TCPI (to meet BAC): 1.76
-    assert f["tcpi"] == approx(65_000 / 37_000)
-    assert f["cpi"] == approx(35 / 63)
-    assert f["eac"] == approx(180_000)  # BAC/CPI = 100,000 x 63/35
+    atypical = f.eac_by_method[EAC_ATYPICAL]
+    assert atypical.eac == 128_000  # printed: EAC (atypical): 128000
+    assert atypical.etc == 65_000  # printed: ETC (planned rate): 65000
+    assert round(f.tcpi, 2) == 1.76  # printed: TCPI (to meet BAC): 1.76
+    assert f.tcpi == approx(65_000 / 37_000)
+    assert f.cpi == approx(35 / 63)
+    assert f.eac == approx(180_000)  # BAC/CPI = 100,000 x 63/35
 
 
 def test_schwalbe_chapter_7_exercise_1() -> None:
     f = evm_figures(bac=120_000, pv=23_000, ev=20_000, ac=25_000)
-    assert f["cv"] == -5_000
-    assert f["sv"] == -3_000
-    assert f["cpi"] == approx(0.8)  # printed 80 %
-    assert f["spi"] == approx(0.869565, abs=1e-6)  # printed 86.95 %
-    assert f["eac"] == approx(150_000)  # printed: EAC = BAC/CPI = 150,000
-    assert f["etc"] == approx(125_000)  # 150,000 - 25,000
-    assert f["vac"] == approx(-30_000)  # 120,000 - 150,000
-    assert f["tcpi"] == approx(100_000 / 95_000)  # 1.0526
+    assert f.cv == -5_000
+    assert f.sv == -3_000
+    assert f.cpi == approx(0.8)  # printed 80 %
+    assert f.spi == approx(0.869565, abs=1e-6)  # printed 86.95 %
+    assert f.eac == approx(150_000)  # printed: EAC = BAC/CPI = 150,000
+    assert f.etc == approx(125_000)  # 150,000 - 25,000
+    assert f.vac == approx(-30_000)  # 120,000 - 150,000
+    assert f.tcpi == approx(100_000 / 95_000)  # 1.0526
     check_methods(
         f,
         bac=120_000,
@@ -181,13 +182,13 @@ def test_schwalbe_chapter_7_exercise_1() -> None:
 
 def test_classic_exercise() -> None:
     f = evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000)
-    assert (f["cv"], f["sv"]) == (-5_000, -10_000)
-    assert f["cpi"] == approx(0.888889, abs=1e-6)  # 40/45
-    assert f["spi"] == approx(0.8)  # 40/50
-    assert f["eac"] == approx(112_500)  # 100,000 x 45/40
-    assert f["etc"] == approx(67_500)
-    assert f["vac"] == approx(-12_500)
-    assert f["tcpi"] == approx(60_000 / 55_000)  # 1.0909
+    assert (f.cv, f.sv) == (-5_000, -10_000)
+    assert f.cpi == approx(0.888889, abs=1e-6)  # 40/45
+    assert f.spi == approx(0.8)  # 40/50
+    assert f.eac == approx(112_500)  # 100,000 x 45/40
+    assert f.etc == approx(67_500)
+    assert f.vac == approx(-12_500)
+    assert f.tcpi == approx(60_000 / 55_000)  # 1.0909
     check_methods(
         f,
         bac=100_000,
@@ -202,35 +203,35 @@ def test_tcpi_to_an_explicit_eac_and_the_headline_method() -> None:
     """PMBOK Guide 6th ed. §7.4.2.2 (table 7-1): TCPI = (BAC - EV) / (EAC - AC) against a
     given EAC, (BAC - EV) / (BAC - AC) against BAC; the classic figures by hand."""
     f = evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000, explicit_eac=110_000)
-    assert f["eac_explicit"] == 110_000
-    assert f["tcpi_eac"] == approx(60_000 / 65_000)  # 0.9231 — not CPI (0.8889)
-    assert f["tcpi"] == approx(60_000 / 55_000)  # 1.0909
-    assert f["eac"] == approx(112_500)  # the headline stays BAC/CPI by default
+    assert f.eac_explicit == 110_000
+    assert f.tcpi_eac == approx(60_000 / 65_000)  # 0.9231 — not CPI (0.8889)
+    assert f.tcpi == approx(60_000 / 55_000)  # 1.0909
+    assert f.eac == approx(112_500)  # the headline stays BAC/CPI by default
     # no explicit EAC: no TCPI to EAC (against BAC/CPI it would just restate CPI)
-    assert evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000)["tcpi_eac"] is None
+    assert evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000).tcpi_eac is None
     # the headline method is a choice; an undefined one falls back to the atypical estimate
     g = evm_figures(bac=100_000, pv=50_000, ev=40_000, ac=45_000, method=EAC_COMBINED)
-    assert (g["eac_method"], g["eac"]) == (EAC_COMBINED, approx(129_375))
+    assert (g.eac_method, g.eac) == (EAC_COMBINED, approx(129_375))
     h = evm_figures(bac=1_000, pv=100, ev=0, ac=50, method=EAC_COMBINED)
-    assert (h["eac_method"], h["eac"]) == (EAC_ATYPICAL, 1_050)
+    assert (h.eac_method, h.eac) == (EAC_ATYPICAL, 1_050)
 
 
 def test_division_by_zero_gives_none_never_an_error() -> None:
     f = evm_figures(bac=0, pv=0, ev=0, ac=0)
     for name in ("cpi", "spi", "cv_pct", "sv_pct", "tcpi", "tcpi_eac", "percent_complete"):
-        assert f[name] is None, name
-    assert f["eac_by_method"][EAC_TYPICAL]["eac"] is None
-    assert f["eac_by_method"][EAC_COMBINED]["eac"] is None
+        assert getattr(f, name) is None, name
+    assert f.eac_by_method[EAC_TYPICAL].eac is None
+    assert f.eac_by_method[EAC_COMBINED].eac is None
     # no actual cost yet: the typical EAC is undefined, the atypical one is used and named
     g = evm_figures(bac=1_000, pv=100, ev=0, ac=0)
-    assert g["cpi"] is None and g["spi"] == 0
-    assert (g["eac_method"], g["eac"], g["etc"], g["vac"]) == (EAC_ATYPICAL, 1_000, 1_000, 0)
-    assert g["tcpi"] == 1.0
+    assert g.cpi is None and g.spi == 0
+    assert (g.eac_method, g.eac, g.etc, g.vac) == (EAC_ATYPICAL, 1_000, 1_000, 0)
+    assert g.tcpi == 1.0
     # money spent, nothing earned: CPI = 0, BAC/CPI undefined
     h = evm_figures(bac=1_000, pv=100, ev=0, ac=50)
-    assert h["cpi"] == 0 and h["eac_method"] == EAC_ATYPICAL and h["eac"] == 1_050
+    assert h.cpi == 0 and h.eac_method == EAC_ATYPICAL and h.eac == 1_050
     # spent the whole budget: TCPI is undefined
-    assert evm_figures(bac=1_000, pv=1_000, ev=500, ac=1_000)["tcpi"] is None
+    assert evm_figures(bac=1_000, pv=1_000, ev=500, ac=1_000).tcpi is None
 
 
 # ------------------------------------------------------- the examples through plan()
@@ -295,20 +296,20 @@ def test_proj592_problem_5_1_through_the_planner() -> None:
     assert items["D"].earned_value == approx(247_500)  # 55 % x 450,000
     assert items["D"].actual_cost == approx(200_000)
 
-    figures = budget_of(result)["project"]
-    assert figures["bac"] == approx(810_000)  # 150 + 100 + 110 + 450 thousand
-    assert figures["pv"] == approx(435_000)
-    assert figures["ev"] == approx(455_000)
-    assert figures["ac"] == approx(395_000)
-    assert figures["cv"] == approx(60_000)
-    assert figures["sv"] == approx(20_000)  # the page's "-20,000" is a sign slip
-    assert round(figures["cpi"], 4) == 1.1519  # 455/395
-    assert figures["spi"] == approx(455 / 435)  # 1.046 (printed truncated: 1.04)
+    figures = budget_of(result).project
+    assert figures.bac == approx(810_000)  # 150 + 100 + 110 + 450 thousand
+    assert figures.pv == approx(435_000)
+    assert figures.ev == approx(455_000)
+    assert figures.ac == approx(395_000)
+    assert figures.cv == approx(60_000)
+    assert figures.sv == approx(20_000)  # the page's "-20,000" is a sign slip
+    assert round(figures.cpi, 4) == 1.1519  # 455/395
+    assert figures.spi == approx(455 / 435)  # 1.046 (printed truncated: 1.04)
     # forecasts, by hand
-    assert figures["eac"] == approx(810_000 * 395 / 455)  # 703,186.81
-    assert figures["etc"] == approx(810_000 * 395 / 455 - 395_000)
-    assert figures["vac"] == approx(810_000 - 810_000 * 395 / 455)  # +106,813.19
-    assert figures["tcpi"] == approx(355_000 / 415_000)  # 0.8554
+    assert figures.eac == approx(810_000 * 395 / 455)  # 703,186.81
+    assert figures.etc == approx(810_000 * 395 / 455 - 395_000)
+    assert figures.vac == approx(810_000 - 810_000 * 395 / 455)  # +106,813.19
+    assert figures.tcpi == approx(355_000 / 415_000)  # 0.8554
     check_methods(
         figures,
         bac=810_000,
@@ -317,7 +318,7 @@ def test_proj592_problem_5_1_through_the_planner() -> None:
         atypical=750_000,  # 395,000 + 355,000
         combined=395_000 + 355_000 * (395 * 435) / (455 * 455),  # 689,640.10
     )
-    assert budget_of(result)["pv_basis"] == "baseline"
+    assert budget_of(result).pv_basis == "baseline"
 
 
 def test_schwalbe_exercise_through_the_planner() -> None:
@@ -348,17 +349,17 @@ def test_schwalbe_exercise_through_the_planner() -> None:
     result = plan(
         snapshot, make_settings({"default_rate": 100}), as_of, baseline=baseline_of(ranges, as_of)
     )
-    f = budget_of(result)["project"]
-    assert (f["bac"], f["pv"], f["ev"], f["ac"]) == (
+    f = budget_of(result).project
+    assert (f.bac, f.pv, f.ev, f.ac) == (
         approx(120_000),
         approx(23_000),
         approx(20_000),
         approx(25_000),
     )
-    assert (f["cv"], f["sv"]) == (approx(-5_000), approx(-3_000))
-    assert f["cpi"] == approx(0.8)
-    assert f["eac"] == approx(150_000)
-    assert f["vac"] == approx(-30_000)
+    assert (f.cv, f.sv) == (approx(-5_000), approx(-3_000))
+    assert f.cpi == approx(0.8)
+    assert f.eac == approx(150_000)
+    assert f.vac == approx(-30_000)
 
 
 def test_pra_toy_project_through_the_planner() -> None:
@@ -379,15 +380,15 @@ def test_pra_toy_project_through_the_planner() -> None:
     result = plan(
         snapshot, make_settings({"rates": {"A": 100}}), as_of, baseline=baseline_of(ranges, as_of)
     )
-    f = budget_of(result)["project"]
-    assert (f["pv"], f["ev"], f["ac"]) == (approx(40_000), approx(35_000), approx(36_000))
-    assert f["cpi"] == approx(0.9722222)
-    assert f["spi"] == approx(0.875)
+    f = budget_of(result).project
+    assert (f.pv, f.ev, f.ac) == (approx(40_000), approx(35_000), approx(36_000))
+    assert f.cpi == approx(0.9722222)
+    assert f.spi == approx(0.875)
     # the S-curve's AC follows the published cumulative costs 9,000 / 18,000 / 36,000
-    by_day = {p["date"]: p for p in budget_of(result)["time_phased"]}
-    assert by_day[as_of]["ac"] == 36_000
-    assert by_day[as_of]["pv"] == 40_000
-    assert by_day[as_of]["ev"] == 35_000
+    by_day = {p.date: p for p in budget_of(result).time_phased}
+    assert by_day[as_of].ac == 36_000
+    assert by_day[as_of].pv == 40_000
+    assert by_day[as_of].ev == 35_000
 
 
 # --------------------------------------------------------------- time-phasing, rates, costs
@@ -428,7 +429,7 @@ def test_pv_falls_on_working_days_only(as_of: str, pv: float) -> None:
     result = plan(make_snapshot(HOLIDAY_WEEK), settings, dt.date.fromisoformat(as_of))
     assert result.items["X"].planned_cost == 4_000
     assert result.items["X"].planned_value == approx(pv)
-    assert budget_of(result)["project"]["pv"] == approx(pv)
+    assert budget_of(result).project.pv == approx(pv)
 
 
 def test_time_phased_curve_is_weekly_and_stops_ev_ac_at_the_status_date() -> None:
@@ -447,28 +448,28 @@ def test_time_phased_curve_is_weekly_and_stops_ev_ac_at_the_status_date() -> Non
     as_of = dt.date(2025, 3, 5)
     result = plan(snapshot, settings, as_of)
     budget = budget_of(result)
-    points = budget["time_phased"]
-    dates = [p["date"] for p in points]
+    points = budget.time_phased
+    dates = [p.date for p in points]
     assert dates[0] == dt.date(2025, 3, 3)
     assert dates[-1] == result.project.finish
     assert as_of in dates
     weekly = [d for d in dates if d not in (as_of, result.project.finish)]
     assert all((d - dates[0]).days % 7 == 0 for d in weekly)
-    pvs = [p["pv"] for p in points]
+    pvs = [p.pv for p in points]
     assert pvs == sorted(pvs)
     assert pvs[-1] == approx(24_000)  # BAC: (80 + 160) h x 100
     for p in points:
-        assert ("ev" in p) == ("ac" in p) == (p["date"] <= as_of)
+        assert (p.ev is not None) == (p.ac is not None) == (p.date <= as_of)
     at = points[dates.index(as_of)]
     # the points are rounded to cents
-    assert at["pv"] == approx(budget["project"]["pv"], abs=0.005)
-    assert at["ev"] == approx(budget["project"]["ev"], abs=0.005) == approx(4_000)
-    assert at["ac"] == approx(budget["project"]["ac"], abs=0.005) == approx(3_000)
-    forecast = budget["eac_forecast"]
-    assert forecast[0] == {"date": as_of, "cost": approx(3_000)}
-    assert forecast[-1]["date"] == result.project.finish
-    assert forecast[-1]["cost"] == approx(round(budget["project"]["eac"], 2))
-    costs = [p["cost"] for p in forecast]
+    assert at.pv == approx(budget.project.pv, abs=0.005)
+    assert at.ev == approx(budget.project.ev, abs=0.005) == approx(4_000)
+    assert at.ac == approx(budget.project.ac, abs=0.005) == approx(3_000)
+    forecast = budget.eac_forecast
+    assert (forecast[0].date, forecast[0].cost) == (as_of, approx(3_000))
+    assert forecast[-1].date == result.project.finish
+    assert forecast[-1].cost == approx(round(budget.project.eac, 2))
+    costs = [p.cost for p in forecast]
     assert costs == sorted(costs)
 
 
@@ -491,7 +492,7 @@ def test_closed_item_earns_its_full_value_whatever_its_done_ratio() -> None:
     result = plan(snapshot, make_settings({"default_rate": 50}), dt.date(2025, 3, 5))
     assert result.items["X"].earned_value == 800  # 16 h x 50, 100 %
     assert result.items["Y"].earned_value == 200  # 25 % of 800
-    assert budget_of(result)["project"]["ev"] == 1_000
+    assert budget_of(result).project.ev == 1_000
 
 
 def test_rate_precedence_person_then_activity_then_default() -> None:
@@ -539,7 +540,7 @@ def test_per_person_and_per_activity_rates_in_the_plan() -> None:
     assert result.items["B"].planned_cost == 800  # 10 h x Bob's 80
     assert result.items["A"].actual_cost == 200  # 2 h x Ann's 100 (person before activity)
     assert result.items["B"].actual_cost == 3 * 80 + 1 * 70  # Bob 80; Cy has none: Design 70
-    assert budget_of(result)["project"]["ac"] == 200 + 310
+    assert budget_of(result).project.ac == 200 + 310
     assert not [w for w in result.warnings if w.code.startswith("budget.")]
 
 
@@ -567,8 +568,8 @@ def test_people_without_a_rate_cost_zero_and_are_named_in_a_warning() -> None:
         assert name in warning.message
     assert "Ann" not in warning.message
     assert warning.keys == ["B", "C", "D"]
-    assert budget_of(result)["rate_missing"] == ["(unassigned)", "Bob", "Dan"]
-    assert budget_of(result)["project"]["bac"] == 1_800  # (10 + 8) h x 100 for Ann only
+    assert budget_of(result).rate_missing == ["(unassigned)", "Bob", "Dan"]
+    assert budget_of(result).project.bac == 1_800  # (10 + 8) h x 100 for Ann only
 
 
 def test_fixed_costs_per_milestone_by_name() -> None:
@@ -606,36 +607,36 @@ def test_fixed_costs_per_milestone_by_name() -> None:
     as_of = dt.date(2025, 3, 5)  # A runs Mon 3 - Fri 7 March, B the week after
     result = plan(snapshot, settings, as_of)
     budget = budget_of(result)
-    m1, m2 = budget["milestones"]["m1"], budget["milestones"]["m2"]
-    project = budget["project"]
+    m1, m2 = budget.milestones["m1"], budget.milestones["m2"]
+    project = budget.project
     # BAC: labour 400 per milestone + its fixed costs; the project adds the rest
-    assert (m1["bac"], m1["labour_bac"], m1["fixed_costs"]) == (5_400, 400, 5_000)
-    assert (m2["bac"], m2["labour_bac"], m2["fixed_costs"]) == (1_400, 400, 1_000)
-    assert project["bac"] == 400 + 400 + 5_000 + 1_000 + 300 + 7
+    assert (m1.bac, m1.labour_bac, m1.fixed_costs) == (5_400, 400, 5_000)
+    assert (m2.bac, m2.labour_bac, m2.fixed_costs) == (1_400, 400, 1_000)
+    assert project.bac == 400 + 400 + 5_000 + 1_000 + 300 + 7
     # dated and due: planned, earned and paid on its date
-    assert m1["pv"] == approx(240 + 5_000)  # 3 of A's 5 days + the licences
-    assert m1["ev"] == approx(200 + 5_000)
-    assert m1["ac"] == approx(5_000)
+    assert m1.pv == approx(240 + 5_000)  # 3 of A's 5 days + the licences
+    assert m1.ev == approx(200 + 5_000)
+    assert m1.ac == approx(5_000)
     # undated: spread over the Launch items' days (B, next week): nothing planned yet
-    assert (m2["pv"], m2["ev"], m2["ac"]) == (0, 0, 0)
+    assert (m2.pv, m2.ev, m2.ac) == (0, 0, 0)
     # dated after as_of: in BAC, not yet in PV or AC
-    training = next(c for c in budget["fixed_costs"] if c["name"] == "Training")
-    assert (training["pv"], training["ac"], training["milestone"]) == (0, 0, None)
+    training = next(c for c in budget.fixed_costs if c.name == "Training")
+    assert (training.pv, training.ac, training.milestone) == (0, 0, None)
     (warning,) = [w for w in result.warnings if w.code == "budget.fixed_cost_milestone"]
     assert "Typo (Lunch)" in warning.message
     # the S-curve ends at BAC on the last planned date
-    assert budget["time_phased"][-1]["pv"] == approx(project["bac"])
+    assert budget.time_phased[-1].pv == approx(project.bac)
     # later: Design closed, Launch half done and shown Mon 10 - Wed 12 (its remaining work)
     data = snapshot.model_dump(mode="json", exclude_none=True)
     data["items"][0].update(status="closed", closed_on="2025-03-07")
     data["items"][1].update(done_ratio=50)
     later = plan(make_snapshot(data), settings, dt.date(2025, 3, 10))
-    m2_later = budget_of(later)["milestones"]["m2"]
+    m2_later = budget_of(later).milestones["m2"]
     # B is planned over its full 5 days (40 h) from Mon 10, not over the 3 days of remaining
     # work the plan shows: labour 1/5 x 400; hosting spread over the same 5 days: 1/5 x 1,000
-    assert m2_later["pv"] == approx(400 / 5 + 1_000 / 5)
-    assert m2_later["ev"] == approx(200 + 500)  # 50 % of labour; hosting earned at 50 % too
-    assert m2_later["ac"] == approx(500)  # undated fixed cost: assumed paid as earned
+    assert m2_later.pv == approx(400 / 5 + 1_000 / 5)
+    assert m2_later.ev == approx(200 + 500)  # 50 % of labour; hosting earned at 50 % too
+    assert m2_later.ac == approx(500)  # undated fixed cost: assumed paid as earned
 
 
 def test_summary_items_sum_their_leaves_and_no_budget_means_no_overlay() -> None:
@@ -656,11 +657,11 @@ def test_summary_items_sum_their_leaves_and_no_budget_means_no_overlay() -> None
     assert parent.planned_cost == 240  # leaves only: the parent's own 999 h are not costed
     assert parent.earned_value == 40
     assert parent.actual_cost == 30  # A's 20 + its own entry 10
-    assert budget_of(result)["project"]["bac"] == 240
-    assert budget_of(result)["project"]["ac"] == 30
+    assert budget_of(result).project.bac == 240
+    assert budget_of(result).project.ac == 30
 
     bare = plan(make_snapshot(data), Settings(), dt.date(2025, 3, 3))
-    assert "budget" not in bare.overlays
+    assert bare.overlays.budget is None
     assert bare.items["A"].planned_cost is None
     assert not [w for w in bare.warnings if w.code.startswith("budget.")]
 
@@ -674,7 +675,7 @@ def test_spent_hours_without_time_entries_count_as_actual_cost() -> None:
     )
     result = plan(snapshot, make_settings({"rates": {"Ann": 20}}), dt.date(2025, 3, 3))
     assert result.items["A"].actual_cost == 100
-    assert budget_of(result)["project"]["ac"] == 100
+    assert budget_of(result).project.ac == 100
 
 
 def test_overlay_is_json_serialisable() -> None:
@@ -707,9 +708,9 @@ def test_task_exactly_on_plan_has_spi_one_without_a_baseline() -> None:
         make_settings({"rates": {}, "default_rate": 100}),
         dt.date(2025, 3, 7),
     )
-    f = budget_of(result)["project"]
-    assert (f["bac"], f["pv"], f["ev"]) == (8_000, approx(4_000), approx(4_000))
-    assert f["spi"] == approx(1.0)
+    f = budget_of(result).project
+    assert (f.bac, f.pv, f.ev) == (8_000, approx(4_000), approx(4_000))
+    assert f.spi == approx(1.0)
 
 
 def test_task_late_to_start_is_owed_its_planned_days() -> None:
@@ -724,8 +725,8 @@ def test_task_late_to_start_is_owed_its_planned_days() -> None:
     result = plan(snapshot, make_settings({"default_rate": 100}), dt.date(2025, 3, 10))
     assert result.items["L"].early_start == dt.date(2025, 3, 10)  # rescheduled from today
     assert result.items["L"].planned_value == approx(4_000)
-    f = budget_of(result)["project"]
-    assert (f["pv"], f["ev"], f["spi"]) == (approx(4_000), 0, 0)
+    f = budget_of(result).project
+    assert (f.pv, f.ev, f.spi) == (approx(4_000), 0, 0)
 
 
 def test_explicit_eac_per_project_and_milestone_and_the_eac_method_setting() -> None:
@@ -756,13 +757,13 @@ def test_explicit_eac_per_project_and_milestone_and_the_eac_method_setting() -> 
     )
     result = plan(snapshot, settings, dt.date(2025, 3, 7))
     budget = budget_of(result)
-    project, release = budget["project"], budget["milestones"]["r1"]
+    project, release = budget.project, budget.milestones["r1"]
     for f in (project, release):
-        assert (f["bac"], f["ev"], f["ac"]) == (10_000, approx(4_000), approx(4_500))
-        assert (f["eac_method"], f["eac"]) == (EAC_ATYPICAL, approx(10_500))  # 4,500 + 6,000
-        assert f["tcpi"] == approx(6_000 / 5_500)
-    assert project["tcpi_eac"] == approx(6_000 / 7_500)  # (BAC-EV)/(EAC-AC) = 0.8
-    assert release["tcpi_eac"] == approx(6_000 / 6_500)  # 0.9231
+        assert (f.bac, f.ev, f.ac) == (10_000, approx(4_000), approx(4_500))
+        assert (f.eac_method, f.eac) == (EAC_ATYPICAL, approx(10_500))  # 4,500 + 6,000
+        assert f.tcpi == approx(6_000 / 5_500)
+    assert project.tcpi_eac == approx(6_000 / 7_500)  # (BAC-EV)/(EAC-AC) = 0.8
+    assert release.tcpi_eac == approx(6_000 / 6_500)  # 0.9231
     (warning,) = [w for w in result.warnings if w.code == "budget.eac_milestone"]
     assert "Nope" in warning.message
     # the wiki's EVM table gains the explicit EAC and the TCPI to it

@@ -167,7 +167,7 @@ def test_a_plan_read_back_from_json_draws_the_same_charts(
     planned: tuple[Plan, Snapshot], drawn: dict[str, bytes]
 ) -> None:
     plan, _ = planned
-    again = Plan.model_validate(plan.to_json_dict())  # overlay dates are ISO strings now
+    again = Plan.model_validate(plan.to_json_dict())  # ISO strings read back as dates
     assert s_curve_png(again) == drawn[S_CURVE_PNG]
     assert finish_histogram_png(again) == drawn[FINISH_PNG]
 

@@ -42,33 +42,34 @@ def _item(key: str, hours: float, who: str | None, **extra: Any) -> dict[str, An
 
 def test_off_by_default_so_existing_plans_do_not_change() -> None:
     p = _plan(_snapshot([_item("a", 24, "ann"), _item("b", 24, "ann")]), level=False)
-    assert "levelling" not in p.overlays
+    assert p.overlays.levelling is None
 
 
 def test_one_person_does_one_item_at_a_time() -> None:
     """a and b, 3 days each, both Ann's: CPM runs them in parallel (Mon-Wed, finish Wed 8th);
     levelled, a (key first on equal late finish) runs Mon-Wed and b Thu 9th - Mon 13th."""
     p = _plan(_snapshot([_item("a", 24, "ann"), _item("b", 24, "ann")]))
-    lv = p.overlays["levelling"]
+    lv = p.overlays.levelling
+    assert lv is not None
     assert p.project.finish == dt.date(2025, 1, 8)
-    assert lv["items"]["a"] == {
-        "start": "2025-01-06",
-        "finish": "2025-01-08",
+    assert lv.items["a"].model_dump() == {
+        "start": dt.date(2025, 1, 6),
+        "finish": dt.date(2025, 1, 8),
         "delay_days": 0,
         "resource": "ann",
     }
-    assert lv["items"]["b"]["start"] == "2025-01-09"
-    assert lv["items"]["b"]["finish"] == "2025-01-13"
-    assert lv["items"]["b"]["delay_days"] == 3
-    assert lv["finish"] == "2025-01-13"
-    assert lv["delay_days"] == 3
-    assert lv["milestones"][0]["levelled_finish"] == "2025-01-13"
-    assert lv["critical_chain"] == [
+    assert lv.items["b"].start == dt.date(2025, 1, 9)
+    assert lv.items["b"].finish == dt.date(2025, 1, 13)
+    assert lv.items["b"].delay_days == 3
+    assert lv.finish == dt.date(2025, 1, 13)
+    assert lv.delay_days == 3
+    assert lv.milestones[0].levelled_finish == dt.date(2025, 1, 13)
+    assert [link.model_dump() for link in lv.critical_chain] == [
         {"key": "a", "resource": "ann", "driven_by": "start"},
         {"key": "b", "resource": "ann", "driven_by": "resource"},
     ]
-    assert lv["critical_chain_people"] == ["ann"]
-    assert lv["resources"]["ann"]["overallocated_days_unlevelled"] == 3
+    assert lv.critical_chain_people == ["ann"]
+    assert lv.resources["ann"].overallocated_days_unlevelled == 3
     # the CPM figures are unchanged
     assert p.items["b"].early_start == MONDAY
 
@@ -90,8 +91,9 @@ def test_part_time_day_off_and_pool() -> None:
         "people": {"bob": {"hours_per_day": 4}, "cy": {"days_off": ["2025-01-06"]}},
         "pools": {"qa": {"members": ["tess", "tim"]}},
     }
-    lv = _plan(_snapshot(items), resources).overlays["levelling"]
-    days = {k: (v["start"], v["finish"]) for k, v in lv["items"].items()}
+    lv = _plan(_snapshot(items), resources).overlays.levelling
+    assert lv is not None
+    days = {k: (v.start.isoformat(), v.finish.isoformat()) for k, v in lv.items.items()}
     assert days["bob1"] == ("2025-01-06", "2025-01-09")
     assert days["cy1"] == ("2025-01-07", "2025-01-07")
     assert sorted(days[k] for k in ("q1", "q2", "q3")) == [
@@ -100,7 +102,7 @@ def test_part_time_day_off_and_pool() -> None:
         ("2025-01-07", "2025-01-07"),
     ]
     assert days["u1"] == days["u2"] == ("2025-01-06", "2025-01-06")
-    assert lv["resources"]["bob"]["hours_per_day"] == 4
+    assert lv.resources["bob"].hours_per_day == 4
 
 
 def test_relations_hold_and_fields_and_page_show_it() -> None:
@@ -110,13 +112,14 @@ def test_relations_hold_and_fields_and_page_show_it() -> None:
         [{"predecessor": "a", "successor": "b", "type": "FS"}],
     )
     p = _plan(snap)
-    lv = p.overlays["levelling"]["items"]
-    assert lv["b"]["start"] > lv["a"]["finish"]
-    starts = sorted((lv[k]["start"], lv[k]["finish"]) for k in "abc")
+    assert p.overlays.levelling is not None
+    lv = p.overlays.levelling.items
+    assert lv["b"].start > lv["a"].finish
+    starts = sorted((lv[k].start, lv[k].finish) for k in "abc")
     assert all(f < s2 for (_, f), (s2, _) in itertools.pairwise(starts))
     values = desired_fields(p, FieldNames())
-    assert values["b"]["levelled_start"] == dt.date.fromisoformat(lv["b"]["start"])
-    assert values["c"]["levelled_finish"] == dt.date.fromisoformat(lv["c"]["finish"])
+    assert values["b"]["levelled_start"] == lv["b"].start
+    assert values["c"]["levelled_finish"] == lv["c"].finish
     doc = build_report(p, snap, style=PlainStyle())
     headings = [b.text for b in doc.blocks if isinstance(b, Heading)]
     assert "With people's capacity (levelled)" in headings

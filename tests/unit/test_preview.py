@@ -154,3 +154,19 @@ def test_html_renderer_escapes_text_and_links_only_http_urls() -> None:
     assert "javascript:" not in page
     assert "<td>&lt;b&gt;x&lt;/b&gt;</td>" in page and "<th>a &amp; b</th>" in page
     assert "(chart missing.png not available)" in page
+
+
+def test_preview_plans_with_the_demo_team_as_the_live_demo_does() -> None:
+    # The example lists people with their role ("Ana Ruiz (Developer)"); the seeded tracker
+    # knows them by name, and the demo's rates and capacities are keyed by name. The preview
+    # must see the same names, or every labour cost drops out with a missing-rate warning.
+    from tracker_bridge.demo.example import DEMO_RATES, preview_page
+
+    _, plan = preview_page()
+    assert [w for w in plan.warnings if w.code == "budget.rate_missing"] == []
+    assert plan.overlays.levelling is not None
+    assert plan.overlays.budget is not None
+    fixed = 6000 + 4500  # the two fixed costs of the demo budget
+    assert plan.overlays.budget.project.bac > fixed
+    assignees = {i.assignee for i in load_example().items if i.assignee}
+    assert {a.split(" (")[0] for a in assignees} == set(DEMO_RATES)

@@ -576,7 +576,7 @@ def test_github_labels_name_the_repository_when_there_are_several() -> None:
 def test_desired_fields_types_and_values_match_the_plan() -> None:
     snapshot = redmine_snapshot()
     plan = planned(snapshot)
-    assert "risk" in plan.overlays and "budget" not in plan.overlays  # no rates, no baseline
+    assert plan.overlays.risk is not None and plan.overlays.budget is None  # no rates, no baseline
     fields = desired_fields(plan, FieldNames())
     assert list(fields) == list(plan.items)  # summaries included
     risk_fields = ["risk_score", "p80_finish", "criticality"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from tracker_bridge.adapters.github.style import GitHubPageStyle
 from tracker_bridge.adapters.redmine.style import RedminePageStyle
 from tracker_bridge.model import Baseline, Plan, Risk, Snapshot, Status, WorkItem
+from tracker_bridge.plan_overlays import EvmFigures
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.planner.baseline import make_baseline
 from tracker_bridge.publish import CHART_FILES, render_desired
@@ -189,7 +189,7 @@ def test_sections_appear_in_order_with_every_overlay(
     medco: tuple[Plan, Snapshot, Baseline],
 ) -> None:
     plan, snapshot, _ = medco
-    assert set(plan.overlays) == {"risk", "budget", "baseline"}
+    assert plan.overlays.names() == {"risk", "budget", "baseline"}
     assert headings(report(plan, snapshot)) == [
         "Schedule of MedCo order management system",
         "Critical path",
@@ -206,7 +206,7 @@ def test_absent_overlays_leave_their_sections_out() -> None:
     bare = make_plan(snapshot, Settings(), AS_OF, overlays=False)
     assert not any(h in headings(report(bare, snapshot)) for h in OVERLAY_HEADINGS)
     risk_only = make_plan(snapshot, Settings(), AS_OF)  # no rates, no baseline
-    assert set(risk_only.overlays) == {"risk"}
+    assert risk_only.overlays.names() == {"risk"}
     found = headings(report(risk_only, snapshot))
     assert [h for h in OVERLAY_HEADINGS if h in found] == ["Milestone forecast", "Top risks"]
 
@@ -243,16 +243,16 @@ def test_milestone_forecast_table_equals_the_plan(medco: tuple[Plan, Snapshot, B
             f"{m.mean_finish} ± {m.std_days:.1f}",
             chance(m.probability_on_time),
         ]
-    project = plan.overlays["risk"]["project"]
+    project = plan.overlays.risk.project
     assert table.rows[-1] == [
         "Project",
         "2027-03-31",  # the latest milestone due date
         str(plan.project.finish),
-        str(project["p50"]),
-        str(project["p80"]),
-        str(project["p95"]),
-        f"{project['mean']} ± {project['std_days']:.1f}",
-        chance(project["probability_on_time"]),
+        str(project.p50),
+        str(project.p80),
+        str(project.p95),
+        f"{project.mean} ± {project.std_days:.1f}",
+        chance(project.probability_on_time),
     ]
     text = blocks[0].text
     assert "From 500 simulated schedules (PERT durations, seed 20261126)." in text
@@ -276,7 +276,7 @@ def test_no_trials_is_a_sentence() -> None:
         }
     )
     plan = make_plan(snapshot, Settings(), dt.date(2025, 1, 8))
-    assert plan.overlays["risk"]["trials"] == 0
+    assert plan.overlays.risk.trials == 0
     blocks = section(report(plan, snapshot), "Milestone forecast")
     assert blocks == [Paragraph("No open work to simulate: the plan is the forecast.")]
 
@@ -286,17 +286,17 @@ def test_no_trials_is_a_sentence() -> None:
 
 def test_top_risks_list_score_and_reasons(medco: tuple[Plan, Snapshot, Baseline]) -> None:
     plan, snapshot, _ = medco
-    top = plan.overlays["risk"]["top_risks"]
+    top = plan.overlays.risk.top_risks
     assert top
     table = only_table(section(report(plan, snapshot), "Top risks"))
     assert table.header == ["Issue", "Title", "Score", "Reasons"]
     titles = snapshot.item_map()
     assert [row[:3] for row in table.rows] == [
-        [IssueRef(e["key"]), titles[e["key"]].title, str(e["score"])] for e in top
+        [IssueRef(e.key), titles[e.key].title, str(e.score)] for e in top
     ]
     for row, entry in zip(table.rows, top, strict=True):
-        reasons: list[str] = entry["reasons"]
-        assert plan.items[entry["key"]].risk_score == entry["score"]
+        reasons: list[str] = entry.reasons
+        assert plan.items[entry.key].risk_score == entry.score
         if len(reasons) > 2:
             assert row[3] == "; ".join(reasons[:-1]) + "; and " + reasons[-1]
         else:
@@ -317,9 +317,9 @@ def test_no_scored_item_is_a_sentence() -> None:
     )
     plan = make_plan(snapshot, Settings(), dt.date(2025, 1, 6))
     blocks = section(report(plan, snapshot), "Top risks")
-    if plan.overlays["risk"]["top_risks"]:  # high criticality scores: the single item is critical
+    if plan.overlays.risk.top_risks:  # high criticality scores: the single item is critical
         assert only_table(blocks).rows[0][0] == IssueRef("#1", autolink=True)
-    plan.overlays["risk"]["top_risks"] = []
+    plan.overlays.risk.top_risks = []
     assert section(report(plan, snapshot), "Top risks") == [
         Paragraph("No open item carries a risk.")
     ]
@@ -330,7 +330,7 @@ def test_no_scored_item_is_a_sentence() -> None:
 
 def test_budget_table_per_milestone_and_project(medco: tuple[Plan, Snapshot, Baseline]) -> None:
     plan, snapshot, _ = medco
-    budget = plan.overlays["budget"]
+    budget = plan.overlays.budget
     blocks = section(report(plan, snapshot), "Budget and earned value")
     table = only_table(blocks)
     assert table.header == [
@@ -349,22 +349,22 @@ def test_budget_table_per_milestone_and_project(medco: tuple[Plan, Snapshot, Bas
         "VAC",
         "TCPI",
     ]
-    scopes: list[tuple[str, Mapping[str, Any]]] = [
-        (figures["name"], figures) for figures in budget["milestones"].values()
+    scopes: list[tuple[str, EvmFigures]] = [
+        (figures.name, figures) for figures in budget.milestones.values()
     ]
-    scopes.append(("Project", budget["project"]))
+    scopes.append(("Project", budget.project))
     assert len(table.rows) == len(scopes) == 5
     for row, (name, f) in zip(table.rows, scopes, strict=True):
         assert row == [
             name,
-            *(money(f[k]) for k in ("bac", "pv", "ev", "ac", "cv", "sv")),
-            index(f["cpi"]),
-            index(f["spi"]),
-            money(f["eac"]),
-            f["eac_method"],
-            money(f["etc"]),
-            money(f["vac"]),
-            index(f["tcpi"]),
+            *(money(getattr(f, k)) for k in ("bac", "pv", "ev", "ac", "cv", "sv")),
+            index(f.cpi),
+            index(f.spi),
+            money(f.eac),
+            f.eac_method,
+            money(f.etc),
+            money(f.vac),
+            index(f.tcpi),
         ]
     # independent check of the project BAC: estimate x rate of every item + fixed costs
     labour = sum((i.estimate_hours or 0) * RATES[i.assignee or ""] for i in snapshot.items)
@@ -390,7 +390,7 @@ def test_rate_missing_is_named() -> None:
 
 def test_against_baseline_slip_cost_and_scope(medco: tuple[Plan, Snapshot, Baseline]) -> None:
     plan, snapshot, _ = medco
-    base = plan.overlays["baseline"]
+    base = plan.overlays.baseline
     blocks = section(report(plan, snapshot), "Against baseline")
     assert blocks[0] == Paragraph(
         "Baseline “Kick-off”, saved 2026-10-01 with status date 2026-10-01. Slip in working "
@@ -403,37 +403,37 @@ def test_against_baseline_slip_cost_and_scope(medco: tuple[Plan, Snapshot, Basel
         return "0" if days == 0 else f"{days:+d}"
 
     expected = [
-        [m["name"], str(m["baseline_finish"]), str(m["finish"]), slip(m["slip_days"])]
-        for m in base["milestones"].values()
+        [m.name, str(m.baseline_finish), str(m.finish), slip(m.slip_days)]
+        for m in base.milestones.values()
     ]
-    project = base["project"]
+    project = base.project
     expected.append(
         [
             "Project",
-            str(project["baseline_finish"]),
-            str(project["finish"]),
-            slip(project["slip_days"]),
+            str(project.baseline_finish),
+            str(project.finish),
+            slip(project.slip_days),
         ]
     )
     assert table.rows == expected
-    assert project["slip_days"] > 0
-    assert Paragraph(f"{base['items_slipped']} items finish later than in the baseline.") in blocks
+    assert project.slip_days > 0
+    assert Paragraph(f"{base.items_slipped} items finish later than in the baseline.") in blocks
 
     bullets = next(b for b in blocks if isinstance(b, BulletList))
-    cost = base["cost"]
-    assert cost["change"] > 0
+    cost = base.cost
+    assert cost.change > 0
     assert bullets.items[0] == (
-        f"Cost: budget at completion {money(cost['bac'])} EUR against "
-        f"{money(cost['baseline_bac'])} EUR in the baseline, a change of "
-        f"{signed_money(cost['change'])} EUR ({percent(cost['change_pct'], signed=True)})."
+        f"Cost: budget at completion {money(cost.bac)} EUR against "
+        f"{money(cost.baseline_bac)} EUR in the baseline, a change of "
+        f"{signed_money(cost.change)} EUR ({percent(cost.change_pct, signed=True)})."
     )
-    scope = base["scope"]
-    assert (scope["items_added"], scope["items_removed"]) == (["medco:17"], ["medco:99"])
+    scope = base.scope
+    assert (scope.items_added, scope.items_removed) == (["medco:17"], ["medco:99"])
     growth = str(bullets.items[1])
     assert growth.startswith(
-        f"Scope: estimates {scope['baseline_hours']:,.0f} h in the baseline, "
-        f"{scope['current_hours']:,.0f} h now: {scope['growth_hours']:+,.0f} h "
-        f"({percent(scope['growth_pct'], signed=True)}); 1 item added (+136 h), 1 item removed "
+        f"Scope: estimates {scope.baseline_hours:,.0f} h in the baseline, "
+        f"{scope.current_hours:,.0f} h now: {scope.growth_hours:+,.0f} h "
+        f"({percent(scope.growth_pct, signed=True)}); 1 item added (+136 h), 1 item removed "
         "(-40 h)"
     )
     assert bullets.items[2] == ("Added: ", IssueRef("medco:17"))

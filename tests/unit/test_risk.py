@@ -169,33 +169,33 @@ def test_milestone_and_project_forecasts(risky_plan: Plan) -> None:
     assert beta.p50 == beta.p80 == beta.p95 == beta.finish  # no spread on the anchor
     assert beta.probability_on_time == 1.0
     assert empty.p50 is None and empty.probability_on_time is None
-    overlay = risky_plan.overlays["risk"]
-    project = overlay["project"]
-    assert project["due"] == dt.date(2025, 3, 31)  # the latest milestone due date
-    assert project["p50"] <= project["p80"] <= project["p95"]
-    assert 0 <= project["probability_on_time"] <= 1
+    overlay = risky_plan.overlays.risk
+    project = overlay.project
+    assert project.due == dt.date(2025, 3, 31)  # the latest milestone due date
+    assert project.p50 <= project.p80 <= project.p95
+    assert 0 <= project.probability_on_time <= 1
 
 
 def test_overlay_contents(risky_plan: Plan) -> None:
-    overlay = risky_plan.overlays["risk"]
-    assert overlay["trials"] == 500
-    assert overlay["seed"] == RiskSettings().seed
-    assert overlay["distribution"] == "pert"
-    assert overlay["contingency"] == 0.4 * 1000 + 1.0 * 500  # the closed R3 does not count
-    assert "anchor" in overlay["default_spread_items"]
-    assert "done" not in overlay["default_spread_items"]
-    top = overlay["top_risks"]
+    overlay = risky_plan.overlays.risk
+    assert overlay.trials == 500
+    assert overlay.seed == RiskSettings().seed
+    assert overlay.distribution == "pert"
+    assert overlay.contingency == 0.4 * 1000 + 1.0 * 500  # the closed R3 does not count
+    assert "anchor" in overlay.default_spread_items
+    assert "done" not in overlay.default_spread_items
+    top = overlay.top_risks
     assert len(top) == 10
-    assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
-    assert top[0] == {
+    assert [t.score for t in top] == sorted((t.score for t in top), reverse=True)
+    assert top[0].model_dump() == {
         "key": "pastdue",
         "score": 55,
         "reasons": risky_plan.items["pastdue"].risk_reasons,
     }
-    assert {r["key"] for r in overlay["register"]} == {"R1", "R2"}
-    r1 = next(r for r in overlay["register"] if r["key"] == "R1")
-    assert r1["expected_cost"] == 400 and r1["expected_days"] == 0.8
-    assert sum(h["trials"] for h in overlay["finish_histogram"]) == 500
+    assert {r.key for r in overlay.open_risks} == {"R1", "R2"}
+    r1 = next(r for r in overlay.open_risks if r.key == "R1")
+    assert r1.expected_cost == 400 and r1.expected_days == 0.8
+    assert sum(h.trials for h in overlay.finish_histogram) == 500
     warning = next(w for w in risky_plan.warnings if w.code == "risk.unknown_item")
     assert warning.keys == ["ghost"]
     json.dumps(risky_plan.to_json_dict())  # dates and all serialise
@@ -234,13 +234,13 @@ def test_no_open_items_skips_the_simulation() -> None:
         }
     )
     result = make_plan(snap, settings(), dt.date(2025, 1, 10))
-    overlay = result.overlays["risk"]
-    assert overlay["trials"] == 0
-    assert overlay["project"]["p50"] is None
-    assert overlay["project"]["due"] == dt.date(2025, 1, 31)
-    assert overlay["project"]["probability_on_time"] is None
-    assert overlay["top_risks"] == []
-    assert overlay["contingency"] == 50
+    overlay = result.overlays.risk
+    assert overlay.trials == 0
+    assert overlay.project.p50 is None
+    assert overlay.project.due == dt.date(2025, 1, 31)
+    assert overlay.project.probability_on_time is None
+    assert overlay.top_risks == []
+    assert overlay.contingency == 50
     assert result.milestones[0].p50 is None
     for shown in result.items.values():
         assert shown.risk_score == 0 and shown.criticality == 0.0
@@ -250,4 +250,4 @@ def test_no_open_items_skips_the_simulation() -> None:
 def test_empty_snapshot() -> None:
     snap = Snapshot.model_validate({"project": {"name": "Empty", "start": AS_OF.isoformat()}})
     result = make_plan(snap, settings(), AS_OF)
-    assert result.overlays["risk"]["trials"] == 0
+    assert result.overlays.risk.trials == 0

@@ -82,8 +82,9 @@ def plan_command(
         click.echo(result.model_dump_json(indent=2))
     else:
         plan_table(result, snapshot)
-        if baseline is not None:
-            slip = result.overlays["baseline"]["project"]["slip_days"]
+        comparison = result.overlays.baseline
+        if baseline is not None and comparison is not None:
+            slip = comparison.project.slip_days or 0
             out.print(
                 f"Against baseline {baseline.name!r} (finish {baseline.project_finish}): "
                 f"{slip:+d} working days.",

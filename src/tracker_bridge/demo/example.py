@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracker_bridge.model import Plan, Snapshot
-from tracker_bridge.settings import settings_from_dict
+from tracker_bridge.settings import Settings, settings_from_dict
 from tracker_bridge.snapshot_file import load_snapshot
 
 if TYPE_CHECKING:
@@ -60,12 +60,23 @@ def demo_config(url: str, key_file: Path, seeded: SeededProject) -> str:
         f'api_key_file = "{key_file}"\nmarkup = "textile"\n\n'
         f'[projects.medco]\ntracker = "local"\nproject = "{seeded.identifier}"\n'
         'wiki_page = "Plan"\n\n'
-        f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n'
+        f'[store]\npath = "{key_file.parent / "state.sqlite3"}"\n\n' + _planning_toml(seeded.as_of)
+    )
+
+
+def _planning_toml(as_of: dt.date) -> str:
+    """How the demo plans: levelling with the team's capacity, and its budget."""
+    return (
         "# Levelling: each person does one issue at a time; the Scrum Master spends half of\n"
         "# each day on the ceremonies, so issues assigned to her take twice as many days.\n"
         "[planner]\nlevel = true\n\n"
-        '[resources.people."Priya Nair"]\nhours_per_day = 4\n\n' + _budget_toml(seeded.as_of)
+        '[resources.people."Priya Nair"]\nhours_per_day = 4\n\n' + _budget_toml(as_of)
     )
+
+
+def demo_settings(as_of: dt.date) -> Settings:
+    """The planning settings of the demo's config (levelling and budget), without a tracker."""
+    return settings_from_dict(tomllib.loads(_planning_toml(as_of)), "demo settings")
 
 
 def _budget_toml(as_of: dt.date) -> str:
@@ -87,11 +98,29 @@ def load_example() -> Snapshot:
     return load_snapshot(example_snapshot_path())
 
 
+def person_name(listed: str) -> str:
+    """The name a tracker knows a person by: the example lists 'Ana Ruiz (Developer)'."""
+    return listed.split(" (")[0]
+
+
+def as_tracked(snapshot: Snapshot) -> Snapshot:
+    """The example as the tracker returns it once seeded: people by name, without role."""
+    items = [
+        item.model_copy(update={"assignee": person_name(item.assignee)}) if item.assignee else item
+        for item in snapshot.items
+    ]
+    entries = [
+        entry.model_copy(update={"person": person_name(entry.person)}) if entry.person else entry
+        for entry in snapshot.time_entries
+    ]
+    return snapshot.model_copy(update={"items": items, "time_entries": entries})
+
+
 def preview_page() -> tuple[str, Plan]:
     """The MedCo plan page as self-contained HTML, planned at the example's status date.
 
     The same document and charts the demo publishes into Redmine's wiki, with the demo's
-    budget; no tracker, network or root needed.
+    levelling and budget; no tracker, network or root needed.
     """
     from tracker_bridge.planner import plan as make_plan
     from tracker_bridge.publish.charts import render_charts  # matplotlib: import on use
@@ -99,9 +128,8 @@ def preview_page() -> tuple[str, Plan]:
     from tracker_bridge.publish.report import build_report
     from tracker_bridge.publish.style import PlainStyle
 
-    snapshot = load_example()
-    settings = settings_from_dict(tomllib.loads(_budget_toml(REFERENCE_AS_OF)), "demo budget")
-    plan = make_plan(snapshot, settings, REFERENCE_AS_OF)
+    snapshot = as_tracked(load_example())
+    plan = make_plan(snapshot, demo_settings(REFERENCE_AS_OF), REFERENCE_AS_OF)
     style = PlainStyle()  # no tracker: items go by their keys
     charts = render_charts(plan, snapshot, style=style)
     document = build_report(plan, snapshot, style=style, charts=[c.filename for c in charts])

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from tracker_bridge.demo.example import REFERENCE_AS_OF, week_shift
+from tracker_bridge.demo.example import REFERENCE_AS_OF, person_name, week_shift
 from tracker_bridge.demo.instance import LocalRedmine
 from tracker_bridge.demo.prepare import add_member
 from tracker_bridge.model import Snapshot, Status
@@ -49,7 +49,7 @@ class _Admin:
 
 
 def _login_for(name: str) -> str:
-    return re.sub(r"[^a-z]+", ".", name.split(" (")[0].lower()).strip(".")
+    return re.sub(r"[^a-z]+", ".", person_name(name).lower()).strip(".")
 
 
 def seed(
@@ -144,7 +144,7 @@ class _Seeding:
             )
 
     def _user_for(self, person: str) -> Any:
-        first, _, rest = person.split(" (")[0].partition(" ")
+        first, _, rest = person_name(person).partition(" ")
         login = _login_for(person)
         existing = self.admin.call("GET", f"/users.json?name={login}")["users"]
         return (

@@ -20,12 +20,21 @@ stage compares the current plan with the baseline given to ``plan()``:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tracker_bridge.model import Baseline, BaselineItem, Plan, Snapshot
+from tracker_bridge.plan_overlays import (
+    BaselineComparison,
+    CostChange,
+    EstimateChange,
+    FinishSlip,
+    ItemCostChange,
+    ItemSlip,
+    MilestoneSlip,
+    ScopeChange,
+)
 from tracker_bridge.planner.overlays import OverlayContext
 
 TOP_SLIPS = 20
@@ -48,8 +57,7 @@ def make_baseline(plan: Plan, snapshot: Snapshot, name: str, saved_at: dt.dateti
             planned_cost=scheduled.planned_cost,
             milestone=work.milestone if work is not None else None,
         )
-    budget = plan.overlays.get("budget")
-    bac = budget["project"]["bac"] if isinstance(budget, dict) else None
+    budget = plan.overlays.budget
     return Baseline(
         name=name,
         saved_at=saved_at,
@@ -57,7 +65,7 @@ def make_baseline(plan: Plan, snapshot: Snapshot, name: str, saved_at: dt.dateti
         project_finish=plan.project.finish,
         items=items,
         milestone_finish={m.key: m.finish for m in plan.milestones},
-        budget_at_completion=bac,
+        budget_at_completion=budget.project.bac if budget is not None else None,
     )
 
 
@@ -78,33 +86,33 @@ def _pct(change: float, base: float | None) -> float | None:
 
 
 def baseline_stage(ctx: OverlayContext) -> None:
-    """Fill ``slip_days`` on items and milestones and ``plan.overlays["baseline"]``."""
+    """Fill ``slip_days`` on items and milestones and ``plan.overlays.baseline``."""
     baseline = ctx.baseline
     if baseline is None:
         return
     plan = ctx.plan
     common = [key for key in plan.items if key in baseline.items]
     milestones, project_slip, slipped = _time_slip(ctx, baseline, common)
-    plan.overlays["baseline"] = {
-        "name": baseline.name,
-        "saved_at": baseline.saved_at,
-        "as_of": baseline.as_of,
-        "project": {
-            "baseline_finish": baseline.project_finish,
-            "finish": plan.project.finish,
-            "slip_days": project_slip,
-        },
-        "milestones": milestones,
-        "items_slipped": len(slipped),
-        "top_slips": [{"key": k, "slip_days": days} for days, k in slipped[:TOP_SLIPS]],
-        "cost": _cost_change(plan, baseline, common),
-        "scope": _scope_change(ctx, baseline, common),
-    }
+    plan.overlays.baseline = BaselineComparison(
+        name=baseline.name,
+        saved_at=baseline.saved_at,
+        as_of=baseline.as_of,
+        project=FinishSlip(
+            baseline_finish=baseline.project_finish,
+            finish=plan.project.finish,
+            slip_days=project_slip,
+        ),
+        milestones=milestones,
+        items_slipped=len(slipped),
+        top_slips=[ItemSlip(key=k, slip_days=days) for days, k in slipped[:TOP_SLIPS]],
+        cost=_cost_change(plan, baseline, common),
+        scope=_scope_change(ctx, baseline, common),
+    )
 
 
 def _time_slip(
     ctx: OverlayContext, baseline: Baseline, common: list[str]
-) -> tuple[dict[str, Any], int | None, list[tuple[int, str]]]:
+) -> tuple[dict[str, MilestoneSlip], int | None, list[tuple[int, str]]]:
     """Slip in working days (finish bounds count working days up to a date): fill it on items
     and milestones; the milestone figures, the project's slip and the slipped items, worst
     first."""
@@ -121,16 +129,16 @@ def _time_slip(
             return None
         return cal.finish_bound(current) - cal.finish_bound(planned)
 
-    milestones: dict[str, Any] = {}
+    milestones: dict[str, MilestoneSlip] = {}
     for forecast in plan.milestones:
         planned = baseline.milestone_finish.get(forecast.key)
         forecast.slip_days = slip(forecast.finish, planned)
-        milestones[forecast.key] = {
-            "name": forecast.name,
-            "baseline_finish": planned,
-            "finish": forecast.finish,
-            "slip_days": forecast.slip_days,
-        }
+        milestones[forecast.key] = MilestoneSlip(
+            name=forecast.name,
+            baseline_finish=planned,
+            finish=forecast.finish,
+            slip_days=forecast.slip_days,
+        )
     project_slip = slip(plan.project.finish, baseline.project_finish)
 
     slipped = sorted(
@@ -144,7 +152,7 @@ def _time_slip(
     return milestones, project_slip, slipped
 
 
-def _scope_change(ctx: OverlayContext, baseline: Baseline, common: list[str]) -> dict[str, Any]:
+def _scope_change(ctx: OverlayContext, baseline: Baseline, common: list[str]) -> ScopeChange:
     """Scope: items added and removed, estimate growth in total and per item."""
     plan = ctx.plan
     by_key = ctx.snapshot.item_map()
@@ -161,7 +169,7 @@ def _scope_change(ctx: OverlayContext, baseline: Baseline, common: list[str]) ->
     current_total = sum(current_hours(k) or 0.0 for k in plan.items)
     added_hours = sum(current_hours(k) or 0.0 for k in added)
     removed_hours = sum(baseline.items[k].estimate_hours or 0.0 for k in removed)
-    changes: list[dict[str, Any]] = []
+    changes: list[EstimateChange] = []
     for key in common:
         before = baseline.items[key].estimate_hours
         after = current_hours(key)
@@ -169,39 +177,39 @@ def _scope_change(ctx: OverlayContext, baseline: Baseline, common: list[str]) ->
             continue
         growth = (after or 0.0) - (before or 0.0)
         changes.append(
-            {
-                "key": key,
-                "title": by_key[key].title if key in by_key else baseline.items[key].title,
-                "baseline_hours": before,
-                "current_hours": after,
-                "growth_hours": growth,
-                "growth_pct": _pct(growth, before),
-            }
+            EstimateChange(
+                key=key,
+                title=by_key[key].title if key in by_key else baseline.items[key].title,
+                baseline_hours=before,
+                current_hours=after,
+                growth_hours=growth,
+                growth_pct=_pct(growth, before),
+            )
         )
-    changes.sort(key=lambda c: (-abs(c["growth_hours"]), c["key"]))
-    changed_hours = sum(c["growth_hours"] for c in changes)
+    changes.sort(key=lambda c: (-abs(c.growth_hours), c.key))
+    changed_hours = sum(c.growth_hours for c in changes)
     growth_total = current_total - baseline_total
-    return {
-        "items_added": added,
-        "items_removed": removed,
-        "baseline_hours": baseline_total,
-        "current_hours": current_total,
-        "growth_hours": growth_total,
-        "growth_pct": _pct(growth_total, baseline_total),
-        "added_hours": added_hours,
-        "removed_hours": removed_hours,
-        "changed_hours": changed_hours,
-        "estimate_changes": changes,
-    }
+    return ScopeChange(
+        items_added=added,
+        items_removed=removed,
+        baseline_hours=baseline_total,
+        current_hours=current_total,
+        growth_hours=growth_total,
+        growth_pct=_pct(growth_total, baseline_total),
+        added_hours=added_hours,
+        removed_hours=removed_hours,
+        changed_hours=changed_hours,
+        estimate_changes=changes,
+    )
 
 
-def _cost_change(plan: Plan, baseline: Baseline, common: list[str]) -> dict[str, Any]:
+def _cost_change(plan: Plan, baseline: Baseline, common: list[str]) -> CostChange:
     """Cost: BAC now (from the budget overlay) vs the baseline's, and per item."""
-    budget = plan.overlays.get("budget")
-    bac_now = budget["project"]["bac"] if isinstance(budget, dict) else None
+    budget = plan.overlays.budget
+    bac_now = budget.project.bac if budget is not None else None
     bac_then = baseline.budget_at_completion
     cost_change = bac_now - bac_then if bac_now is not None and bac_then is not None else None
-    cost_changes: list[dict[str, Any]] = []
+    cost_changes: list[ItemCostChange] = []
     for key in common:
         before_cost = baseline.items[key].planned_cost
         after_cost = plan.items[key].planned_cost
@@ -209,19 +217,19 @@ def _cost_change(plan: Plan, baseline: Baseline, common: list[str]) -> dict[str,
             continue
         if abs(after_cost - before_cost) > 1e-9:
             cost_changes.append(
-                {
-                    "key": key,
-                    "baseline_cost": before_cost,
-                    "planned_cost": after_cost,
-                    "change": after_cost - before_cost,
-                    "change_pct": _pct(after_cost - before_cost, before_cost),
-                }
+                ItemCostChange(
+                    key=key,
+                    baseline_cost=before_cost,
+                    planned_cost=after_cost,
+                    change=after_cost - before_cost,
+                    change_pct=_pct(after_cost - before_cost, before_cost),
+                )
             )
-    cost_changes.sort(key=lambda c: (-abs(c["change"]), c["key"]))
-    return {
-        "baseline_bac": bac_then,
-        "bac": bac_now,
-        "change": cost_change,
-        "change_pct": None if cost_change is None else _pct(cost_change, bac_then),
-        "items": cost_changes,
-    }
+    cost_changes.sort(key=lambda c: (-abs(c.change), c.key))
+    return CostChange(
+        baseline_bac=bac_then,
+        bac=bac_now,
+        change=cost_change,
+        change_pct=None if cost_change is None else _pct(cost_change, bac_then),
+        items=cost_changes,
+    )

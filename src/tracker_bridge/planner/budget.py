@@ -63,7 +63,7 @@ How every number is made (all money in ``budget.currency``):
   finish, following the current schedule of the remaining work (each open item's remaining
   cost spread over its current dates).
 
-``plan.overlays["budget"]``: ``currency``, ``as_of``, ``pv_basis`` (``"baseline"``,
+``plan.overlays.budget``: ``currency``, ``as_of``, ``pv_basis`` (``"baseline"``,
 ``"plan"``, or ``"baseline+plan"`` when items were added after the baseline), ``baseline``
 (its name), ``project`` and ``milestones`` (milestone key -> figures, with ``name``): the
 figures of :func:`evm_figures` plus ``labour_bac`` and ``fixed_costs``; ``fixed_costs`` (each
@@ -77,11 +77,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from tracker_bridge.plan_overlays import EacEstimate, EvmFigures
 from tracker_bridge.planner.calendar import WorkCalendar
 from tracker_bridge.settings import BudgetSettings
 
@@ -112,7 +112,7 @@ def evm_figures(
     *,
     method: str = EAC_TYPICAL,
     explicit_eac: float | None = None,
-) -> dict[str, Any]:
+) -> EvmFigures:
     """The earned value figures of one scope from its BAC, PV, EV and AC (see module doc).
 
     ``method`` names the headline EAC (one of :data:`EAC_METHODS`); ``explicit_eac`` is an
@@ -134,35 +134,35 @@ def evm_figures(
         method = EAC_ATYPICAL  # the chosen method is undefined (no AC or EV yet)
     eac = estimates[method]
     assert eac is not None  # the atypical estimate always exists
-    return {
-        "bac": bac,
-        "pv": pv,
-        "ev": ev,
-        "ac": ac,
-        "cv": cv,
-        "sv": sv,
-        "cpi": cpi,
-        "spi": spi,
-        "cv_pct": _pct(div(cv, ev)),
-        "sv_pct": _pct(div(sv, pv)),
-        "percent_complete": _pct(div(ev, bac)),
-        "percent_spent": _pct(div(ac, bac)),
-        "eac": eac,
-        "eac_method": method,
-        "etc": eac - ac,
-        "vac": bac - eac,
-        "tcpi": div(remaining, bac - ac),
-        "eac_explicit": explicit_eac,
-        "tcpi_eac": None if explicit_eac is None else div(remaining, explicit_eac - ac),
-        "eac_by_method": {
-            name: {
-                "eac": value,
-                "etc": None if value is None else value - ac,
-                "vac": None if value is None else bac - value,
-            }
+    return EvmFigures(
+        bac=bac,
+        pv=pv,
+        ev=ev,
+        ac=ac,
+        cv=cv,
+        sv=sv,
+        cpi=cpi,
+        spi=spi,
+        cv_pct=_pct(div(cv, ev)),
+        sv_pct=_pct(div(sv, pv)),
+        percent_complete=_pct(div(ev, bac)),
+        percent_spent=_pct(div(ac, bac)),
+        eac=eac,
+        eac_method=method,
+        etc=eac - ac,
+        vac=bac - eac,
+        tcpi=div(remaining, bac - ac),
+        eac_explicit=explicit_eac,
+        tcpi_eac=None if explicit_eac is None else div(remaining, explicit_eac - ac),
+        eac_by_method={
+            name: EacEstimate(
+                eac=value,
+                etc=None if value is None else value - ac,
+                vac=None if value is None else bac - value,
+            )
             for name, value in estimates.items()
         },
-    }
+    )
 
 
 def _pct(fraction: float | None) -> float | None:

@@ -11,11 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from tracker_bridge.model import ItemSchedule, PlanWarning, Status, WorkItem
+from tracker_bridge.plan_overlays import (
+    BudgetOverlay,
+    CostForecast,
+    CostPoint,
+    EvmFigures,
+    FixedCostShare,
+    MilestoneEvm,
+)
 from tracker_bridge.planner.budget import (
     EPSILON,
     PROJECT_SCOPE,
@@ -39,7 +46,7 @@ _NO_ENTRY_PERSON = "(time entry without a person)"
 
 
 def budget_stage(ctx: OverlayContext) -> None:
-    """Fill planned cost, PV, EV, AC per item and ``plan.overlays["budget"]``."""
+    """Fill planned cost, PV, EV, AC per item and ``plan.overlays.budget``."""
     if budget_configured(ctx.settings.budget):
         _BudgetPass(ctx).run()
 
@@ -55,7 +62,7 @@ class _Scope:
     pv: float = 0.0
     ev: float = 0.0
     ac: float = 0.0
-    fixed: list[dict[str, Any]] = field(default_factory=list)
+    fixed: list[FixedCostShare] = field(default_factory=list)
 
     @property
     def bac(self) -> float:
@@ -118,14 +125,14 @@ def _eac_forecast(
     as_of: dt.date,
     finish: dt.date,
     start: dt.date,
-    figures: dict[str, Any],
+    figures: EvmFigures,
     remaining_cost: FloatArray,
     shown_s: IntArray,
     shown_f: IntArray,
-) -> list[dict[str, Any]]:
+) -> list[CostForecast]:
     """Cost from AC (on as_of) to EAC (on the forecast finish) along the remaining work."""
-    ac = float(figures["ac"])
-    eac = float(figures["eac"])
+    ac = float(figures.ac)
+    eac = float(figures.eac)
     end = max(finish, as_of)
     days = [as_of, *(d for d in weekly_points(start, end, [end]) if d > as_of)]
     if len(days) == 1:  # nothing left on the calendar: the rest is forecast on as_of
@@ -146,7 +153,7 @@ def _eac_forecast(
             share = 1.0  # and reaches EAC on the forecast finish
         else:
             share = float(reached[i]) / total if total > EPSILON else 0.0
-        result.append({"date": day, "cost": money(ac + (eac - ac) * share)})
+        result.append(CostForecast(date=day, cost=money(ac + (eac - ac) * share)))
     return result
 
 
@@ -185,10 +192,10 @@ class _BudgetPass:
         unknown_milestones = self.fixed_costs()
         explicit = _explicit_eacs(self.budget, self.milestone_names, self.folded_names)
         project_figures = self.figures(self.project, PROJECT_SCOPE, explicit)
-        milestones: dict[str, Any] = {}
+        milestones: dict[str, MilestoneEvm] = {}
         for milestone in self.snapshot.milestones:
             values = self.figures(self.scopes.get(milestone.key, _Scope()), milestone.key, explicit)
-            milestones[milestone.key] = {"name": milestone.name, **values}
+            milestones[milestone.key] = MilestoneEvm(name=milestone.name, **dict(values))
         time_phased, start = self.s_curve()
         forecast = _eac_forecast(
             self.cal,
@@ -201,9 +208,7 @@ class _BudgetPass:
             self.shown_f,
         )
         self.add_warnings(explicit, unknown_milestones)
-        self.plan.overlays["budget"] = self.overlay(
-            project_figures, milestones, time_phased, forecast
-        )
+        self.plan.overlays.budget = self.overlay(project_figures, milestones, time_phased, forecast)
 
     def planned_cost(self) -> FloatArray:
         """Planned cost of each leaf: estimate (else the default) x the assignee's rate."""
@@ -414,15 +419,15 @@ class _BudgetPass:
                 pv_share, ev_share, ac_share = self._dated_fixed_cost(fixed, fixed.date)
             else:
                 pv_share, ev_share, ac_share = self._spread_fixed_cost(fixed, fixed_scope)
-            record = {
-                "name": fixed.name,
-                "amount": fixed.amount,
-                "milestone": None if fixed_scope == PROJECT_SCOPE else fixed_scope,
-                "date": fixed.date,
-                "pv": pv_share,
-                "ev": ev_share,
-                "ac": ac_share,
-            }
+            record = FixedCostShare(
+                name=fixed.name,
+                amount=fixed.amount,
+                milestone=None if fixed_scope == PROJECT_SCOPE else fixed_scope,
+                date=fixed.date,
+                pv=pv_share,
+                ev=ev_share,
+                ac=ac_share,
+            )
             owners = (
                 [PROJECT_SCOPE] if fixed_scope == PROJECT_SCOPE else [PROJECT_SCOPE, fixed_scope]
             )
@@ -471,7 +476,7 @@ class _BudgetPass:
         self.ac_curve.spread_until(span_s, span_f, np.array([ac_share]), self.as_of)
         return pv_share, ev_share, ac_share
 
-    def figures(self, scope: _Scope, scope_key: str, explicit: dict[str, float]) -> dict[str, Any]:
+    def figures(self, scope: _Scope, scope_key: str, explicit: dict[str, float]) -> EvmFigures:
         """The EVM figures of one scope, with its labour BAC and fixed costs."""
         result = evm_figures(
             scope.bac,
@@ -481,11 +486,11 @@ class _BudgetPass:
             method=self.budget.eac_method,
             explicit_eac=explicit.get(scope_key),
         )
-        result["labour_bac"] = scope.labour_bac
-        result["fixed_costs"] = scope.fixed_bac
+        result.labour_bac = scope.labour_bac
+        result.fixed_costs = scope.fixed_bac
         return result
 
-    def s_curve(self) -> tuple[list[dict[str, Any]], dt.date]:
+    def s_curve(self) -> tuple[list[CostPoint], dt.date]:
         """Weekly PV (and EV, AC up to as_of) points; and the first day of the curve."""
         plan, as_of = self.plan, self.as_of
         pv_end = self.cal.date(int(self.pv_f.max()) - 1) if self.n else plan.project.finish
@@ -497,12 +502,12 @@ class _BudgetPass:
         past = [d for d in points if d <= as_of]
         ev_values = self.ev_curve.cumulative(past)
         ac_values = self.ac_curve.cumulative(past)
-        time_phased: list[dict[str, Any]] = []
+        time_phased: list[CostPoint] = []
         for i, day in enumerate(points):
-            point: dict[str, Any] = {"date": day, "pv": money(float(pv_values[i]))}
+            point = CostPoint(date=day, pv=money(float(pv_values[i])))
             if day <= as_of:
-                point["ev"] = money(float(ev_values[i]))
-                point["ac"] = money(float(ac_values[i]))
+                point.ev = money(float(ev_values[i]))
+                point.ac = money(float(ac_values[i]))
             time_phased.append(point)
         return time_phased, start
 
@@ -550,28 +555,28 @@ class _BudgetPass:
 
     def overlay(
         self,
-        project_figures: dict[str, Any],
-        milestones: dict[str, Any],
-        time_phased: list[dict[str, Any]],
-        forecast: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        """The ``plan.overlays["budget"]`` dict (see the budget module doc)."""
+        project_figures: EvmFigures,
+        milestones: dict[str, MilestoneEvm],
+        time_phased: list[CostPoint],
+        forecast: list[CostForecast],
+    ) -> BudgetOverlay:
+        """The ``plan.overlays.budget`` overlay (see the budget module doc)."""
         baseline, n, from_baseline = self.ctx.baseline, self.n, self.from_baseline
-        return {
-            "currency": self.budget.currency,
-            "as_of": self.as_of,
-            "pv_basis": (
+        return BudgetOverlay(
+            currency=self.budget.currency,
+            as_of=self.as_of,
+            pv_basis=(
                 "baseline"
                 if baseline is not None and from_baseline == n and n
                 else "baseline+plan"
                 if from_baseline
                 else "plan"
             ),
-            "baseline": baseline.name if baseline is not None else None,
-            "project": project_figures,
-            "milestones": milestones,
-            "fixed_costs": self.project.fixed,
-            "rate_missing": sorted(self.missing.people),
-            "time_phased": time_phased,
-            "eac_forecast": forecast,
-        }
+            baseline=baseline.name if baseline is not None else None,
+            project=project_figures,
+            milestones=milestones,
+            fixed_costs=self.project.fixed,
+            rate_missing=sorted(self.missing.people),
+            time_phased=time_phased,
+            eac_forecast=forecast,
+        )

@@ -1,7 +1,7 @@
 """Overlay stages that enrich a schedule: risk, budget, baseline comparison.
 
 Each stage is a function of an ``OverlayContext`` that fills its own fields on the plan (item
-and milestone fields, and one key of ``plan.overlays``). Stages run in the order listed.
+and milestone fields, and one attribute of ``plan.overlays``). Stages run in the order listed.
 """
 
 from __future__ import annotations

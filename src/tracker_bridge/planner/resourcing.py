@@ -12,17 +12,23 @@ Rules (the README, section "Resource levelling", explains them to a project mana
   and take their person's capacity first. Nothing starts before its CPM early start and every
   relation (FS, SS, FF, SF with lags) still holds.
 * The CPM figures of every item are unchanged; the levelled dates and the delay are added in
-  ``plan.overlays["levelling"]``.
+  ``plan.overlays.levelling``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import numpy as np
 
 from tracker_bridge.model import Snapshot
+from tracker_bridge.plan_overlays import (
+    ChainLink,
+    LevelledItem,
+    LevelledMilestone,
+    LevellingOverlay,
+    ResourceLoad,
+)
 from tracker_bridge.planner.cpm import Schedule, run_passes
 from tracker_bridge.planner.levelling import IntArray, Problem, Result, level
 from tracker_bridge.planner.network import Network, compile_network
@@ -182,7 +188,7 @@ def _overallocated(p: Problem, start: IntArray) -> list[int]:
 
 
 def levelling_stage(ctx: OverlayContext) -> None:
-    """Fill ``plan.overlays["levelling"]`` when ``planner.level`` is on."""
+    """Fill ``plan.overlays.levelling`` when ``planner.level`` is on."""
     if not ctx.settings.planner.level:
         return
     p, names, resource, sched = build_problem(ctx)
@@ -193,15 +199,15 @@ def levelling_stage(ctx: OverlayContext) -> None:
     dates = cal.dates(np.concatenate([result.start, shown_finish]))
     n = len(keys)
     delay = (result.start - sched.early_start).tolist()
-    items: dict[str, dict[str, Any]] = {}
+    items: dict[str, LevelledItem] = {}
     for i, key in enumerate(keys):
         r = resource[i]
-        items[key] = {
-            "start": dates[i].isoformat(),
-            "finish": dates[n + i].isoformat(),
-            "delay_days": max(int(delay[i]), 0),
-            "resource": names[r] if r is not None else None,
-        }
+        items[key] = LevelledItem(
+            start=dates[i],
+            finish=dates[n + i],
+            delay_days=max(delay[i], 0),
+            resource=names[r] if r is not None else None,
+        )
     index = {key: i for i, key in enumerate(keys)}
     milestones = []
     for m in ctx.plan.milestones:
@@ -210,40 +216,35 @@ def levelling_stage(ctx: OverlayContext) -> None:
         ]
         levelled = cal.date(int(shown_finish[members].max())) if members else None
         milestones.append(
-            {
-                "key": m.key,
-                "name": m.name,
-                "finish": m.finish.isoformat() if m.finish else None,
-                "levelled_finish": levelled.isoformat() if levelled else None,
-            }
+            LevelledMilestone(key=m.key, name=m.name, finish=m.finish, levelled_finish=levelled)
         )
     chain = [
-        {
-            "key": keys[i],
-            "resource": names[r] if (r := resource[i]) is not None else None,
-            "driven_by": why,
-        }
+        ChainLink(
+            key=keys[i],
+            resource=names[r] if (r := resource[i]) is not None else None,
+            driven_by=why,
+        )
         for i, why in critical_chain(p, result, resource)
     ]
-    people = list(dict.fromkeys(c["resource"] for c in chain if c["resource"] is not None))
+    people = list(dict.fromkeys(c.resource for c in chain if c.resource is not None))
     over = _overallocated(p, sched.early_start)
     finish = cal.date(int(shown_finish.max())) if n else ctx.plan.project.finish
-    ctx.plan.overlays["levelling"] = {
-        "finish": finish.isoformat(),
-        "unlevelled_finish": ctx.plan.project.finish.isoformat(),
-        "delay_days": cal.working_days_between(ctx.plan.project.finish, finish),
-        "schedules": result.schedules,
-        "items": items,
-        "milestones": milestones,
-        "critical_chain": chain,
-        "critical_chain_people": people,
-        "resources": {
-            name: {
-                "hours_per_day": _hours(name, ctx.settings),
-                "units": int(p.capacity[r, -1]),
-                "items": int(p.demand[:, r].sum()),
-                "overallocated_days_unlevelled": over[r],
-            }
+    ctx.plan.overlays.levelling = LevellingOverlay(
+        finish=finish,
+        unlevelled_finish=ctx.plan.project.finish,
+        delay_days=cal.working_days_between(ctx.plan.project.finish, finish),
+        schedules=result.schedules,
+        items=items,
+        milestones=milestones,
+        critical_chain=chain,
+        critical_chain_people=people,
+        resources={
+            name: ResourceLoad(
+                hours_per_day=_hours(name, ctx.settings),
+                units=int(p.capacity[r, -1]),
+                items=int(p.demand[:, r].sum()),
+                overallocated_days_unlevelled=over[r],
+            )
             for r, name in enumerate(names)
         },
-    }
+    )

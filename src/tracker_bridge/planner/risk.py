@@ -11,14 +11,15 @@ known to ``risk.precision_days`` working days) and fills
 * per milestone: ``p50``, ``p80``, ``p95``, ``mean_finish`` (the working day nearest the
   mean finish), ``std_days`` (its standard deviation in working days, 2 places) and
   ``probability_on_time`` (finished on or before its due date);
-* ``plan.overlays["risk"]``: ``trials`` (used), ``max_trials``, ``precision_days``,
+* ``plan.overlays.risk``: ``trials`` (used), ``max_trials``, ``precision_days``,
   ``seed``, ``distribution``, ``project`` (P50/P80/P95, ``mean`` and ``std_days`` as for
   milestones, and the probability of finishing by the latest milestone due date, ``None``
   without one), ``default_spread_items`` (items simulated with the default spread because
   they have no three-point estimate), ``contingency`` (expected money of the open risks,
   the sum of probability x impact cost), ``top_risks`` (the 10 highest-scored items with
-  their reasons), ``register`` (the open risks, their expected delay and cost) and
-  ``finish_histogram`` (how many trials finish the project on each date, for charts).
+  their reasons), ``open_risks`` (``register`` in the JSON: the open risks, their expected
+  delay and cost) and ``finish_histogram`` (how many trials finish the project on each
+  date, for charts).
 
 With no open item there is nothing to simulate: the stage still scores nothing, reports the
 contingency and leaves the forecasts empty (``trials`` 0).
@@ -44,9 +45,14 @@ scores as its highest-scored leaf (and names it).
 
 from __future__ import annotations
 
-from typing import Any
-
 from tracker_bridge.model import ItemSchedule, PlanWarning, Risk, Status, WorkItem
+from tracker_bridge.plan_overlays import (
+    FinishCount,
+    RegisteredRisk,
+    RiskForecast,
+    RiskOverlay,
+    TopRisk,
+)
 from tracker_bridge.planner.montecarlo import Forecast, SimulationResult, simulate
 from tracker_bridge.planner.overlays import OverlayContext
 
@@ -76,7 +82,7 @@ def risk_stage(ctx: OverlayContext) -> None:
         )
     _fill_forecasts(ctx, result)
     ranked = _fill_scores(ctx, open_risks)
-    ctx.plan.overlays["risk"] = _risk_overlay(ctx, result, open_risks, ranked)
+    ctx.plan.overlays.risk = _risk_overlay(ctx, result, open_risks, ranked)
 
 
 def _fill_forecasts(ctx: OverlayContext, result: SimulationResult | None) -> None:
@@ -152,39 +158,39 @@ def _risk_overlay(
     result: SimulationResult | None,
     open_risks: list[Risk],
     ranked: list[ItemSchedule],
-) -> dict[str, Any]:
-    """The ``plan.overlays["risk"]`` dict (see the module doc)."""
+) -> RiskOverlay:
+    """The ``plan.overlays.risk`` overlay (see the module doc)."""
     cfg = ctx.settings.risk
     milestones = ctx.snapshot.milestones
     latest_due = max((m.due for m in milestones if m.due is not None), default=None)
     project = result.project if result is not None else Forecast(None, None, None, None, latest_due)
-    return {
-        "trials": result.trials if result is not None else 0,
-        "max_trials": cfg.trials,
-        "precision_days": cfg.precision_days,
-        "seed": cfg.seed,
-        "distribution": cfg.distribution,
-        "project": {
-            "p50": project.p50,
-            "p80": project.p80,
-            "p95": project.p95,
-            "probability_on_time": _probability(project.probability_on_time),
-            "due": project.due,
-            "mean": project.mean,
-            "std_days": _std(project.std_days),
-        },
-        "default_spread_items": result.default_spread_items if result is not None else [],
-        "contingency": round(sum(r.probability * r.impact_cost for r in open_risks), 2),
-        "top_risks": [
-            {"key": item.key, "score": item.risk_score, "reasons": list(item.risk_reasons)}
+    return RiskOverlay(
+        trials=result.trials if result is not None else 0,
+        max_trials=cfg.trials,
+        precision_days=cfg.precision_days,
+        seed=cfg.seed,
+        distribution=cfg.distribution,
+        project=RiskForecast(
+            p50=project.p50,
+            p80=project.p80,
+            p95=project.p95,
+            probability_on_time=_probability(project.probability_on_time),
+            due=project.due,
+            mean=project.mean,
+            std_days=_std(project.std_days),
+        ),
+        default_spread_items=result.default_spread_items if result is not None else [],
+        contingency=round(sum(r.probability * r.impact_cost for r in open_risks), 2),
+        top_risks=[
+            TopRisk(key=item.key, score=item.risk_score or 0, reasons=list(item.risk_reasons))
             for item in ranked[:TOP_RISKS]
         ],
-        "register": [_register_entry(r) for r in open_risks],
-        "finish_histogram": [
-            {"date": day, "trials": count}
+        open_risks=[_register_entry(r) for r in open_risks],
+        finish_histogram=[
+            FinishCount(date=day, trials=count)
             for day, count in (result.finish_histogram if result is not None else [])
         ],
-    }
+    )
 
 
 def _probability(value: float | None) -> float | None:
@@ -195,17 +201,17 @@ def _std(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def _register_entry(risk: Risk) -> dict[str, Any]:
-    return {
-        "key": risk.key,
-        "title": risk.title,
-        "probability": risk.probability,
-        "impact_days": risk.impact_days,
-        "impact_cost": risk.impact_cost,
-        "expected_days": round(risk.probability * risk.impact_days, 2),
-        "expected_cost": round(risk.probability * risk.impact_cost, 2),
-        "threatens": list(risk.threatens),
-    }
+def _register_entry(risk: Risk) -> RegisteredRisk:
+    return RegisteredRisk(
+        key=risk.key,
+        title=risk.title,
+        probability=risk.probability,
+        impact_days=risk.impact_days,
+        impact_cost=risk.impact_cost,
+        expected_days=round(risk.probability * risk.impact_days, 2),
+        expected_cost=round(risk.probability * risk.impact_cost, 2),
+        threatens=list(risk.threatens),
+    )
 
 
 def _days(n: float) -> str:

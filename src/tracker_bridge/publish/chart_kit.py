@@ -75,20 +75,6 @@ def png_bytes(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def as_date(value: object) -> dt.date | None:
-    """A date from a live plan (date) or one read back from JSON (ISO string)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 def day_number(day: dt.date) -> float:
     return float(_DATE2NUM(day))
 

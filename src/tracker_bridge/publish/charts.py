@@ -19,8 +19,8 @@ upload of a chart that did not change (it compares digests).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -36,7 +36,6 @@ from tracker_bridge.publish.chart_kit import (
     NUM2DATE,
     PV_COLOR,
     STATUS,
-    as_date,
     chart_style,
     date_axis,
     day_number,
@@ -61,35 +60,33 @@ __all__ = [
 # ------------------------------------------------------------------------------ S-curve
 
 
-def _series(points: Sequence[Mapping[str, Any]], name: str) -> tuple[list[float], list[float]]:
+def _series(points: Iterable[tuple[dt.date, float | None]]) -> tuple[list[float], list[float]]:
+    """The points with a value, as chart coordinates (day numbers, values)."""
     xs: list[float] = []
     ys: list[float] = []
-    for point in points:
-        day = as_date(point.get("date"))
-        value = point.get(name)
-        if day is not None and isinstance(value, int | float):
+    for day, value in points:
+        if value is not None:
             xs.append(day_number(day))
-            ys.append(float(value))
+            ys.append(value)
     return xs, ys
 
 
 def s_curve_png(plan: Plan) -> bytes | None:
     """Cumulative PV, EV and AC with the EAC forecast; None without the budget overlay."""
-    budget = plan.overlays.get("budget")
-    if not isinstance(budget, Mapping):
+    budget = plan.overlays.budget
+    if budget is None:
         return None
-    phased = [p for p in budget.get("time_phased") or [] if isinstance(p, Mapping)]
-    forecast = [p for p in budget.get("eac_forecast") or [] if isinstance(p, Mapping)]
-    pv = _series(phased, "pv")
+    phased = budget.time_phased
+    pv = _series((p.date, p.pv) for p in phased)
     if not pv[0]:
         return None
-    ev, ac = _series(phased, "ev"), _series(phased, "ac")
-    eac = _series(forecast, "cost")
-    project: Mapping[str, Any] = budget.get("project") or {}
-    currency = str(budget.get("currency") or "")
-    bac = project.get("bac")
-    eac_value = project.get("eac")
-    as_of = as_date(budget.get("as_of")) or plan.project.as_of
+    ev, ac = _series((p.date, p.ev) for p in phased), _series((p.date, p.ac) for p in phased)
+    eac = _series((p.date, p.cost) for p in budget.eac_forecast)
+    project = budget.project
+    currency = budget.currency
+    bac = project.bac
+    eac_value = project.eac
+    as_of = budget.as_of
 
     def money(value: object) -> str:
         return f"{value:,.0f}" if isinstance(value, int | float) else "–"
@@ -101,24 +98,24 @@ def s_curve_png(plan: Plan) -> bytes | None:
             *pv,
             color=PV_COLOR,
             linewidth=2,
-            label=f"PV planned value ({money(project.get('pv'))} at status date)",
+            label=f"PV planned value ({money(project.pv)} at status date)",
         )
         if ev[0]:
             ax.plot(
                 *ev,
                 color=EV_COLOR,
                 linewidth=2,
-                label=f"EV earned value ({money(project.get('ev'))} at status date)",
+                label=f"EV earned value ({money(project.ev)} at status date)",
             )
         if ac[0]:
             ax.plot(
                 *ac,
                 color=AC_COLOR,
                 linewidth=2,
-                label=f"AC actual cost ({money(project.get('ac'))} at status date)",
+                label=f"AC actual cost ({money(project.ac)} at status date)",
             )
         if eac[0]:
-            method = project.get("eac_method") or ""
+            method = project.eac_method
             ax.plot(
                 *eac,
                 color=AC_COLOR,
@@ -126,14 +123,13 @@ def s_curve_png(plan: Plan) -> bytes | None:
                 linestyle="--",
                 label=f"EAC forecast {method} ({money(eac_value)})",
             )
-        if isinstance(bac, int | float):
-            ax.axhline(
-                float(bac),
-                color="#555555",
-                linestyle=":",
-                linewidth=1.3,
-                label=f"BAC budget at completion ({money(bac)})",
-            )
+        ax.axhline(
+            bac,
+            color="#555555",
+            linestyle=":",
+            linewidth=1.3,
+            label=f"BAC budget at completion ({money(bac)})",
+        )
         ax.axvline(
             day_number(as_of),
             color=STATUS,
@@ -150,7 +146,7 @@ def s_curve_png(plan: Plan) -> bytes | None:
         ax.set_ylabel(f"cumulative cost ({currency})" if currency else "cumulative cost")
         ax.grid(color="#e6e6e6", linewidth=0.8)
         ax.set_axisbelow(True)
-        indices = f"CPI {index(project.get('cpi'))} · SPI {index(project.get('spi'))}"
+        indices = f"CPI {index(project.cpi)} · SPI {index(project.spi)}"
         ax.set_title(f"{plan.project.name}: earned value ({indices})", loc="left")
         ax.legend(loc="lower right")
         return png_bytes(fig)
@@ -161,26 +157,17 @@ def s_curve_png(plan: Plan) -> bytes | None:
 
 def finish_histogram_png(plan: Plan) -> bytes | None:
     """Simulated project finish dates; None without a risk overlay that ran trials."""
-    risk = plan.overlays.get("risk")
-    if not isinstance(risk, Mapping):
+    risk = plan.overlays.risk
+    if risk is None:
         return None
-    counts: list[tuple[dt.date, int]] = []
-    for entry in risk.get("finish_histogram") or []:
-        if not isinstance(entry, Mapping):
-            continue
-        day = as_date(entry.get("date"))
-        trials = entry.get("trials", entry.get("count"))
-        if day is not None and isinstance(trials, int) and trials > 0:
-            counts.append((day, trials))
+    counts = sorted((entry.date, entry.trials) for entry in risk.finish_histogram if entry.trials)
     if not counts:
         return None
-    counts.sort()
     total = sum(c for _, c in counts)
-    project: Mapping[str, Any] = risk.get("project") or {}
-    due = as_date(project.get("due"))
-    p50, p80 = as_date(project.get("p50")), as_date(project.get("p80"))
+    project = risk.project
+    due, p50, p80 = project.due, project.p50, project.p80
     finish = plan.project.finish
-    probability = project.get("probability_on_time")
+    probability = project.probability_on_time
 
     with chart_style():
         fig = new_figure(4.8)
@@ -220,12 +207,14 @@ def finish_histogram_png(plan: Plan) -> bytes | None:
             (due, ":", DUE, "due"),
             (finish, "-.", "#888888", "deterministic finish"),
         ]
-        for day, style, color, name in marks:
-            if day is None:
+        for mark, style, color, name in marks:
+            if mark is None:
                 continue
-            ax.axvline(day_number(day) + 0.5, color=color, linestyle=style, linewidth=1.5, zorder=3)
+            ax.axvline(
+                day_number(mark) + 0.5, color=color, linestyle=style, linewidth=1.5, zorder=3
+            )
             handles.append(
-                Line2D([], [], color=color, linestyle=style, label=f"{name} {day.isoformat()}")
+                Line2D([], [], color=color, linestyle=style, label=f"{name} {mark.isoformat()}")
             )
         days = [d for d, _ in counts] + [d for d in (due, finish, p50, p80) if d is not None]
         first, last = min(days), max(days)

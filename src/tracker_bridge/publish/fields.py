@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from tracker_bridge.model import FieldValue, ItemSchedule, Plan
 from tracker_bridge.plan_fields import PLAN_FIELDS, plan_field
+from tracker_bridge.plan_overlays import LevelledItem
 from tracker_bridge.settings import FieldNames
 
 
@@ -44,23 +45,29 @@ _VALUES: dict[str, Callable[[ItemSchedule], FieldValue]] = {
 }
 
 
-# Levelled dates live in ``overlays["levelling"]["items"]`` (per leaf; summaries get None).
-_LEVELLED = {"levelled_start": "start", "levelled_finish": "finish"}
+# Levelled dates live in ``overlays.levelling.items`` (per leaf; summaries get None).
+_LEVELLED: dict[str, Callable[[LevelledItem], dt.date]] = {
+    "levelled_start": lambda levelled: levelled.start,
+    "levelled_finish": lambda levelled: levelled.finish,
+}
 
 
-def _levelled_getter(plan: Plan, which: str) -> Callable[[ItemSchedule], FieldValue]:
-    items = plan.overlays["levelling"]["items"]
+def _levelled_getter(plan: Plan, name: str) -> Callable[[ItemSchedule], FieldValue]:
+    levelling = plan.overlays.levelling
+    items = levelling.items if levelling is not None else {}
+    which = _LEVELLED[name]
 
     def value(s: ItemSchedule) -> FieldValue:
         item = items.get(s.key)
-        return None if item is None else dt.date.fromisoformat(item[which])
+        return None if item is None else which(item)
 
     return value
 
 
 def overlay_fields(plan: Plan) -> list[str]:
     """Logical names of the overlay fields this plan has values for (its overlays ran)."""
-    return [f.name for f in PLAN_FIELDS if f.overlay is not None and f.overlay in plan.overlays]
+    ran = plan.overlays.names()
+    return [f.name for f in PLAN_FIELDS if f.overlay is not None and f.overlay in ran]
 
 
 def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, FieldValue]]:
@@ -71,15 +78,15 @@ def desired_fields(plan: Plan, field_names: FieldNames) -> dict[str, dict[str, F
 
     Overlay fields are emitted only when the plan carries their overlay: ``risk_score``
     (int 0..100), ``p80_finish`` (date) and ``criticality`` (int percent 0..100) with
-    ``overlays["risk"]``; ``planned_cost`` (float, 2 decimals) with ``overlays["budget"]``;
-    ``slip_days`` (int working days) with ``overlays["baseline"]``; ``levelled_start`` and
-    ``levelled_finish`` (dates) with ``overlays["levelling"]``. An item the overlay has
+    ``overlays.risk``; ``planned_cost`` (float, 2 decimals) with ``overlays.budget``;
+    ``slip_days`` (int working days) with ``overlays.baseline``; ``levelled_start`` and
+    ``levelled_finish`` (dates) with ``overlays.levelling``. An item the overlay has
     no figure for (e.g. one added after the baseline) gets None, which clears the field.
     Logical names of ``field_names`` this module has no value for are left out.
     """
     present = set(overlay_fields(plan))
     getters = [
-        (name, _levelled_getter(plan, _LEVELLED[name]) if name in _LEVELLED else _VALUES[name])
+        (name, _levelled_getter(plan, name) if name in _LEVELLED else _VALUES[name])
         for name in field_names.logical_names()
         if name in _VALUES and (plan_field(name).overlay is None or name in present)
     ]

@@ -115,7 +115,8 @@ def _gantt_content(plan: Plan, baseline: Baseline | None) -> _GanttContent | Non
     if not rows:
         return None
     milestones = [m for m in plan.milestones if m.finish is not None or m.due is not None]
-    old = baseline.items if baseline is not None and "baseline" in plan.overlays else {}
+    compared = plan.overlays.baseline is not None
+    old = baseline.items if baseline is not None and compared else {}
     as_of = plan.project.as_of
     first = min([plan.project.start, as_of, *(s.early_start for s in rows)])
     last = max([plan.project.finish, as_of, *(s.early_finish for s in rows)])

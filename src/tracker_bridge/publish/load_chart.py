@@ -9,7 +9,6 @@ People with the most over-allocated days come first; at most ``MAX_PEOPLE`` pane
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -39,33 +38,32 @@ def _profile(
 
 def load_png(plan: Plan) -> bytes | None:
     """The load chart; None without a levelling overlay or with nobody levelled."""
-    lv = plan.overlays.get("levelling")
-    if not isinstance(lv, Mapping) or not lv.get("resources"):
+    lv = plan.overlays.levelling
+    if lv is None or not lv.resources:
         return None
     unlevelled: dict[str, list[tuple[dt.date, dt.date]]] = {}
     levelled: dict[str, list[tuple[dt.date, dt.date]]] = {}
-    for key, item in lv["items"].items():
-        name, sched = item.get("resource"), plan.items.get(key)
+    for key, item in lv.items.items():
+        name, sched = item.resource, plan.items.get(key)
         if name is None or sched is None or sched.state == "done":
             continue
         unlevelled.setdefault(name, []).append((sched.early_start, sched.early_finish))
-        start, finish = dt.date.fromisoformat(item["start"]), dt.date.fromisoformat(item["finish"])
-        levelled.setdefault(name, []).append((start, finish))
+        levelled.setdefault(name, []).append((item.start, item.finish))
     if not levelled:
         return None
     first = min(s for spans in levelled.values() for s, _ in spans)
     last = max(f for spans in [*levelled.values(), *unlevelled.values()] for _, f in spans)
     days = (last - first).days + 1
-    resources: Mapping[str, Any] = lv["resources"]
-    names = sorted(
-        levelled, key=lambda n: (-int(resources[n]["overallocated_days_unlevelled"]), n)
-    )[:MAX_PEOPLE]
+    resources = lv.resources
+    names = sorted(levelled, key=lambda n: (-resources[n].overallocated_days_unlevelled, n))[
+        :MAX_PEOPLE
+    ]
     x = np.array([first + dt.timedelta(days=k) for k in range(days)])
     with chart_style():
         fig = new_figure(0.3 + 1.1 * len(names))
         axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
         for ax, name in zip(axes, names, strict=True):
-            units = int(resources[name]["units"])
+            units = resources[name].units
             before = _profile(unlevelled.get(name, []), first, days)
             after = _profile(levelled[name], first, days)
             ax.fill_between(x, before, step="post", color="#dddddd", label="unlevelled")

@@ -3,11 +3,10 @@ value, the comparison with a baseline, levelling. Each is empty when its overlay
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection
 
 from tracker_bridge.model import Plan
+from tracker_bridge.plan_overlays import EvmFigures
 from tracker_bridge.publish.document import (
     Block,
     BulletList,
@@ -38,19 +37,18 @@ from tracker_bridge.publish.references import IssueRefs, refs_sentence
 
 def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
     """P50/P80/P95 and the chance of meeting each due date, from the risk overlay."""
-    risk = plan.overlays.get("risk")
-    if not isinstance(risk, Mapping):
+    risk = plan.overlays.risk
+    if risk is None:
         return []
     blocks: list[Block] = [Heading(3, "Milestone forecast")]
-    trials = int(risk.get("trials") or 0)
+    trials = risk.trials
     if trials == 0:
         return [*blocks, Paragraph("No open work to simulate: the plan is the forecast.")]
-    distribution = str(risk.get("distribution") or "pert").upper()
     text = (
-        f"From {trials:,} simulated schedules ({distribution} durations, seed "
-        f"{risk.get('seed')}). P80 is the date by which 80 % of them are finished."
+        f"From {trials:,} simulated schedules ({risk.distribution.upper()} durations, seed "
+        f"{risk.seed}). P80 is the date by which 80 % of them are finished."
     )
-    default_spread = list(risk.get("default_spread_items") or [])
+    default_spread = risk.default_spread_items
     if default_spread:
         text += (
             f" {days_text(len(default_spread), 'item')} without a three-point estimate use the "
@@ -70,17 +68,17 @@ def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
         ]
         for m in plan.milestones
     ]
-    project: Mapping[str, Any] = risk.get("project") or {}
+    project = risk.project
     rows.append(
         [
             "Project",
-            date_text(project.get("due")),
+            date_text(project.due),
             date_text(plan.project.finish),
-            date_text(project.get("p50")),
-            date_text(project.get("p80")),
-            date_text(project.get("p95")),
-            mean_sd(project.get("mean"), project.get("std_days")),
-            chance(project.get("probability_on_time")) if project.get("due") else DASH,
+            date_text(project.p50),
+            date_text(project.p80),
+            date_text(project.p95),
+            mean_sd(project.mean, project.std_days),
+            chance(project.probability_on_time) if project.due else DASH,
         ]
     )
     header = [
@@ -94,9 +92,9 @@ def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
         "Chance to meet due",
     ]
     blocks.append(Table(header, rows, right=(7,)))
-    if project.get("due"):
+    if project.due:
         blocks.append(Paragraph("The project is due with its latest milestone."))
-    contingency = finite(risk.get("contingency"))
+    contingency = finite(risk.contingency)
     if contingency:
         currency = _currency(plan)
         blocks.append(
@@ -112,11 +110,11 @@ def _milestone_forecast(plan: Plan, charts: Collection[str]) -> list[Block]:
 
 def _top_risks(plan: Plan, refs: IssueRefs) -> list[Block]:
     """The highest-scored items of the risk overlay with their reasons."""
-    risk = plan.overlays.get("risk")
-    if not isinstance(risk, Mapping):
+    risk = plan.overlays.risk
+    if risk is None:
         return []
     blocks: list[Block] = [Heading(3, "Top risks")]
-    top = [entry for entry in risk.get("top_risks") or [] if isinstance(entry, Mapping)]
+    top = risk.top_risks
     if not top:
         return [*blocks, Paragraph("No open item carries a risk.")]
     blocks.append(
@@ -127,10 +125,10 @@ def _top_risks(plan: Plan, refs: IssueRefs) -> list[Block]:
     )
     rows: list[list[Cell]] = [
         [
-            refs.ref(str(entry["key"])),
-            refs.title(str(entry["key"])),
-            str(entry.get("score") or 0),
-            reasons_text([str(r) for r in entry.get("reasons") or []]),
+            refs.ref(entry.key),
+            refs.title(entry.key),
+            str(entry.score),
+            reasons_text(entry.reasons),
         ]
         for entry in top
     ]
@@ -138,8 +136,8 @@ def _top_risks(plan: Plan, refs: IssueRefs) -> list[Block]:
 
 
 def _currency(plan: Plan) -> str:
-    budget = plan.overlays.get("budget")
-    return str(budget.get("currency") or "") if isinstance(budget, Mapping) else ""
+    budget = plan.overlays.budget
+    return budget.currency if budget is not None else ""
 
 
 _EVM_HEADER = [
@@ -160,37 +158,37 @@ _EVM_HEADER = [
 ]
 
 
-def _evm_row(name: str, figures: Mapping[str, Any]) -> list[Cell]:
+def _evm_row(name: str, figures: EvmFigures) -> list[Cell]:
     return [
         name,
-        money(figures.get("bac")),
-        money(figures.get("pv")),
-        money(figures.get("ev")),
-        money(figures.get("ac")),
-        money(figures.get("cv")),
-        money(figures.get("sv")),
-        index(figures.get("cpi")),
-        index(figures.get("spi")),
-        money(figures.get("eac")),
-        str(figures.get("eac_method") or DASH),
-        money(figures.get("etc")),
-        money(figures.get("vac")),
-        index(figures.get("tcpi")),
+        money(figures.bac),
+        money(figures.pv),
+        money(figures.ev),
+        money(figures.ac),
+        money(figures.cv),
+        money(figures.sv),
+        index(figures.cpi),
+        index(figures.spi),
+        money(figures.eac),
+        figures.eac_method or DASH,
+        money(figures.etc),
+        money(figures.vac),
+        index(figures.tcpi),
     ]
 
 
 def _budget(plan: Plan, charts: Collection[str]) -> list[Block]:
     """Earned value per milestone and for the project, from the budget overlay."""
-    budget = plan.overlays.get("budget")
-    if not isinstance(budget, Mapping):
+    budget = plan.overlays.budget
+    if budget is None:
         return []
-    currency = str(budget.get("currency") or "")
-    basis = budget.get("pv_basis")
+    currency = budget.currency
+    basis = budget.pv_basis
     if basis == "baseline":
-        pv_text = f"planned value follows the dates of baseline “{budget.get('baseline')}”"
+        pv_text = f"planned value follows the dates of baseline “{budget.baseline}”"
     elif basis == "baseline+plan":
         pv_text = (
-            f"planned value follows the dates of baseline “{budget.get('baseline')}” (items "
+            f"planned value follows the dates of baseline “{budget.baseline}” (items "
             "added since: the current plan)"
         )
     else:
@@ -199,32 +197,26 @@ def _budget(plan: Plan, charts: Collection[str]) -> list[Block]:
         Heading(3, "Budget and earned value"),
         Paragraph(
             f"Money in {currency or 'the budget currency'} (whole units) at the status date "
-            f"{date_text(budget.get('as_of') or plan.project.as_of)}; {pv_text}. CV = EV − AC, "
+            f"{date_text(budget.as_of)}; {pv_text}. CV = EV − AC, "
             "SV = EV − PV, CPI = EV / AC, SPI = EV / PV, ETC = EAC − AC, VAC = BAC − EAC, "
             "TCPI = (BAC − EV) / (BAC − AC); – where a figure is undefined."
         ),
     ]
-    milestones: Mapping[str, Any] = budget.get("milestones") or {}
+    scopes: list[EvmFigures] = [*budget.milestones.values(), budget.project]
     rows: list[list[Cell]] = [
-        _evm_row(str(figures.get("name") or key), figures)
-        for key, figures in milestones.items()
-        if isinstance(figures, Mapping)
+        _evm_row(figures.name or key, figures) for key, figures in budget.milestones.items()
     ]
-    project = budget.get("project")
-    if isinstance(project, Mapping):
-        rows.append(_evm_row("Project", project))
+    rows.append(_evm_row("Project", budget.project))
     header = list(_EVM_HEADER)
-    scopes = [f for f in milestones.values() if isinstance(f, Mapping)]
-    scopes += [project] if isinstance(project, Mapping) else []
-    if any(f.get("eac_explicit") is not None for f in scopes):
+    if any(f.eac_explicit is not None for f in scopes):
         # an explicit EAC was given: its figure and the efficiency needed to meet it
         header += ["Explicit EAC", "TCPI (EAC)"]
         for row, f in zip(rows, scopes, strict=True):
-            row += [money(f.get("eac_explicit")), index(f.get("tcpi_eac"))]
+            row += [money(f.eac_explicit), index(f.tcpi_eac)]
         blocks.insert(2, Paragraph("TCPI (EAC) = (BAC − EV) / (explicit EAC − AC)."))
     right = tuple(i for i in range(1, len(header)) if i != 10)
     blocks.append(Table(header, rows, right=right))
-    missing = [str(name) for name in budget.get("rate_missing") or []]
+    missing = budget.rate_missing
     if missing:
         blocks.append(Paragraph(f"No hourly rate (their work costs 0): {', '.join(missing)}."))
     if S_CURVE_PNG in charts:
@@ -234,71 +226,62 @@ def _budget(plan: Plan, charts: Collection[str]) -> list[Block]:
 
 def _against_baseline(plan: Plan, refs: IssueRefs) -> list[Block]:
     """Slip, cost change and scope change against the baseline overlay."""
-    base = plan.overlays.get("baseline")
-    if not isinstance(base, Mapping):
+    base = plan.overlays.baseline
+    if base is None:
         return []
-    saved = base.get("saved_at")
-    saved_day = saved.date() if isinstance(saved, dt.datetime) else str(saved or "")[:10]
     blocks: list[Block] = [
         Heading(3, "Against baseline"),
         Paragraph(
-            f"Baseline “{base.get('name')}”, saved {date_text(saved_day)} with status date "
-            f"{date_text(base.get('as_of'))}. Slip in working days, + is later than the baseline."
+            f"Baseline “{base.name}”, saved {date_text(base.saved_at.date())} with status date "
+            f"{date_text(base.as_of)}. Slip in working days, + is later than the baseline."
         ),
     ]
-    project: Mapping[str, Any] = base.get("project") or {}
     rows: list[list[Cell]] = [
-        [
-            str(m.get("name") or key),
-            date_text(m.get("baseline_finish")),
-            date_text(m.get("finish")),
-            slip_text(m.get("slip_days")),
-        ]
-        for key, m in (base.get("milestones") or {}).items()
-        if isinstance(m, Mapping)
+        [m.name or key, date_text(m.baseline_finish), date_text(m.finish), slip_text(m.slip_days)]
+        for key, m in base.milestones.items()
     ]
+    project = base.project
     rows.append(
         [
             "Project",
-            date_text(project.get("baseline_finish")),
-            date_text(project.get("finish")),
-            slip_text(project.get("slip_days")),
+            date_text(project.baseline_finish),
+            date_text(project.finish),
+            slip_text(project.slip_days),
         ]
     )
     header = ["Milestone", "Baseline finish", "Forecast finish", "Slip (d)"]
     blocks.append(Table(header, rows, right=(3,)))
-    slipped = int(base.get("items_slipped") or 0)
+    slipped = base.items_slipped
     blocks.append(Paragraph(f"{days_text(slipped, 'item')} finish later than in the baseline."))
 
-    cost: Mapping[str, Any] = base.get("cost") or {}
+    cost = base.cost
     currency = _currency(plan)
     unit = f" {currency}" if currency else ""
-    if cost.get("bac") is None:
+    if cost.bac is None:
         cost_text = "Cost: no budget is configured, so cost is not compared."
-    elif cost.get("baseline_bac") is None:
+    elif cost.baseline_bac is None:
         cost_text = (
-            f"Cost: budget at completion {money(cost.get('bac'))}{unit}; the baseline has no "
+            f"Cost: budget at completion {money(cost.bac)}{unit}; the baseline has no "
             "budget to compare with."
         )
     else:
         cost_text = (
-            f"Cost: budget at completion {money(cost.get('bac'))}{unit} against "
-            f"{money(cost.get('baseline_bac'))}{unit} in the baseline, a change of "
-            f"{signed_money(cost.get('change'))}{unit} "
-            f"({percent(cost.get('change_pct'), signed=True)})."
+            f"Cost: budget at completion {money(cost.bac)}{unit} against "
+            f"{money(cost.baseline_bac)}{unit} in the baseline, a change of "
+            f"{signed_money(cost.change)}{unit} "
+            f"({percent(cost.change_pct, signed=True)})."
         )
-    scope: Mapping[str, Any] = base.get("scope") or {}
-    added = [str(k) for k in scope.get("items_added") or []]
-    removed = [str(k) for k in scope.get("items_removed") or []]
+    scope = base.scope
+    added, removed = scope.items_added, scope.items_removed
     growth = (
-        f"Scope: estimates {finite(scope.get('baseline_hours')) or 0:,.0f} h in the baseline, "
-        f"{finite(scope.get('current_hours')) or 0:,.0f} h now: "
-        f"{hours_text(scope.get('growth_hours'))} "
-        f"({percent(scope.get('growth_pct'), signed=True)}); "
-        f"{days_text(len(added), 'item')} added ({hours_text(scope.get('added_hours'))}), "
+        f"Scope: estimates {finite(scope.baseline_hours) or 0:,.0f} h in the baseline, "
+        f"{finite(scope.current_hours) or 0:,.0f} h now: "
+        f"{hours_text(scope.growth_hours)} "
+        f"({percent(scope.growth_pct, signed=True)}); "
+        f"{days_text(len(added), 'item')} added ({hours_text(scope.added_hours)}), "
         f"{days_text(len(removed), 'item')} removed "
-        f"(-{finite(scope.get('removed_hours')) or 0:,.0f} h), "
-        f"estimates of kept items {hours_text(scope.get('changed_hours'))}."
+        f"(-{finite(scope.removed_hours) or 0:,.0f} h), "
+        f"estimates of kept items {hours_text(scope.changed_hours)}."
     )
     items: list[Cell] = [cost_text, growth]
     if added:
@@ -311,34 +294,33 @@ def _against_baseline(plan: Plan, refs: IssueRefs) -> list[Block]:
 
 def _levelling(plan: Plan, refs: IssueRefs, charts: Collection[str]) -> list[Block]:
     """Levelled against unlevelled finish per milestone, and who sets the levelled finish."""
-    lv = plan.overlays.get("levelling")
-    if not lv:
+    lv = plan.overlays.levelling
+    if lv is None:
         return []
-    delay = int(lv["delay_days"])
+    delay = lv.delay_days
     blocks: list[Block] = [
         Heading(3, "With people's capacity (levelled)"),
         Paragraph(
-            f"Levelled finish {lv['finish']} against {lv['unlevelled_finish']} without "
-            f"capacity limits: " + (f"{days_text(delay)} later." if delay > 0 else "no later.")
+            f"Levelled finish {date_text(lv.finish)} against {date_text(lv.unlevelled_finish)} "
+            "without capacity limits: "
+            + (f"{days_text(delay)} later." if delay > 0 else "no later.")
         ),
     ]
     rows: list[list[Cell]] = [
-        [m["name"], m["finish"] or DASH, m["levelled_finish"] or DASH] for m in lv["milestones"]
+        [m.name, date_text(m.finish), date_text(m.levelled_finish)] for m in lv.milestones
     ]
     if rows:
         blocks.append(Table(["Milestone", "Forecast finish", "Levelled finish"], rows))
     if LOAD_PNG in charts:
         blocks.append(Image(LOAD_PNG, "Issues running per person, unlevelled and levelled"))
-    chain = lv["critical_chain"]
+    chain = lv.critical_chain
     if chain:
-        blocks.append(
-            Paragraph(("Critical chain: ", *refs_sentence(refs, [c["key"] for c in chain])))
-        )
-        people = lv["critical_chain_people"]
+        blocks.append(Paragraph(("Critical chain: ", *refs_sentence(refs, [c.key for c in chain]))))
+        people = lv.critical_chain_people
         blocks.append(
             Paragraph("People on the critical chain: " + (", ".join(people) or DASH) + ".")
         )
-    delayed = [k for k, v in lv["items"].items() if v["delay_days"] > 0]
+    delayed = [k for k, v in lv.items.items() if v.delay_days > 0]
     if delayed:
         blocks.append(Paragraph(("Delayed by resources: ", *refs_sentence(refs, delayed))))
     return blocks
