@@ -64,6 +64,23 @@ def test_plan_json_has_the_documented_keys(runner: CliRunner, tmp_path: Path) ->
     assert (c["total_float"], c["free_float"], c["critical"]) == (2, 2, False)
 
 
+def test_plan_schedule_only_is_the_schedule_of_the_full_plan(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write_snapshot(tmp_path, SMALL)
+    args = ["plan", "--snapshot", str(path), "--as-of", "2027-03-01", "--json"]
+    full = json.loads(runner.invoke(main, args).output)
+    result = runner.invoke(main, [*args, "--schedule-only"])
+    assert result.exit_code == 0, result.output
+    alone = json.loads(result.output)
+    assert "risk" in full["overlays"] and alone["overlays"] == {}
+    assert alone["project"] == full["project"]
+    for key, item in alone["items"].items():
+        assert item["risk_score"] is None and item["criticality"] is None
+        same = ("early_start", "early_finish", "late_start", "late_finish", "total_float")
+        assert {k: item[k] for k in same} == {k: full["items"][key][k] for k in same}
+
+
 def test_plan_table_for_people(runner: CliRunner, tmp_path: Path) -> None:
     path = write_snapshot(tmp_path, SMALL)
     result = runner.invoke(main, ["plan", "--snapshot", str(path), "--as-of", "2027-03-01"])

@@ -139,6 +139,7 @@ def test_without_spread_the_simulation_is_the_levelled_schedule(seed: int) -> No
     p = plan(snap, cfg, AS_OF)
     shown, risk = p.overlays.levelling, p.overlays.risk
     assert shown is not None and risk is not None
+
     # The levelling books whole days; the trials keep the relations' hours, so an issue the
     # levelling starts at the beginning of its day may start mid-day in the trials and end
     # one working day later (README, "Limits"), never earlier and never more.

@@ -662,3 +662,25 @@ def test_chance_on_time_matches_a_continuous_time_simulation(days: int) -> None:
     assert result.project.probability_on_time is not None
     # sampling error about 0.004; whole hours (a finish within the hour counts) ~0.02
     assert abs(result.project.probability_on_time - expected) < 0.03
+
+
+@pytest.mark.parametrize("precision", [0.5, 0.3])  # stops at the first check; at the 8th chunk
+def test_chunks_run_ahead_do_not_change_an_early_stop(precision: float) -> None:
+    """With threads to spare, the next check's first chunks run while a check's own run;
+    they count only when the simulation goes on, so every figure is the single thread's."""
+    cfg = settings(trials=40_000, precision_days=precision)
+    snap = snapshot(
+        chain(40, milestone="M"),
+        chain_deps(40),
+        milestones=[{"key": "M", "name": "M", "due": "2025-05-30"}],
+    )
+    net = compile_network(snap, cfg, START)
+    runs = [simulate(snap, net, cfg, stop_when_stable=True, workers=w) for w in (1, 2, 3)]
+    assert runs[0].trials < 40_000
+    for other in runs[1:]:
+        assert other.trials == runs[0].trials
+        np.testing.assert_array_equal(other.criticality, runs[0].criticality)
+        assert other.p80_finish == runs[0].p80_finish
+        assert other.finish_histogram == runs[0].finish_histogram
+        assert (other.project, other.milestones) == (runs[0].project, runs[0].milestones)
+        assert other.summaries == runs[0].summaries

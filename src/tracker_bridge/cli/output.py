@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,7 +14,9 @@ from rich.table import Table
 
 from tracker_bridge.cli.app import err, out
 from tracker_bridge.model import ChangeSet, Plan, Snapshot
-from tracker_bridge.pipeline import PassResult
+
+if TYPE_CHECKING:  # the pipeline (adapters, store...) is imported only by commands using it
+    from tracker_bridge.pipeline import PassResult
 
 
 def dump_json(data: Any) -> None:

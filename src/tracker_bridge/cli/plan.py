@@ -13,7 +13,6 @@ from tracker_bridge.cli.options import as_of_option, config_option, json_option,
 from tracker_bridge.cli.output import dump_json, plan_table, progress_bar
 from tracker_bridge.cli.resolve import resolve_settings, status_date
 from tracker_bridge.model import Plan, Snapshot
-from tracker_bridge.pipeline import fetch_snapshot, open_adapter
 from tracker_bridge.planner import plan as make_plan
 from tracker_bridge.settings.adapter_options import config_schema
 from tracker_bridge.snapshot_file import load_snapshot, save_snapshot
@@ -38,6 +37,11 @@ def schema(what: str) -> None:
     help="Snapshot file (JSON) to plan.",
 )
 @click.option("--project", help="Plan a configured project, fetched live from its tracker.")
+@click.option(
+    "--schedule-only",
+    is_flag=True,
+    help="The critical-path schedule alone: no risk, budget, baseline or levelling overlays.",
+)
 @config_option
 @as_of_option
 @json_option
@@ -46,6 +50,7 @@ def schema(what: str) -> None:
 def plan_command(
     snapshot_path: Path | None,
     project: str | None,
+    schedule_only: bool,
     config_path: Path | None,
     as_of: dt.datetime | None,
     as_json: bool,
@@ -59,13 +64,19 @@ def plan_command(
         snapshot = load_snapshot(snapshot_path)
     else:
         assert project is not None
+        from tracker_bridge.pipeline import fetch_snapshot
+
         with progress_bar(not (quiet or as_json), "fetching issues") as progress:
             snapshot = fetch_snapshot(settings, project, progress)
     from tracker_bridge.store import active_baseline
 
     # compare with the project's active baseline, if one was ever saved (no store: none)
-    baseline = active_baseline(settings.store, project or snapshot.project.name)
-    result = make_plan(snapshot, settings, status_date(as_of), baseline=baseline)
+    baseline = None
+    if not schedule_only:
+        baseline = active_baseline(settings.store, project or snapshot.project.name)
+    result = make_plan(
+        snapshot, settings, status_date(as_of), baseline=baseline, overlays=not schedule_only
+    )
     if as_json:
         # pydantic's own (Rust) serializer: the same JSON as dump_json, ~10x faster on big plans
         click.echo(result.model_dump_json(indent=2))
@@ -94,6 +105,8 @@ def plan_command(
 @handle_errors
 def fetch(project: str, output: Path | None, config_path: Path | None, quiet: bool) -> None:
     """Fetch a project from its tracker into a snapshot file."""
+    from tracker_bridge.pipeline import open_adapter
+
     settings = resolve_settings(config_path)
     with progress_bar(not quiet and output is not None, "fetching issues") as progress:
         adapter = open_adapter(settings, project, progress)

@@ -21,6 +21,7 @@ from tracker_bridge.planner.montecarlo.stats import (
     _FORECAST_QUANTILES,
     _Accumulator,
     _checkpoints,
+    _merge,
     _nearest,
     _stable,
 )
@@ -177,24 +178,33 @@ def _run_trials(
     # the snapshot, settings and seed; doubling keeps the checks' cost a small share.
     checks = _checkpoints(len(chunks), size) if precision > 0 else [len(chunks)]
 
-    def run(c: int) -> None:
+    def run(c: int, into: _Accumulator) -> None:
         ws = getattr(local, "ws", None)
         if ws is None:
             ws = _Workspace(model, size)
             local.ws = ws
-        _run_chunk(model, seeds[c], chunks[c][0], chunks[c][1], acc, ws)
+        _run_chunk(model, seeds[c], chunks[c][0], chunks[c][1], into, ws)
 
     if not n:
         return acc, n_trials
-    done = 0
+    done = ran = 0  # chunks counted in acc; chunks run (some may be ahead)
+    ahead: _Accumulator | None = None
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for upto in checks:
-            if threads == 1:
-                for c in range(done, upto):
-                    run(c)
-            else:
-                list(pool.map(run, range(done, upto)))
-            done = upto
+        for k, upto in enumerate(checks):
+            if ahead is not None:  # not stable yet: the chunks run ahead count
+                _merge(acc, ahead)
+            own = range(ran, upto)
+            # Threads this check leaves idle run the next check's first chunks meanwhile,
+            # into their own accumulator, dropped if the forecasts are stable here: acc
+            # always holds the chunks before the check, whatever the threads.
+            following = checks[k + 1] if k + 1 < len(checks) else upto
+            extra = range(upto, min(following, upto + (threads - len(own) if own else 0)))
+            ahead = _Accumulator(critical=np.zeros_like(acc.critical)) if extra else None
+            jobs = [pool.submit(run, c, acc) for c in own]
+            jobs += [pool.submit(run, c, ahead) for c in extra if ahead is not None]
+            for job in jobs:
+                job.result()
+            done, ran = upto, max(upto, extra.stop)
             if done < len(chunks) and _stable(acc, chunks[done - 1][1], precision):
                 break
     return acc, chunks[done - 1][1]

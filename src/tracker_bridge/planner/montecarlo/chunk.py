@@ -107,12 +107,11 @@ def _run_chunk(
     if model.group_cuts:
         group_low, group_counts = _count(_group_finishes(model, ef, ws), ws, _HIST_ROWS)
     clock.mark("shown finishes, groups")
-    item_low, item_counts = _count(ef, ws, _HIST_ROWS)
+    acc.items.count(ef, -1, ws, _HIST_ROWS, acc.lock)
     clock.mark("P80 histogram")
 
     with acc.lock:
         acc.critical[: model.n_live] += critical
-        acc.items.add(item_low - 1, item_counts)
         acc.project.add(project_low - 1, project_counts)
         if group_low is not None and group_counts is not None:
             acc.groups.add(group_low - 1, group_counts)

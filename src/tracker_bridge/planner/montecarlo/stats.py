@@ -14,6 +14,8 @@ from tracker_bridge.planner.montecarlo.workspace import _Workspace
 
 _FIRST_CHECK = 512  # trials before the first check of stability (stop_when_stable)
 _FORECAST_QUANTILES = (0.5, 0.8, 0.95)
+_QUANTILE_ROWS = 4096  # rows at a time when a whole histogram is read or moved
+_SPARE = 8  # at least this many columns (and a quarter more) added on a side that grows
 
 
 class _Histogram:
@@ -25,27 +27,86 @@ class _Histogram:
 
     def add(self, base: IntArray, counts: IntArray) -> None:
         """Add ``counts[r, j]`` trials with value ``base[r] + j`` (call under a lock)."""
-        rows, width = counts.shape
+        self._cover(base, base + counts.shape[1] - 1, 0)
+        self._add_rows(0, base, counts)
+
+    def count(
+        self, values: AnyArray, shift: int, ws: _Workspace, block: int, lock: threading.Lock
+    ) -> None:
+        """Add a chunk: per row, one trial at each value ``values[r, t] + shift``.
+
+        For many rows (every item): blocks of rows are counted straight in this histogram's
+        layout, outside ``lock``, and added as they are, rather than as a per-chunk
+        histogram shifted row by row. The layout grows with room to spare, so that the
+        next chunks mostly fit.
+        """
+        rows, trials = values.shape
+        low = values.min(axis=1).astype(np.int64) + shift
+        high = values.max(axis=1).astype(np.int64) + shift
+        with lock:
+            now = self.counts.shape[1] if self.counts is not None else int((high - low).max()) + 1
+            self._cover(low, high, max(_SPARE, now // 4))
+            base, counts = self.base, self.counts
+        assert base is not None and counts is not None
+        width = counts.shape[1]
+        step = max(1, min(block, ws.block_rows))
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            index = _view(ws.index, r1 - r0, trials)
+            offsets = np.arange(r1 - r0, dtype=np.int64) * width - base[r0:r1] + shift
+            np.add(values[r0:r1], offsets[:, None], out=index)
+            found = np.bincount(index.ravel(), minlength=(r1 - r0) * width)
+            found = found.reshape(r1 - r0, width)
+            with lock:
+                if self.counts is counts:
+                    counts[r0:r1] += found
+                else:  # another thread grew the layout since
+                    self._add_rows(r0, base[r0:r1], found)
+
+    def _cover(self, low: IntArray, high: IntArray, spare: int) -> None:
+        """Grow the layout to hold values ``low[r]..high[r]`` of every row, with ``spare``
+        columns more on a side that grows (call under a lock)."""
         if self.base is None or self.counts is None:
-            self.base, self.counts = base.copy(), counts.astype(np.int32)
+            self.base = low - spare
+            width = int((high - low).max(initial=0)) + 1 + 2 * spare
+            self.counts = np.zeros((low.size, width), dtype=np.int32)
             return
-        old_width = self.counts.shape[1]
-        new_base = np.minimum(self.base, base)
-        new_width = int((np.maximum(self.base + old_width, base + width) - new_base).max())
-        if new_width != old_width or not np.array_equal(new_base, self.base):
-            grown = np.zeros((rows, new_width), dtype=np.int32)
-            at = np.arange(rows)[:, None] * new_width + (self.base - new_base)[:, None]
-            grown.ravel()[at + np.arange(old_width)] = self.counts
-            self.base, self.counts = new_base, grown
-        at = np.arange(rows)[:, None] * self.counts.shape[1] + (base - self.base)[:, None]
+        rows, old_width = self.counts.shape
+        end = self.base + old_width  # exclusive, per row
+        if not ((low < self.base).any() or (high >= end).any()):
+            return
+        new_base = np.where(low < self.base, low - spare, self.base)
+        new_end = np.where(high >= end, high + 1 + spare, end)
+        new_width = int((new_end - new_base).max())
+        grown = np.zeros((rows, new_width), dtype=np.int32)
+        shift = self.base - new_base
+        for r0 in range(0, rows, _QUANTILE_ROWS):  # blocks: the flat index is 8 bytes a count
+            r1 = min(rows, r0 + _QUANTILE_ROWS)
+            at = np.arange(r1 - r0)[:, None] * new_width + shift[r0:r1, None]
+            grown[r0:r1].ravel()[at + np.arange(old_width)] = self.counts[r0:r1]
+        self.base, self.counts = new_base, grown
+
+    def _add_rows(self, r0: int, base: IntArray, counts: IntArray) -> None:
+        """Add ``counts`` (rows ``r0``...) with values from ``base[r]`` to the layout."""
+        assert self.base is not None and self.counts is not None
+        rows, width = counts.shape
+        full = self.counts.shape[1]
+        shift = base - self.base[r0 : r0 + rows]
+        if rows == self.counts.shape[0] and width == full and not shift.any():
+            self.counts += counts
+            return
+        at = np.arange(r0, r0 + rows)[:, None] * full + shift[:, None]
         self.counts.ravel()[at + np.arange(width)] += counts
 
     def quantile(self, q: float, trials: int) -> IntArray:
         """Per row, the smallest value with at least ``q`` of the trials on or before it."""
         assert self.base is not None and self.counts is not None
         need = max(1, math.ceil(q * trials - 1e-9))
-        reached = np.cumsum(self.counts, axis=1, dtype=np.int64) >= need
-        result: IntArray = self.base + np.argmax(reached, axis=1)
+        result: IntArray = self.base.copy()
+        step = _QUANTILE_ROWS
+        for r0 in range(0, result.size, step):
+            reached = np.cumsum(self.counts[r0 : r0 + step], axis=1, dtype=np.int64) >= need
+            result[r0 : r0 + step] += np.argmax(reached, axis=1)
         return result
 
     def half_width(self, q: float, trials: int) -> FloatArray:
@@ -111,6 +172,18 @@ class _Accumulator:
     groups: _Histogram = field(default_factory=_Histogram)
     project: _Histogram = field(default_factory=_Histogram)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _merge(acc: _Accumulator, other: _Accumulator) -> None:
+    """Add what ``other`` gathered to ``acc`` (no chunk may be running into either)."""
+    acc.critical += other.critical
+    for mine, theirs in (
+        (acc.items, other.items),
+        (acc.groups, other.groups),
+        (acc.project, other.project),
+    ):
+        if theirs.base is not None and theirs.counts is not None:
+            mine.add(theirs.base, theirs.counts)
 
 
 def _checkpoints(chunks: int, size: int) -> list[int]:
