@@ -42,11 +42,12 @@ from starlette.routing import Route
 
 from tracker_bridge.adapters.protocol import Delivery, WebhookReceiver, webhook_receivers
 from tracker_bridge.delivery import DeliveryRejected, parse_json, sign, verify_signature
-from tracker_bridge.errors import StoreError, StoreUnavailableError
+from tracker_bridge.errors import StoreError
 from tracker_bridge.health import Health, HealthCheck, WorkerStatus, detail_allowed
 from tracker_bridge.model import Finding
 from tracker_bridge.settings import Settings
 from tracker_bridge.store import Location, Store, StoreTarget, locate, resolve_path
+from tracker_bridge.store.reconnect import until_reachable
 
 __all__ = [
     "HealthCheck",
@@ -251,18 +252,15 @@ class WebhookApp:
         up to :data:`RECONNECT_SECONDS` on fresh connections before the sender gets a 503
         (GitHub does not redeliver by itself). Trying again is safe: had a try committed, the
         next answers "duplicate"."""
-        deadline = time.monotonic() + RECONNECT_SECONDS
-        pause = 0.05
-        while True:
-            try:
-                return self._deliver_once(receiver, body, headers, query)
-            except StoreUnavailableError as e:
-                self._forget_store()
-                if time.monotonic() + pause > deadline:
-                    raise
-                log.warning("webhook: %s; trying again in %g s", e, pause)
-                time.sleep(pause)
-                pause = min(pause * 2, 1.0)
+        return until_reachable(
+            lambda: self._deliver_once(receiver, body, headers, query),
+            forget=self._forget_store,
+            seconds=RECONNECT_SECONDS,
+            first_pause=0.05,
+            longest_pause=1.0,
+            what="webhook",
+            log=log,
+        )
 
     def _deliver_once(
         self, receiver: WebhookReceiver, body: bytes, headers: Headers, query: QueryParams

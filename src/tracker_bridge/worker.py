@@ -29,10 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tracker_bridge.errors import StoreError, StoreUnavailableError
+from tracker_bridge.errors import StoreError
 from tracker_bridge.pipeline import PassResult
 from tracker_bridge.settings import Settings
 from tracker_bridge.store import Job, ProjectLockedError, Store, StoreTarget, locate
+from tracker_bridge.store.reconnect import until_reachable
 from tracker_bridge.store.status import HEARTBEAT_SECONDS
 from tracker_bridge.units import run_unit, unit_locks, unit_of
 
@@ -201,18 +202,15 @@ class Worker:
         """Record a pass's outcome; while the database server is away (a restart), try
         again on fresh connections for up to half a lease: the lease still holds, and a pass
         not recorded would run again."""
-        deadline = time.monotonic() + self.settings.webhooks.lease_seconds / 2
-        pause = 0.2
-        while True:
-            try:
-                return record(self.store())
-            except StoreUnavailableError as e:
-                self.close()
-                if time.monotonic() + pause > deadline:
-                    raise
-                log.warning("recording a pass: %s; trying again in %g s", e, pause)
-                time.sleep(pause)
-                pause = min(pause * 2, 5.0)
+        return until_reachable(
+            lambda: record(self.store()),
+            forget=self.close,
+            seconds=self.settings.webhooks.lease_seconds / 2,
+            first_pause=0.2,
+            longest_pause=5.0,
+            what="recording a pass",
+            log=log,
+        )
 
     def _run_with_lease(self, job: Job, owner: str) -> PassResult:
         """Run the pass while a helper thread renews the lease."""
