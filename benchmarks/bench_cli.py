@@ -34,12 +34,15 @@ from bench_planner import random_snapshot
 
 CLI = [sys.executable, "-m", "tracker_bridge.cli"]
 CONFIGS = Path(__file__).resolve().parents[1] / "config"
+# The runs must not read (or be slowed by) the default store of the person running them:
+# `plan` looks for a saved baseline there.
+ISOLATED = {**os.environ, "XDG_DATA_HOME": tempfile.mkdtemp(prefix="bench-cli-")}
 
 
 def run(args: list[str]) -> tuple[float, float, int, int]:
     """One fresh process: wall-clock and CPU seconds, its peak RSS (MB), output bytes."""
     started = time.perf_counter()
-    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ISOLATED)
     assert child.stdout is not None
     size = len(child.stdout.read())
     _, status, usage = os.wait4(child.pid, 0)  # this child's own figures
